@@ -1,0 +1,1 @@
+"""ECC: real-time business command center."""

