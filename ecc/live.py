@@ -1,0 +1,141 @@
+"""Pure half of the live store: events in, Lua arguments out; Redis hashes in, wall snapshot out.
+
+The Redis half (`ecc.live_store`) only moves these values to and from the server.
+"""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+from decimal import Decimal
+
+from ecc import catalogue, timeutil
+from ecc.events import Event
+from ecc.metrics import ratio
+
+RECORD_WIDTH = 14  # fields per event in the Lua ARGV, see ecc/live.lua
+_CLASSES = catalogue.ASSET_CLASSES  # AUM hash fields 1..5 are these, in this order
+
+
+def _fen(amount: str) -> str:
+    return str(int(Decimal(amount) * 100))
+
+
+def _type_args(event: Event) -> list[str]:
+    """The eight type-specific arguments a1..a8 of one event record."""
+    t = event.type
+    if t == "lead":
+        args = [event.lead_id]
+    elif t == "step":
+        args = [event.lead_id, str(event.step), event.status, event.account_id]
+    elif t == "call":
+        args = [event.lead_id, event.outcome]
+    elif t == "deposit":
+        args = [event.account_id, event.direction, "1" if event.first else "0", _fen(event.amount)]
+    elif t == "trade":
+        args = [event.account_id, event.product, "", _fen(event.amount)]
+    elif t == "asset":
+        # Latest snapshot wins by (ts, event_id): a fixed-width ts makes the string order the time order.
+        order_key = f"{event.ts_ms:015d}|{event.event_id}"
+        args = [event.account_id, order_key] + [_fen(event.holdings.get(c, "0")) for c in _CLASSES]
+    else:
+        raise ValueError(f"unknown event type {t!r}")
+    return args + [""] * (8 - len(args))
+
+
+def encode(event: Event) -> list[str]:
+    """One event as the 14 Lua arguments of its record."""
+    return [event.type, event.event_id, timeutil.day_key(event.ts_ms), timeutil.minute_key(event.ts_ms),
+            str(event.ts_ms), event.channel, *_type_args(event)]
+
+
+def live_days(today: date, days: int) -> list[str]:
+    """Day keys the live store keeps, newest first: today and the `days - 1` before."""
+    return [(today - timedelta(days=n)).strftime("%Y%m%d") for n in range(days)]
+
+
+def is_live(event: Event, oldest_day: str) -> bool:
+    """Events older than the live window are left to ClickHouse (the wall shows only recent days)."""
+    return timeutil.day_key(event.ts_ms) >= oldest_day
+
+
+# ---- reading: raw hash values to the wall snapshot ----
+
+def _money(fen: int) -> str:
+    return str((Decimal(fen) / 100).quantize(Decimal("0.01")))
+
+
+def _counts(counters: dict[str, int], suffix: str = "") -> dict:
+    """The totals of one channel (suffix "|douyin") or of all (suffix "") from the day's counter hash."""
+    def get(name: str) -> int:
+        return counters.get(name + suffix, 0)
+    dep_in, dep_out = get("deposit_in_fen"), get("deposit_out_fen")
+    return {
+        "leads": get("leads"),
+        "dialed_leads": get("dialed_leads"),
+        "connected_leads": get("connected_leads"),
+        "reach": {str(k): get(f"reach:{k}") for k in catalogue.STEPS},
+        "rejects": {str(k): get(f"rejects:{k}") for k in catalogue.STEPS},
+        "opened": get(f"reach:{catalogue.OPENED_STEP}"),
+        "opened_deposited": get("opened_deposited"),
+        "first_deposits": get("first_deposits"),
+        "deposit_amount": _money(dep_in),
+        "withdraw_amount": _money(dep_out),
+        "net_inflow": _money(dep_in - dep_out),
+        "trade_amount": {p: _money(get(f"trade_fen:{p}")) for p in catalogue.PRODUCTS},
+        "calls": get("calls"),
+    }
+
+
+def _ratios(totals: dict) -> dict:
+    reach = totals["reach"]
+    trades = {p: Decimal(v) for p, v in totals["trade_amount"].items()}
+    trade_sum = sum(trades.values())
+    return {
+        "dial_rate": ratio(totals["dialed_leads"], totals["leads"]),
+        "connect_rate": ratio(totals["connected_leads"], totals["leads"]),
+        "open_rate": ratio(totals["opened"], totals["leads"]),
+        "deposit_rate": ratio(totals["opened_deposited"], totals["opened"]),
+        "step_conversion": {str(k): ratio(reach[str(k + 1)], reach[str(k)]) for k in range(1, 11)},
+        "reject_rate": {k: ratio(totals["rejects"][k], reach[k] + totals["rejects"][k]) for k in reach},
+        "wealth_preference": {p: float(v / trade_sum) for p, v in trades.items()} if trade_sum else {},
+    }
+
+
+def channels_in(counters: dict[str, int]) -> list[str]:
+    return sorted({field.split("|", 1)[1] for field in counters if "|" in field})
+
+
+def snapshot(day: date, counters: dict[str, int], minutes: dict[str, int], previous: dict[str, int],
+             aum_fen: dict[str, int], fresh_ms: int | None, now_ms: int, ingest_rate: float,
+             reject_rate: float) -> dict:
+    """Everything the wall shows for `day`, from the raw Redis values (see ecc/live.lua)."""
+    totals = _counts(counters)
+    by_channel = {}
+    for ch in channels_in(counters):
+        row = _counts(counters, "|" + ch)
+        row.update({"dial_rate": ratio(row["dialed_leads"], row["leads"]),
+                    "open_rate": ratio(row["opened"], row["leads"])})
+        by_channel[ch] = row
+    series: dict[str, list] = {"leads": [], "opened": [], "deposit_amount": [], "calls": []}
+    source = {"leads": "leads", f"reach:{catalogue.OPENED_STEP}": "opened",
+              "deposit_in_fen": "deposit_amount", "calls": "calls"}
+    for field in sorted(minutes, key=lambda f: f.rsplit("@", 1)[1]):
+        name, minute = field.rsplit("@", 1)
+        if name in source:
+            value = minutes[field]
+            series[source[name]].append([minute, _money(value) if name == "deposit_in_fen" else value])
+    by_class = {c: _money(aum_fen.get(str(i), 0)) for i, c in enumerate(_CLASSES, 1)}
+    previous_totals = _counts(previous)
+    return {
+        "day": day.isoformat(),
+        "generated_at": timeutil.to_local(now_ms).isoformat(timespec="seconds"),
+        "totals": totals,
+        "ratios": _ratios(totals),
+        "by_channel": by_channel,
+        "aum": {"total": _money(sum(aum_fen.get(str(i), 0) for i in range(1, 6))), "by_class": by_class},
+        "series": series,
+        "previous_day": {"leads": previous_totals["leads"], "opened": previous_totals["opened"]},
+        "freshness_s": None if fresh_ms is None else max(0.0, (now_ms - fresh_ms) / 1000),
+        "ingest_rate": ingest_rate,
+        "reject_rate": reject_rate,
+    }
