@@ -1,0 +1,117 @@
+"""Kafka-protocol plumbing shared by the door, the sink and the tests (confluent-kafka).
+
+The faust worker has its own client (aiokafka); everything else uses librdkafka through these helpers,
+configured for quick group joins on tansu (DESIGN.md: default session timeouts make joins take ~23 s).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable
+
+from confluent_kafka import Consumer, KafkaException, Producer
+from confluent_kafka.admin import AdminClient, NewTopic
+
+from ecc.config import Settings
+
+log = logging.getLogger(__name__)
+
+
+class BrokerError(RuntimeError):
+    """The broker refused or did not acknowledge a message."""
+
+
+def topics(settings: Settings) -> list[str]:
+    return [settings.topic_raw, settings.topic_events, settings.topic_rejects]
+
+
+def ensure_topics(settings: Settings, timeout: float = 10.0) -> None:
+    """Create ECC's topics if they are missing (idempotent)."""
+    admin = AdminClient({"bootstrap.servers": settings.kafka_bootstrap}, logger=log)
+    existing = set(admin.list_topics(timeout=timeout).topics)
+    wanted = [NewTopic(t, settings.topic_partitions, 1) for t in topics(settings) if t not in existing]
+    if not wanted:
+        return
+    for name, future in admin.create_topics(wanted, request_timeout=timeout).items():
+        try:
+            future.result(timeout)
+        except KafkaException as exc:
+            if "TOPIC_ALREADY_EXISTS" not in str(exc):
+                raise
+        log.info("topic %s ready", name)
+
+
+def producer(settings: Settings) -> Producer:
+    return Producer({
+        "bootstrap.servers": settings.kafka_bootstrap,
+        "linger.ms": 5,
+        "acks": "all",
+        "enable.idempotence": False,  # tansu has no idempotent-producer support; dedup is by event_id
+        "queue.buffering.max.messages": 1_000_000,
+    }, logger=log)
+
+
+def consumer(settings: Settings, group: str, subscribe: Iterable[str]) -> Consumer:
+    c = Consumer({
+        "bootstrap.servers": settings.kafka_bootstrap,
+        "group.id": group,
+        "auto.offset.reset": "earliest",
+        "enable.auto.commit": False,  # commit only after the batch is stored: at-least-once
+        "session.timeout.ms": int(settings.broker_session_timeout * 2000),
+        "heartbeat.interval.ms": int(settings.broker_heartbeat_interval * 1000),
+        "fetch.wait.max.ms": 50,
+    }, logger=log)
+    c.subscribe(list(subscribe))
+    return c
+
+
+class Publisher:
+    """Sends payloads and fails loudly if the broker does not acknowledge them."""
+
+    def __init__(self, settings: Settings):
+        self._producer = producer(settings)
+        self._errors: list[str] = []
+
+    def _on_delivery(self, err, _msg) -> None:
+        if err is not None:
+            self._errors.append(str(err))
+
+    def send(self, topic: str, key: str | None, value: bytes) -> None:
+        while True:
+            try:
+                self._producer.produce(topic, key=key, value=value, on_delivery=self._on_delivery)
+                return
+            except BufferError:  # local queue full: let librdkafka drain, then retry
+                self._producer.poll(0.05)
+
+    def flush(self, timeout: float = 30.0) -> None:
+        left = self._producer.flush(timeout)
+        if left or self._errors:
+            errors, self._errors = self._errors, []
+            raise BrokerError(f"{left} messages unsent, {len(errors)} failed: {errors[:3]}")
+
+
+def consumer_lag(settings: Settings, group: str, topic_names: Iterable[str], timeout: float = 3.0) -> int | None:
+    """Messages on the broker not yet committed by `group` (None if the broker cannot tell).
+
+    tansu's end offsets are not reliable (DESIGN.md): treat this as a health hint, not an exact figure.
+    """
+    from confluent_kafka import TopicPartition
+
+    probe = Consumer({"bootstrap.servers": settings.kafka_bootstrap, "group.id": group,
+                      "enable.auto.commit": False}, logger=log)
+    try:
+        meta = probe.list_topics(timeout=timeout)
+        parts = [TopicPartition(t, p) for t in topic_names if t in meta.topics
+                 for p in meta.topics[t].partitions]
+        committed = probe.committed(parts, timeout=timeout)
+        lag = 0
+        for tp in committed:
+            _low, high = probe.get_watermark_offsets(tp, timeout=timeout)
+            lag += max(0, high - max(tp.offset, 0))
+        return lag
+    except KafkaException as exc:
+        log.warning("cannot read lag of %s: %s", group, exc)
+        return None
+    finally:
+        probe.close()
