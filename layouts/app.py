@@ -1,0 +1,122 @@
+"""The Dash application factory: shell, router and the screens' callbacks.
+
+The shell is a `dcc.Location`, a language `dcc.Store` and a page container; the router renders the page
+registered for the path in the language of the query string (`?lang=en`). Pages register their own
+callbacks; adding a screen means adding one entry to `_pages()`.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+from dash import Dash, Input, Output, dcc, html
+
+import assets
+from ecc.config import Settings
+from layouts import ids, wall
+from layouts.i18n import DEFAULT_LANG, lang_from_search, t
+
+logger = logging.getLogger(__name__)
+
+ASSETS_DIR = Path(assets.__file__).resolve().parent
+APP_TITLE = "ECC 业务指挥中心"
+
+SnapshotProvider = Callable[[], Mapping | None]
+
+_INDEX = """<!DOCTYPE html>
+<html lang="zh-CN">
+    <head>
+        {%metas%}
+        <title>{%title%}</title>
+        {%favicon%}
+        {%css%}
+    </head>
+    <body class="ecc-body">
+        {%app_entry%}
+        <footer>
+            {%config%}
+            {%scripts%}
+            {%renderer%}
+        </footer>
+    </body>
+</html>"""
+
+
+@dataclass(frozen=True)
+class Page:
+    """A screen: how to draw it (language, current pathname) and how to wire its callbacks."""
+
+    render: Callable[[str, str], object]
+    register: Callable[[Dash, SnapshotProvider], None]
+
+
+def _pages(settings: Settings) -> dict[str, Page]:
+    """Routes relative to the app's prefix, without slashes ("" is the root)."""
+    return {
+        "": Page(
+            render=lambda lang, pathname: wall.layout(lang=lang, refresh_ms=settings.refresh_ms,
+                                                      pathname=pathname),
+            register=wall.register_callbacks,
+        ),
+    }
+
+
+def _not_found(lang: str, pathname: str) -> html.Div:
+    return html.Div(className="not-found", children=[
+        html.H1("404"),
+        html.P(f"{t('page.not_found', lang)}: {pathname}"),
+        dcc.Link(t("wall.title", lang), href="/" + (f"?lang={lang}" if lang != DEFAULT_LANG else "")),
+    ])
+
+
+def _shell() -> html.Div:
+    return html.Div(className="ecc-root", children=[
+        dcc.Location(id=ids.URL, refresh=False),
+        dcc.Store(id=ids.LANG_STORE, data=DEFAULT_LANG),
+        html.Div(id=ids.PAGE, className="ecc-page"),
+    ])
+
+
+def create_app(settings: Settings, snapshot_provider: SnapshotProvider,
+               extra_setup: Callable[[Dash], None] | None = None) -> Dash:
+    """The web app. `snapshot_provider()` returns the live snapshot dict (Redis in production); the
+    pages only read it. `extra_setup(app)` runs last, e.g. to register the API blueprint on `app.server`.
+    """
+    app = Dash(
+        __name__,
+        assets_folder=str(ASSETS_DIR),
+        title=APP_TITLE,
+        update_title=None,  # no "Updating..." flicker in the tab title on every tick
+        serve_locally=True,
+        index_string=_INDEX,
+        meta_tags=[{"name": "viewport", "content": "width=device-width, initial-scale=1"}],
+    )
+    pages = _pages(settings)
+    app.layout = _shell()
+    app.validation_layout = html.Div([
+        _shell(), *(page.render(DEFAULT_LANG, "/") for page in pages.values()),
+    ])
+
+    @app.callback(
+        Output(ids.PAGE, "children"),
+        Output(ids.LANG_STORE, "data"),
+        Input(ids.URL, "pathname"),
+        Input(ids.URL, "search"),
+    )
+    def route(pathname: str | None, search: str | None) -> tuple[object, str]:
+        lang = lang_from_search(search)
+        page = pages.get(app.strip_relative_path(pathname or "/") or "")
+        if page is None:
+            return _not_found(lang, pathname or ""), lang
+        return page.render(lang, pathname or "/"), lang
+
+    for page in pages.values():
+        page.register(app, snapshot_provider)
+    if extra_setup is not None:
+        extra_setup(app)
+    logger.debug("dash app created with %d page(s), assets from %s", len(pages), ASSETS_DIR)
+    return app
+

@@ -1,0 +1,316 @@
+"""Pure plotly figure builders for the screens: snapshot dict in, figure out, no I/O.
+
+Each builder accepts a snapshot that may be empty or partial (`{}` early in the day) and then returns
+an empty-but-clean figure carrying a "no data" note instead of raising.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from decimal import Decimal
+
+import plotly.graph_objects as go
+
+from ecc.catalogue import ASSET_CLASS_NAMES, STEPS, channel_label, step_label
+from layouts.formatting import (
+    as_decimal,
+    as_float,
+    as_int,
+    as_mapping,
+    fmt_int,
+    fmt_money,
+    fmt_pct,
+    get_in,
+)
+from layouts.i18n import t
+
+FONT_FAMILY = '"Noto Sans CJK SC", "Microsoft YaHei", sans-serif'
+TEXT = "#dbe7ff"
+MUTED = "#7d90b5"
+GRID = "rgba(120, 160, 230, 0.12)"
+CYAN = "#22d3ee"
+BLUE = "#3b82f6"
+GREEN = "#34d399"
+AMBER = "#fbbf24"
+RED = "#ff5c7a"
+CLASS_COLORS = {
+    "stock": "#38bdf8",
+    "fund": "#a78bfa",
+    "wealth": "#fbbf24",
+    "bond": "#34d399",
+    "cash": "#64748b",
+    "other": "#f472b6",
+}
+FALLBACK_COLORS = ("#22d3ee", "#a78bfa", "#fbbf24", "#34d399", "#f472b6", "#60a5fa", "#fb923c", "#94a3b8")
+
+TEMPLATE = go.layout.Template(
+    layout=dict(
+        font=dict(family=FONT_FAMILY, color=TEXT, size=14),
+        paper_bgcolor="rgba(0,0,0,0)",
+        plot_bgcolor="rgba(0,0,0,0)",
+        colorway=list(FALLBACK_COLORS),
+        hoverlabel=dict(bgcolor="#0b1733", bordercolor=CYAN, font=dict(family=FONT_FAMILY, color=TEXT)),
+        xaxis=dict(gridcolor=GRID, zerolinecolor=GRID, linecolor=GRID, tickfont=dict(color=MUTED)),
+        yaxis=dict(gridcolor=GRID, zerolinecolor=GRID, linecolor=GRID, tickfont=dict(color=MUTED)),
+        legend=dict(font=dict(color=TEXT), bgcolor="rgba(0,0,0,0)"),
+        separators=".,",
+    )
+)
+
+# The funnel chart's horizontal margin; the HTML step strip under it uses the same padding so that
+# its 11 cells sit under the 11 bars (assets/wall.css: .funnel-steps).
+FUNNEL_MARGIN_PX = 8
+
+
+def _figure(margin: Mapping[str, int] | None = None, **layout: object) -> go.Figure:
+    fig = go.Figure()
+    settings: dict[str, object] = {"showlegend": False}
+    settings.update(layout)
+    fig.update_layout(template=TEMPLATE, margin=dict(l=8, r=8, t=8, b=8) if margin is None else dict(margin),
+                      **settings)
+    return fig
+
+
+def empty_figure(lang: str = "zh") -> go.Figure:
+    """A transparent figure without axes that says "no data yet"."""
+    fig = _figure()
+    fig.update_xaxes(visible=False)
+    fig.update_yaxes(visible=False)
+    fig.add_annotation(
+        text=t("fig.empty", lang), x=0.5, y=0.5, xref="paper", yref="paper", showarrow=False,
+        font=dict(size=20, color=MUTED),
+    )
+    return fig
+
+
+def _gradient(n: int, start: tuple[int, int, int], end: tuple[int, int, int]) -> list[str]:
+    if n <= 1:
+        return [f"rgb{start}"] * n
+    return [
+        "rgb({},{},{})".format(*(round(a + (b - a) * i / (n - 1)) for a, b in zip(start, end, strict=True)))
+        for i in range(n)
+    ]
+
+
+def weakest_breakpoint(conversions: Sequence[float | None]) -> int | None:
+    """The k (1-based) of the lowest step conversion reach[k+1]/reach[k]; None when none is known."""
+    known = [(value, k) for k, value in enumerate(conversions, start=1) if value is not None]
+    return min(known)[1] if known else None
+
+
+def funnel_reach(snapshot: Mapping) -> list[int | None]:
+    return [as_int(get_in(snapshot, "totals", "reach", str(k))) for k in STEPS]
+
+
+def funnel_conversions(snapshot: Mapping) -> list[float | None]:
+    return [as_float(get_in(snapshot, "ratios", "step_conversion", str(k))) for k in STEPS[:-1]]
+
+
+def funnel_figure(snapshot: Mapping, lang: str = "zh") -> go.Figure:
+    """The 11 steps as bars, the breakpoint conversion between each pair, the weakest one in red."""
+    reach = [value or 0 for value in funnel_reach(snapshot)]
+    if not any(reach):
+        return empty_figure(lang)
+    conversions = funnel_conversions(snapshot)
+    weakest = weakest_breakpoint(conversions)
+    top = max(reach)
+    fig = _figure(margin=dict(l=FUNNEL_MARGIN_PX, r=FUNNEL_MARGIN_PX, t=6, b=0), bargap=0.38)
+    fig.add_trace(go.Bar(
+        x=list(STEPS), y=reach,
+        marker=dict(color=_gradient(len(STEPS), (34, 211, 238), (59, 92, 246)), line=dict(width=0)),
+        customdata=[step_label(k, lang) for k in STEPS],
+        hovertemplate="%{customdata}<br>" + t("fig.reach", lang) + " %{y:,}<extra></extra>",
+    ))
+    if weakest is not None:
+        fig.add_vrect(x0=weakest + 0.2, x1=weakest + 0.8, y0=0, y1=0.93, fillcolor="rgba(255,92,122,0.13)",
+                      line_width=0, layer="below")
+    # One rail of breakpoint badges along the top, each between the two bars it compares.
+    for k, ratio in enumerate(conversions, start=1):
+        is_weak = k == weakest
+        fig.add_annotation(
+            x=k + 0.5, y=1.0, xref="x", yref="paper", yanchor="top",
+            text=("▼ " if is_weak else "→ ") + fmt_pct(ratio), showarrow=False,
+            font=dict(size=16 if is_weak else 14, color="#ffe1e7" if is_weak else "#9eeeff"),
+            bgcolor="rgba(255,92,122,0.35)" if is_weak else "rgba(34,211,238,0.10)",
+            bordercolor=RED if is_weak else "rgba(34,211,238,0.45)", borderwidth=1, borderpad=4,
+        )
+    if weakest is not None:
+        fig.add_annotation(
+            x=weakest + 0.5, y=1.0, xref="x", yref="paper", yanchor="top", yshift=-34,
+            text=t("fig.weakest", lang), showarrow=False, font=dict(size=13, color=RED),
+        )
+    fig.update_xaxes(range=[0.5, len(STEPS) + 0.5], showticklabels=False, showgrid=False, zeroline=False,
+                     fixedrange=True)
+    fig.update_yaxes(range=[0, top * 1.3], visible=False, fixedrange=True)
+    return fig
+
+
+def _ranked_categories(fig: go.Figure) -> None:
+    """A horizontal-bar category axis: first row on top, labels in full."""
+    fig.update_yaxes(autorange="reversed", showgrid=False, tickfont=dict(size=15, color=TEXT),
+                     ticksuffix="  ", automargin=True, fixedrange=True)
+
+
+def channel_rows(snapshot: Mapping) -> list[tuple[str, int, int, float | None]]:
+    """(channel, leads, opened, open_rate) per channel, most leads first."""
+    rows = []
+    for code, stats in as_mapping(get_in(snapshot, "by_channel")).items():
+        stats = as_mapping(stats)
+        rows.append((str(code), as_int(stats.get("leads")) or 0, as_int(stats.get("opened")) or 0,
+                     as_float(stats.get("open_rate"))))
+    rows.sort(key=lambda row: (-row[1], row[0]))
+    return rows
+
+
+def channel_figure(snapshot: Mapping, lang: str = "zh") -> go.Figure:
+    """Leads by channel as horizontal bars, accounts opened overlaid, open rate on the right."""
+    rows = channel_rows(snapshot)
+    if not rows:
+        return empty_figure(lang)
+    labels = [channel_label(code, lang) for code, *_ in rows]
+    leads = [row[1] for row in rows]
+    opened = [row[2] for row in rows]
+    fig = _figure(margin=dict(l=8, r=118, t=34, b=8), barmode="overlay", bargap=0.34, showlegend=True,
+                  legend=dict(orientation="h", x=0, y=1.0, yanchor="bottom", font=dict(size=13)))
+    fig.add_trace(go.Bar(
+        y=labels, x=leads, orientation="h", name=t("fig.leads", lang),
+        marker=dict(color=_gradient(len(rows), (34, 211, 238), (59, 92, 246)), line=dict(width=0)),
+        text=[fmt_int(value) for value in leads], textposition="outside", cliponaxis=False,
+        textfont=dict(size=14, color=TEXT),
+        hovertemplate="%{y}<br>" + t("fig.leads", lang) + " %{x:,}<extra></extra>",
+    ))
+    fig.add_trace(go.Bar(
+        y=labels, x=opened, orientation="h", name=t("fig.opened", lang), width=0.22,
+        marker=dict(color=GREEN, line=dict(width=0)),
+        hovertemplate="%{y}<br>" + t("fig.opened", lang) + " %{x:,}<extra></extra>",
+    ))
+    for label, (_, _, n_opened, rate) in zip(labels, rows, strict=True):
+        fig.add_annotation(
+            x=1.0, y=label, xref="paper", yref="y", xanchor="left", xshift=12, showarrow=False,
+            text=f"<span style='color:{GREEN}'>{fmt_int(n_opened)}</span>"
+                 f"<span style='color:{MUTED}'> · {fmt_pct(rate)}</span>",
+            font=dict(size=13),
+        )
+    fig.add_annotation(x=1.0, y=1.0, xref="paper", yref="paper", xanchor="left", yanchor="bottom", xshift=12,
+                       showarrow=False, text=t("fig.channel_side", lang),
+                       font=dict(size=12, color=MUTED))
+    top = max(leads) or 1
+    fig.update_xaxes(range=[0, top * 1.18], visible=False, fixedrange=True)
+    _ranked_categories(fig)
+    return fig
+
+
+def _series(snapshot: Mapping, name: str) -> tuple[list[str], list[int]]:
+    day = get_in(snapshot, "day")
+    xs, ys = [], []
+    for point in get_in(snapshot, "series", name, default=[]) or []:
+        if not isinstance(point, Sequence) or isinstance(point, str) or len(point) < 2:
+            continue
+        minute, value = str(point[0]), as_int(point[1])
+        if value is None:
+            continue
+        xs.append(f"{day} {minute}" if isinstance(day, str) and day else minute)
+        ys.append(value)
+    return xs, ys
+
+
+def trend_figure(snapshot: Mapping, lang: str = "zh") -> go.Figure:
+    """Leads and accounts opened per minute today; opened on its own right-hand axis."""
+    lead_x, lead_y = _series(snapshot, "leads")
+    open_x, open_y = _series(snapshot, "opened")
+    if not lead_x and not open_x:
+        return empty_figure(lang)
+    fig = _figure(margin=dict(l=8, r=8, t=30, b=8), showlegend=True, hovermode="x unified",
+                  legend=dict(orientation="h", x=1.0, xanchor="right", y=1.0, yanchor="bottom",
+                              font=dict(size=13)))
+    fig.add_trace(go.Scatter(
+        x=lead_x, y=lead_y, name=t("fig.leads", lang), mode="lines",
+        line=dict(color=CYAN, width=2.5, shape="spline", smoothing=0.6),
+        fill="tozeroy", hovertemplate="%{y:,}",
+        fillgradient=dict(type="vertical",
+                          colorscale=[[0, "rgba(34,211,238,0.0)"], [1, "rgba(34,211,238,0.32)"]]),
+    ))
+    fig.add_trace(go.Scatter(
+        x=open_x, y=open_y, name=t("fig.opened", lang), mode="lines",
+        line=dict(color=GREEN, width=2.5, shape="spline", smoothing=0.6),
+        yaxis="y2", hovertemplate="%{y:,}",
+    ))
+    fig.update_layout(yaxis2=dict(overlaying="y", side="right", showgrid=False, rangemode="tozero",
+                                  tickmode="auto", nticks=5, tickfont=dict(color=GREEN), fixedrange=True,
+                                  automargin=True, ticklabelshift=-10))
+    fig.update_layout(yaxis=dict(rangemode="tozero", nticks=5, tickfont=dict(color=CYAN), fixedrange=True,
+                                 automargin=True, ticklabelshift=-10))
+    dated = isinstance(get_in(snapshot, "day"), str)
+    fig.update_xaxes(showgrid=False, fixedrange=True, nticks=8, automargin=True,
+                     **({"type": "date", "tickformat": "%H:%M", "hoverformat": "%H:%M"} if dated else {}))
+    return fig
+
+
+def _class_label(code: str, lang: str) -> str:
+    names = ASSET_CLASS_NAMES.get(code)
+    if names is None:
+        return code
+    return names[1] if lang == "en" else names[0]
+
+
+def _color(code: str, index: int) -> str:
+    return CLASS_COLORS.get(code, FALLBACK_COLORS[index % len(FALLBACK_COLORS)])
+
+
+def asset_figure(snapshot: Mapping, lang: str = "zh") -> go.Figure:
+    """AUM by asset class as a donut, the total in its centre."""
+    amounts: list[tuple[str, Decimal]] = []
+    for code, value in as_mapping(get_in(snapshot, "aum", "by_class")).items():
+        amount = as_decimal(value)
+        if amount is not None and amount > 0:
+            amounts.append((str(code), amount))
+    if not amounts:
+        return empty_figure(lang)
+    total = as_decimal(get_in(snapshot, "aum", "total"))
+    if total is None:
+        total = sum((amount for _, amount in amounts), Decimal(0))
+    fig = _figure(margin=dict(l=8, r=8, t=24, b=24), showlegend=True,
+                  legend=dict(orientation="v", x=1.0, xanchor="left", y=0.5, yanchor="middle",
+                              font=dict(size=14), itemclick=False, itemdoubleclick=False))
+    fig.add_trace(go.Pie(
+        labels=[_class_label(code, lang) + (f"  {fmt_money(amount, lang)}" if lang != "en" else "")
+                for code, amount in amounts],
+        customdata=[fmt_money(amount, lang) for _, amount in amounts],
+        values=[float(amount) for _, amount in amounts],
+        hole=0.66, sort=False, direction="clockwise",
+        marker=dict(colors=[_color(code, i) for i, (code, _) in enumerate(amounts)],
+                    line=dict(color="#071026", width=3)),
+        textinfo="percent", textposition="outside", textfont=dict(size=13, color=TEXT), automargin=True,
+        hovertemplate="%{label}<br>%{customdata}<br>%{percent}<extra></extra>",
+    ))
+    total_text = fmt_money(total, lang)
+    fig.add_annotation(text=f"<span style='font-size:13px;color:{MUTED}'>{t('fig.aum', lang)}</span><br>"
+                            f"<b>{total_text}</b>",
+                       x=0.5, y=0.5, xref="paper", yref="paper", showarrow=False,
+                       font=dict(size=max(12, min(20, round(160 / (0.62 * len(total_text))))), color=TEXT))
+    fig.update_layout(legend_x=1.02)
+    return fig
+
+
+def wealth_figure(snapshot: Mapping, lang: str = "zh") -> go.Figure:
+    """Share of trade amount by product, largest first."""
+    shares = []
+    for code, value in as_mapping(get_in(snapshot, "ratios", "wealth_preference")).items():
+        share = as_float(value)
+        if share is not None:
+            shares.append((str(code), share))
+    if not shares or not any(share for _, share in shares):
+        return empty_figure(lang)
+    shares.sort(key=lambda item: -item[1])
+    fig = _figure(margin=dict(l=8, r=8, t=8, b=8), bargap=0.42)
+    fig.add_trace(go.Bar(
+        y=[_class_label(code, lang) for code, _ in shares], x=[share for _, share in shares], orientation="h",
+        marker=dict(color=[_color(code, i) for i, (code, _) in enumerate(shares)], line=dict(width=0)),
+        text=[fmt_pct(share) for _, share in shares], textposition="outside", cliponaxis=False,
+        textfont=dict(size=15, color=TEXT),
+        hovertemplate="%{y}<br>" + t("fig.share", lang) + " %{x:.1%}<extra></extra>",
+    ))
+    top = max(share for _, share in shares) or 1
+    fig.update_xaxes(range=[0, top * 1.25], visible=False, fixedrange=True)
+    _ranked_categories(fig)
+    return fig

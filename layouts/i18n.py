@@ -1,0 +1,91 @@
+"""Every UI string of the screens, Simplified Chinese first, English second, in one table.
+
+Names that belong to the event contract (channels, steps, asset classes) live in `ecc.catalogue`;
+this table holds only the words of the screens themselves.
+"""
+
+from __future__ import annotations
+
+from urllib.parse import parse_qs
+
+LANGS = ("zh", "en")
+DEFAULT_LANG = "zh"
+
+STRINGS: dict[str, tuple[str, str]] = {
+    # page and header
+    "app.title": ("ECC 业务指挥中心", "ECC Command Center"),
+    "wall.title": ("互联网分公司 · 业务指挥中心", "Internet Branch · Business Command Center"),
+    "wall.subtitle": ("实时业务作战大屏", "Real-time operations wall"),
+    "header.day": ("业务日", "Business day"),
+    "header.clock": ("北京时间", "Shanghai time"),
+    "header.ingest": ("入库 {rate} 条/秒", "ingest {rate}/s"),
+    "header.rejected": ("拒收 {rate} 条/秒", "rejected {rate}/s"),
+    "fresh.delay": ("数据延迟 {seconds} 秒", "Data delay {seconds} s"),
+    "fresh.unknown": ("数据延迟 —", "Data delay —"),
+    "fresh.down": ("数据源异常", "Data source down"),
+    "lang.zh": ("中文", "中文"),
+    "lang.en": ("EN", "EN"),
+    "weekday": ("星期一,星期二,星期三,星期四,星期五,星期六,星期日", "Mon,Tue,Wed,Thu,Fri,Sat,Sun"),
+    # KPI cards
+    "kpi.leads": ("线索数", "Leads"),
+    "kpi.dial_rate": ("线索拨打率", "Dial rate"),
+    "kpi.opened": ("开户数", "Accounts opened"),
+    "kpi.open_rate": ("开户转化率", "Open rate"),
+    "kpi.first_deposits": ("首次入金户数", "First deposits"),
+    "kpi.deposit_amount": ("入金金额（元）", "Deposits (CNY)"),
+    "kpi.net_inflow": ("净流入（元）", "Net inflow (CNY)"),
+    "hint.yesterday": ("昨日全天 {value} · 已达 {share}", "Yesterday {value} · {share} reached"),
+    "hint.yesterday_none": ("昨日全天 —", "Yesterday —"),
+    "hint.dialed": ("已拨打 {dialed} · 已接通 {connected}", "Dialed {dialed} · connected {connected}"),
+    "hint.open_rate": ("开户数 ÷ 线索数", "Opened ÷ leads"),
+    "hint.first_deposits": ("新开户入金率 {rate}", "New accounts funded {rate}"),
+    "hint.deposit_amount": ("出金 {amount}", "Withdrawn {amount}"),
+    "hint.net_inflow": ("入金 − 出金", "Deposits − withdrawals"),
+    # panels
+    "panel.funnel": ("开户漏斗 · 断点转化率", "Account-opening funnel · step conversion"),
+    "panel.funnel.note": ("红色为最弱断点", "red marks the weakest breakpoint"),
+    "panel.channels": ("渠道线索", "Leads by channel"),
+    "panel.trend": ("分时趋势（每分钟）", "Per-minute trend"),
+    "panel.assets": ("资产分布", "Assets by class"),
+    "panel.wealth": ("理财偏好 · 交易额占比", "Wealth preference · share of trades"),
+    # figure words
+    "fig.empty": ("暂无数据", "No data yet"),
+    "fig.reach": ("到达人数", "Reached"),
+    "fig.conversion": ("断点转化率", "Step conversion"),
+    "fig.weakest": ("最弱断点", "weakest"),
+    "fig.leads": ("线索", "Leads"),
+    "fig.opened": ("开户", "Opened"),
+    "fig.channel_side": ("开户 · 开户率", "opened · rate"),
+    "fig.per_minute": ("每分钟", "per minute"),
+    "fig.aum": ("资产规模", "AUM"),
+    "fig.share": ("占比", "Share"),
+    "funnel.rejects": ("驳回 {count}", "rejected {count}"),
+    # money units (zh only: en shows plain numbers with commas)
+    "unit.wan": ("万", ""),
+    "unit.yi": ("亿", ""),
+    # router
+    "page.not_found": ("页面不存在", "Page not found"),
+}
+
+
+def normalize_lang(value: object) -> str:
+    """'en' or 'zh' from whatever a store or query string holds; anything else is the default."""
+    return value if isinstance(value, str) and value in LANGS else DEFAULT_LANG
+
+
+def lang_from_search(search: str | None) -> str:
+    """The language of a query string such as '?lang=en'."""
+    values = parse_qs((search or "").lstrip("?")).get("lang", [])
+    return normalize_lang(values[-1].strip().lower() if values else None)
+
+
+def t(key: str, lang: str = DEFAULT_LANG, **params: object) -> str:
+    """The string `key` in `lang`, with `{name}` placeholders filled from `params`.
+
+    An unknown key is returned as it is, so a missing entry shows up on the screen instead of crashing it.
+    """
+    pair = STRINGS.get(key)
+    if pair is None:
+        return key
+    text = pair[1] if normalize_lang(lang) == "en" else pair[0]
+    return text.format(**params) if params else text

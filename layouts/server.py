@@ -1,0 +1,44 @@
+"""Composition root of the web process: `gunicorn 'layouts.server:application()'`.
+
+Builds the services once per process (in the gunicorn worker, not at import), the Dash app over the
+live store, and mounts /api/v1 on the same Flask server.
+"""
+
+from __future__ import annotations
+
+import atexit
+import logging
+
+import redis
+
+from ecc.api import create_api
+from ecc.config import Settings
+from ecc.services import Services
+from layouts.app import create_app
+
+log = logging.getLogger(__name__)
+
+
+def safe_snapshot(services: Services):
+    """The wall keeps running (showing "—" and a red freshness badge) while Redis is unreachable."""
+    def provider() -> dict:
+        try:
+            return services.live.snapshot()
+        except redis.RedisError as exc:
+            log.warning("live store unreachable: %s", exc)
+            return {"error": f"live store unreachable: {exc}"}
+    return provider
+
+
+def build(settings: Settings):
+    services = Services.build(settings)
+    atexit.register(services.close)
+    app = create_app(settings, safe_snapshot(services),
+                     extra_setup=lambda dash_app: dash_app.server.register_blueprint(create_api(services)))
+    return app, services
+
+
+def application():
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    app, _ = build(Settings.from_env())
+    return app.server
