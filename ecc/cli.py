@@ -1,0 +1,159 @@
+"""`ecc`: the command line (contract/api.md). Each subcommand is a thin adapter over a module."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import sys
+from pathlib import Path
+
+from ecc.config import ConfigError, Settings
+
+log = logging.getLogger("ecc")
+
+
+def _settings(args: argparse.Namespace) -> Settings:
+    settings = Settings.from_env()
+    if getattr(args, "data_dir", None):
+        settings = settings.with_(data_dir=args.data_dir)
+    return settings
+
+
+def _need_broker(settings: Settings) -> Settings:
+    settings = settings.with_runtime()
+    if not settings.kafka_bootstrap:
+        raise ConfigError("no broker: start `ecc demo` first, or set KAFKA_BOOTSTRAP_SERVERS")
+    return settings
+
+
+def cmd_demo(args, settings: Settings) -> int:
+    from ecc.embedded import Stack, run_until_signalled
+
+    sim = ["--rate", str(args.rate)] + (["--surge", str(args.surge)] if args.surge else [])
+    stack = Stack(settings, port=args.port, simulate=not args.no_simulate, simulate_args=sim)
+    return run_until_signalled(stack)
+
+
+def cmd_ingest(args, settings: Settings) -> int:
+    from ecc.ingest import Door, ingest_file
+
+    path = Path(args.file)
+    if not path.is_file():
+        sys.stderr.write(f"ecc ingest: cannot read {path}: no such file\n")
+        return 2
+    settings = _need_broker(settings)
+    try:
+        result = ingest_file(Door(settings), path)
+    except (OSError, UnicodeError) as exc:
+        sys.stderr.write(f"ecc ingest: cannot read {path}: {exc}\n")
+        return 2
+    print(json.dumps({"accepted": result.accepted, "rejected": result.rejected}, ensure_ascii=False))
+    for err in result.errors[: args.show]:
+        sys.stderr.write(f"  line {err['index'] + 1}: {err['reason']}\n")
+    if len(result.errors) > args.show:
+        sys.stderr.write(f"  … {len(result.errors) - args.show} more (see `ecc rejects`)\n")
+    return 1 if result.rejected else 0
+
+
+def cmd_simulate(args, settings: Settings) -> int:
+    from ecc.simulate_cli import run
+
+    if not args.out:
+        settings = _need_broker(settings)
+    return run(args, settings)
+
+
+def cmd_worker(args, settings: Settings) -> int:
+    from streams.app import run
+
+    settings = _need_broker(settings)
+    if not settings.redis_url:
+        raise ConfigError("the worker needs Redis: set REDIS_URL")
+    run(settings)
+    return 0
+
+
+def cmd_sink(args, settings: Settings) -> int:
+    from ecc.sink import run_forever
+
+    return run_forever(_need_broker(settings))
+
+
+def cmd_web(args, settings: Settings) -> int:
+    """gunicorn in front of the Dash app; one process when it also owns chDB (embedded)."""
+    workers = 1 if settings.web_runs_sink else args.workers
+    argv = ["gunicorn", "--bind", f"{args.host}:{args.port}", "--workers", str(workers),
+            "--worker-class", "gthread", "--threads", str(args.threads), "--timeout", "120",
+            "--no-control-socket", "--log-level", settings.log_level.lower(), "layouts.server:application()"]
+    os.execvp(sys.executable, [sys.executable, "-m", *argv])
+    return 0  # not reached
+
+
+def cmd_rejects(args, settings: Settings) -> int:
+    import requests
+
+    url = f"{args.url.rstrip('/')}/api/v1/rejects?limit={args.limit}"
+    resp = requests.get(url, timeout=10)
+    resp.raise_for_status()
+    body = resp.json()
+    print(f"{body['total']} rejected events; newest first:")
+    for item in body["items"]:
+        print(f"{item['received_at']}  {item['reason']}\n    {item['raw']}")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="ecc", description="ECC 业务指挥中心: real-time business command center")
+    p.add_argument("--data-dir", help="where the embedded stack keeps its files (default ./var)")
+    sub = p.add_subparsers(dest="command", required=True)
+
+    demo = sub.add_parser("demo", help="the whole embedded stack on one machine")
+    demo.add_argument("--port", type=int, default=8050)
+    demo.add_argument("--no-simulate", action="store_true", help="do not start the simulator")
+    demo.add_argument("--rate", type=float, default=300.0, help="simulated events per second")
+    demo.add_argument("--surge", type=float, default=0.0, help="multiply the simulated rate (10 = surge)")
+    demo.set_defaults(func=cmd_demo)
+
+    ingest = sub.add_parser("ingest", help="publish a JSON Lines file of events to the broker")
+    ingest.add_argument("file")
+    ingest.add_argument("--show", type=int, default=20, help="rejected lines to print")
+    ingest.set_defaults(func=cmd_ingest)
+
+    from ecc.simulate_cli import add_arguments
+    sim = sub.add_parser("simulate", help="a realistic event stream into Kafka or a file")
+    add_arguments(sim)
+    sim.set_defaults(func=cmd_simulate)
+
+    sub.add_parser("worker", help="the stream worker (faust): Kafka -> Redis").set_defaults(func=cmd_worker)
+    sub.add_parser("sink", help="the ClickHouse sink: Kafka -> ClickHouse").set_defaults(func=cmd_sink)
+
+    web = sub.add_parser("web", help="the dashboard and /api/v1 under gunicorn")
+    web.add_argument("--host", default="127.0.0.1")
+    web.add_argument("--port", type=int, default=8050)
+    web.add_argument("--workers", type=int, default=2)
+    web.add_argument("--threads", type=int, default=8)
+    web.set_defaults(func=cmd_web)
+
+    rej = sub.add_parser("rejects", help="list recent rejected events with their reasons")
+    rej.add_argument("--url", default="http://127.0.0.1:8050")
+    rej.add_argument("--limit", type=int, default=20)
+    rej.set_defaults(func=cmd_rejects)
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        settings = _settings(args)
+        logging.basicConfig(level=settings.log_level.upper(),
+                            format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+        return args.func(args, settings)
+    except ConfigError as exc:
+        sys.stderr.write(f"ecc {args.command}: {exc}\n")
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,112 @@
+"""The OpenAPI 3.1 document of /api/v1, served at /api/v1/openapi.json (contract/api.md)."""
+
+from __future__ import annotations
+
+from ecc import catalogue
+
+_STEP_KEYS = {str(k): {"type": "integer"} for k in catalogue.STEPS}
+_RATIO = {"type": ["number", "null"], "description": "null when the denominator is 0"}
+_MONEY = {"type": "string", "pattern": r"^-?\d+\.\d{2}$", "description": "exact decimal CNY"}
+_RATIO_BY_STEP = {"type": "object", "additionalProperties": _RATIO}
+
+_PERIOD = [
+    {"name": "from", "in": "query", "schema": {"type": "string", "format": "date-time"},
+     "description": "ISO-8601 with offset; default: start of today (Asia/Shanghai)"},
+    {"name": "to", "in": "query", "schema": {"type": "string", "format": "date-time"},
+     "description": "ISO-8601 with offset, exclusive; default: now"},
+    {"name": "channel", "in": "query", "schema": {"type": "array", "items": {"type": "string"}},
+     "style": "form", "explode": True, "description": "repeatable channel filter"},
+    {"name": "province", "in": "query", "schema": {"type": "array", "items": {"type": "string"}},
+     "style": "form", "explode": True, "description": "repeatable province filter"},
+]
+
+KPIS = {
+    "type": "object",
+    "properties": {
+        "leads": {"type": "integer"}, "dialed_leads": {"type": "integer"}, "dial_rate": _RATIO,
+        "connected_leads": {"type": "integer"},
+        "reach": {"type": "object", "properties": _STEP_KEYS},
+        "step_conversion": _RATIO_BY_STEP, "opened": {"type": "integer"}, "open_rate": _RATIO,
+        "rejects": {"type": "object", "properties": _STEP_KEYS}, "reject_rate": _RATIO_BY_STEP,
+        "first_deposits": {"type": "integer"}, "deposit_amount": _MONEY, "net_inflow": _MONEY,
+        "deposit_rate": _RATIO, "aum": _MONEY, "turnover_rate": _RATIO,
+        "wealth_preference": {"type": "object", "additionalProperties": {"type": "number"}},
+        "freshness_s": {"type": ["number", "null"]},
+    },
+}
+ERROR = {"type": "object", "required": ["error"],
+         "properties": {"error": {"type": "string"}, "detail": {}}}
+
+
+def _get(summary: str, params: list, schema: dict, extra: dict | None = None) -> dict:
+    responses = {"200": {"description": "OK", "content": {"application/json": {"schema": schema}}},
+                 "400": {"description": "bad parameter",
+                         "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}}}
+    responses["200"]["content"].update(extra or {})
+    return {"get": {"summary": summary, "parameters": params, "responses": responses}}
+
+
+def _int_param(name: str, description: str, required: bool = False) -> dict:
+    return {"name": name, "in": "query", "required": required, "schema": {"type": "integer"},
+            "description": description}
+
+
+def document() -> dict:
+    return {
+        "openapi": "3.1.0",
+        "info": {"title": "ECC 业务指挥中心 API", "version": "1",
+                 "description": "Metrics follow contract/metrics.md; events follow contract/events.md."},
+        "paths": {
+            "/api/v1/events": {"post": {
+                "summary": "Ingest events (NDJSON or a JSON array), up to 50,000 a request",
+                "requestBody": {"content": {"application/x-ndjson": {"schema": {"type": "string"}},
+                                            "application/json": {"schema": {"type": "array"}}}},
+                "responses": {
+                    "200": {"description": "published (some may be rejected)", "content": {"application/json": {
+                        "schema": {"type": "object", "properties": {
+                            "accepted": {"type": "integer"}, "rejected": {"type": "integer"},
+                            "errors": {"type": "array", "items": {"type": "object", "properties": {
+                                "index": {"type": "integer"}, "reason": {"type": "string"}}}}}}}}},
+                    "400": {"description": "body is not JSON"},
+                    "413": {"description": "too large"}, "415": {"description": "wrong content type"},
+                    "422": {"description": "every event was rejected"},
+                    "503": {"description": "the broker did not acknowledge"}}}},
+            "/api/v1/kpis": _get("Every metric for the period and filters", _PERIOD, KPIS),
+            "/api/v1/channels": _get("One row per channel with the same metrics", _PERIOD, {
+                "type": "object", "properties": {"channels": {"type": "array", "items": KPIS}}}),
+            "/api/v1/funnel": _get("Cohort funnel (windowFunnel)",
+                                   _PERIOD + [_int_param("window_hours", "conversion window, default 72")], {
+                "type": "object", "properties": {
+                    "window_hours": {"type": "integer"}, "cohort": {"type": "object", "properties": _STEP_KEYS},
+                    "overall_conversion": _RATIO_BY_STEP, "step_conversion": _RATIO_BY_STEP,
+                    "time_to_convert": {"type": "object"}}}),
+            "/api/v1/funnel/dropped": _get(
+                "Dropped-off leads at a step (phones masked); CSV with Accept: text/csv",
+                _PERIOD + [_int_param("step", "1..10", True), _int_param("window_hours", "default 72"),
+                           _int_param("limit", "default 1000")],
+                {"type": "object", "properties": {"items": {"type": "array"}}},
+                {"text/csv": {"schema": {"type": "string"}}}),
+            "/api/v1/assets": _get("AUM by class, level, segment, province, channel", _PERIOD + [
+                {"name": "at", "in": "query", "schema": {"type": "string", "format": "date-time"}}],
+                {"type": "object", "properties": {"total": _MONEY, "by_class": {"type": "object"},
+                                                  "by_level": {"type": "object"},
+                                                  "by_segment": {"type": "object"},
+                                                  "by_province": {"type": "object"},
+                                                  "by_channel": {"type": "object"}}}),
+            "/api/v1/series": _get("Time series with previous_day and previous_week companions", _PERIOD + [
+                {"name": "metric", "in": "query", "required": True, "schema": {"type": "string"}},
+                {"name": "interval", "in": "query", "schema": {"enum": ["1m", "5m", "1h", "1d"]}}],
+                {"type": "object", "properties": {"points": {"type": "array"}, "previous_day": {"type": "array"},
+                                                  "previous_week": {"type": "array"}}}),
+            "/api/v1/rejects": _get("Recent rejected events, newest first (phones masked)",
+                                    [_int_param("limit", "default 100"), _int_param("offset", "default 0")],
+                                    {"type": "object", "properties": {
+                                        "total": {"type": "integer"},
+                                        "items": {"type": "array", "items": {"type": "object", "properties": {
+                                            "received_at": {"type": "string"}, "reason": {"type": "string"},
+                                            "raw": {"type": "string"}}}}}}),
+            "/api/v1/health": _get("Each component up/down, consumer lag, freshness", [], {"type": "object"}),
+            "/metrics": _get("Prometheus text format", [], {"type": "string"}),
+        },
+        "components": {"schemas": {"Error": ERROR, "Kpis": KPIS}},
+    }

@@ -1,0 +1,55 @@
+"""What the web process holds: the settings and one client per store, made once at start-up."""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from dataclasses import dataclass, field
+
+from ecc import clickhouse, metadata
+from ecc.config import Settings
+from ecc.live_store import LiveStore
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class Services:
+    settings: Settings
+    live: LiveStore
+    ch: object  # clickhouse-connect client (chDB or server)
+    meta: object  # SQLAlchemy engine of the metadata database
+    sink: object | None = None  # ecc.sink.Sink when this process owns the sink (embedded)
+    started_at: float = field(default_factory=time.time)
+    _door: object | None = None
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+
+    @classmethod
+    def build(cls, settings: Settings) -> Services:
+        live = LiveStore.from_url(settings.redis_url, live_days=settings.live_days)
+        ch = clickhouse.connect(settings.clickhouse)
+        clickhouse.apply_schema(ch)
+        meta = metadata.connect(settings.metadata)
+        metadata.migrate(meta)
+        sink = None
+        if settings.web_runs_sink:
+            from ecc.sink import Sink
+
+            sink = Sink(settings, ch).start()
+            log.info("ClickHouse sink runs in the web process (embedded chDB)")
+        return cls(settings=settings, live=live, ch=ch, meta=meta, sink=sink)
+
+    @property
+    def door(self):
+        """The producer is made on first use: a dashboard that never ingests needs no broker link."""
+        with self._lock:
+            if self._door is None:
+                from ecc.ingest import Door
+
+                self._door = Door(self.settings)
+            return self._door
+
+    def close(self) -> None:
+        if self.sink is not None:
+            self.sink.stop()
