@@ -1,0 +1,378 @@
+"""Every metric of contract/metrics.md from ClickHouse (history and drill-down; Redis serves the wall).
+
+Functions take a clickhouse-connect client (`ecc.clickhouse.connect`), a period `[start, end)` of aware
+datetimes and filters (`channels`, `provinces`: empty means all), and return plain Python: `int`
+counts, `Decimal` money, `float` ratios or `None` when the denominator is 0, and times as ISO-8601
+strings in Asia/Shanghai (`2026-11-21T09:30:00.000+08:00`).
+
+Attribution (metrics.md "Filters"), the same in every query of queries/:
+- channel: the event's own `channel`; else, for call events, the channel of the lead's first `lead`
+  event; for deposit, asset and trade events, the channel of the first done step-11 event that names
+  the account (the lead that opened it). An account never opened has no channel: "unknown" in
+  breakdowns and per-channel rows, and no channel filter selects it.
+- province: the event's own `province` (lead and asset events have one); else the province of the
+  lead's first `lead` event, where the lead of an account event is the lead that opened the account.
+- A filter applies to the events counted: `leads` by the lead event, `reach`/`rejects` by the step
+  event, money by the deposit/trade event, AUM by each account's latest snapshot (chosen first, then
+  filtered), the cohort funnel by the lead's first step-1 event. `dialed_leads`/`deposit_rate` look
+  at calls and deposits (ts < now) of the selected leads/accounts without filtering them again.
+
+Duplicates: distinct counts are immune to a duplicate event row; counts of events use distinct
+event_ids, and sums read `FROM events FINAL` (measured faster on chDB than `LIMIT 1 BY event_id`).
+Days and buckets are Asia/Shanghai in SQL (explicit zone arguments) whatever the server's time zone.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+from fractions import Fraction
+from typing import Any
+
+from ecc import catalogue
+from ecc.clickhouse import query_rows
+from ecc.timeutil import INTERVALS, TZ
+
+log = logging.getLogger(__name__)
+
+ZERO = Decimal("0.00")
+UNKNOWN = "unknown"  # the label of a missing channel, province, level or segment in breakdowns
+STEPS = catalogue.STEPS
+ASSET_CLASSES = catalogue.ASSET_CLASSES
+
+
+class UnknownMetric(ValueError):
+    """A series metric or interval this module does not know."""
+
+
+# ---- small helpers ----
+
+def _utc(moment: datetime, name: str) -> datetime:
+    if moment.tzinfo is None or moment.utcoffset() is None:
+        raise ValueError(f"{name} must be timezone-aware, got {moment!r}")
+    return moment.astimezone(UTC)
+
+
+def _iso_ms(ms: int) -> str:
+    return datetime.fromtimestamp(ms / 1000, tz=TZ).isoformat(timespec="milliseconds")
+
+
+def _ratio(numerator: int | Decimal, denominator: int | Decimal) -> float | None:
+    """A ratio as the correctly rounded float (exact fractions, also of money), or None when the
+    denominator is 0 (shown as "—", never 0)."""
+    if not denominator:
+        return None
+    return float(Fraction(numerator) / Fraction(denominator))
+
+
+def _filters(channels: Iterable[str] | None, provinces: Iterable[str] | None) -> dict[str, list[str]]:
+    return {"channels": sorted(set(channels or ())), "provinces": sorted(set(provinces or ()))}
+
+
+def _period(start: datetime, end: datetime) -> dict[str, datetime]:
+    return {"start": _utc(start, "start"), "end": _utc(end, "end")}
+
+
+# ---- KPIs (GET /kpis) and per channel (GET /channels) ----
+
+@dataclass
+class _Totals:
+    """Raw counts and sums of one group (all selected events, or one channel)."""
+
+    leads: int = 0
+    dialed_leads: int = 0
+    connected_leads: int = 0
+    reach: dict[int, int] = field(default_factory=lambda: dict.fromkeys(STEPS, 0))
+    rejects: dict[int, int] = field(default_factory=lambda: dict.fromkeys(STEPS, 0))
+    opened_accounts: int = 0
+    deposited_accounts: int = 0
+    first_deposits: int = 0
+    deposit_in: Decimal = ZERO
+    deposit_out: Decimal = ZERO
+    trade_by_product: dict[str, Decimal] = field(default_factory=dict)
+    aum: Decimal = ZERO
+
+    def metrics(self, freshness_s: float | None) -> dict[str, Any]:
+        reach, rejects = self.reach, self.rejects
+        trade_total = sum(self.trade_by_product.values(), ZERO)
+        return {
+            "leads": self.leads,
+            "dialed_leads": self.dialed_leads,
+            "dial_rate": _ratio(self.dialed_leads, self.leads),
+            "connected_leads": self.connected_leads,
+            "reach": {str(k): reach[k] for k in STEPS},
+            "step_conversion": {str(k): _ratio(reach[k + 1], reach[k]) for k in STEPS[:-1]},
+            "opened": reach[catalogue.OPENED_STEP],
+            "open_rate": _ratio(reach[catalogue.OPENED_STEP], self.leads),
+            "rejects": {str(k): rejects[k] for k in STEPS},
+            "reject_rate": {str(k): _ratio(rejects[k], reach[k] + rejects[k]) for k in STEPS},
+            "first_deposits": self.first_deposits,
+            "deposit_amount": self.deposit_in,
+            "net_inflow": self.deposit_in - self.deposit_out,
+            "deposit_rate": _ratio(self.deposited_accounts, self.opened_accounts),
+            "aum": self.aum,
+            "turnover_rate": _ratio(trade_total, self.aum),
+            # products traded in the period; {} without trades (no share to show)
+            "wealth_preference": {product: _ratio(amount, trade_total)
+                                  for product, amount in sorted(self.trade_by_product.items())
+                                  if trade_total},
+            "freshness_s": freshness_s,
+        }
+
+
+def _collect(client: Any, start: datetime, end: datetime, channels: Iterable[str] | None,
+             provinces: Iterable[str] | None, by_channel: bool, now: datetime) -> dict[str, _Totals]:
+    """Run the four KPI queries once and fold their rows into totals per group key."""
+    filters = _filters(channels, provinces)
+    params = {**_period(start, end), **filters, "by_channel": by_channel, "now": _utc(now, "now"),
+              "attribute": by_channel or bool(filters["channels"] or filters["provinces"])}
+    groups: dict[str, _Totals] = {}
+
+    def group(key: str) -> _Totals:
+        return groups.setdefault(key, _Totals())
+
+    for row in query_rows(client, "kpi_leads", params):
+        totals = group(row["group_key"])
+        totals.leads, totals.dialed_leads = row["leads"], row["dialed_leads"]
+        totals.connected_leads = row["connected_leads"]
+    for row in query_rows(client, "kpi_steps", params):
+        totals = group(row["group_key"])
+        if row["status"] == "done":
+            totals.reach[row["step"]] = row["leads"]
+            if row["step"] == catalogue.OPENED_STEP:
+                totals.opened_accounts = row["accounts"]
+                totals.deposited_accounts = row["deposited_accounts"]
+        elif row["status"] == "rejected":
+            totals.rejects[row["step"]] = row["events"]
+    for row in query_rows(client, "kpi_money", params):
+        totals = group(row["group_key"] or (UNKNOWN if by_channel else ""))
+        if row["type"] == "trade":
+            totals.trade_by_product[row["product"]] = row["amount"]
+        elif row["direction"] == "out":
+            totals.deposit_out += row["amount"]
+        else:
+            totals.deposit_in += row["amount"]
+            totals.first_deposits += row["first_accounts"]
+    for row in _asset_rows(client, end, filters["channels"], filters["provinces"], params["attribute"]):
+        key = (row["channel_key"] or UNKNOWN) if by_channel else ""
+        group(key).aum += sum((row[cls] for cls in ASSET_CLASSES), ZERO)
+    return groups
+
+
+def freshness_s(client: Any, now: datetime | None = None) -> float | None:
+    """now − the largest event ts in the store, in seconds (None when the store is empty).
+
+    Not clamped: an event up to 5 minutes in the future is accepted, so this may be slightly negative.
+    """
+    moment = _utc(now, "now") if now is not None else datetime.now(UTC)
+    row = query_rows(client, "freshness", {})[0]
+    if not row["events"]:
+        return None
+    return (moment.timestamp() * 1000 - row["max_ts_ms"]) / 1000
+
+
+def kpis(client: Any, start: datetime, end: datetime, channels: Sequence[str] = (),
+         provinces: Sequence[str] = (), now: datetime | None = None) -> dict[str, Any]:
+    """Every KPI of metrics.md for [start, end) and the filters, plus `freshness_s`.
+
+    `aum` is the total at `end`; `turnover_rate` = trades in the period / that AUM. "Up to now"
+    (calls of dialed leads, deposits of opened accounts) means ts < `now` (default: the clock).
+    """
+    now = now or datetime.now(UTC)
+    totals = _collect(client, start, end, channels, provinces, False, now).get("", _Totals())
+    return totals.metrics(freshness_s(client, now))
+
+
+def channels(client: Any, start: datetime, end: datetime, provinces: Sequence[str] = (),
+             now: datetime | None = None) -> list[dict[str, Any]]:
+    """One row per channel code with the same metrics as `kpis`, most leads first.
+
+    Channel "unknown" collects money and assets of accounts no step-11 event attributes to a channel.
+    """
+    now = now or datetime.now(UTC)
+    fresh = freshness_s(client, now)
+    groups = _collect(client, start, end, (), provinces, True, now)
+    rows = [{"channel": code, **totals.metrics(fresh)} for code, totals in groups.items()]
+    return sorted(rows, key=lambda row: (-row["leads"], row["channel"]))
+
+
+# ---- cohort funnel (GET /funnel, /funnel/dropped) ----
+
+def _cohort_params(start: datetime, end: datetime, window_hours: float, channels: Iterable[str] | None,
+                   provinces: Iterable[str] | None) -> dict[str, Any]:
+    if window_hours <= 0:
+        raise ValueError(f"window_hours must be > 0, got {window_hours!r}")
+    filters = _filters(channels, provinces)
+    return {**_period(start, end), **filters, "window_ms": int(window_hours * 3_600_000),
+            "attribute": bool(filters["provinces"])}
+
+
+def funnel(client: Any, start: datetime, end: datetime, window_hours: float = 72,
+           channels: Sequence[str] = (), provinces: Sequence[str] = ()) -> dict[str, Any]:
+    """Cohort funnel: leads whose first done step-1 event is in [start, end), windowFunnel levels.
+
+    `cohort[k]` = cohort leads that completed steps 1..k in order within `window_hours` of step 1;
+    `overall_conversion[k]` = cohort[k] / cohort[1]; `step_conversion[k]` = cohort[k+1] / cohort[k];
+    `time_to_convert` = first step 11 − first step 1 of the leads that reached level 11 (seconds,
+    exact quantiles with linear interpolation between order statistics, like numpy's default).
+    """
+    params = _cohort_params(start, end, window_hours, channels, provinces)
+    stopped_at = dict.fromkeys(range(0, 12), 0)
+    convert: dict[str, Any] = {"count": 0, "p50_s": None, "p90_s": None, "p99_s": None, "mean_s": None}
+    for row in query_rows(client, "funnel", params):
+        stopped_at[row["level"]] = row["leads"]
+        if row["level"] == catalogue.OPENED_STEP:
+            p50, p90, p99 = (q / 1000 for q in row["convert_quantiles_ms"])
+            convert = {"count": row["leads"], "p50_s": p50, "p90_s": p90, "p99_s": p99,
+                       "mean_s": row["convert_mean_ms"] / 1000}
+    cohort = {k: sum(n for level, n in stopped_at.items() if level >= k) for k in STEPS}
+    return {
+        "window_hours": window_hours,
+        "cohort": {str(k): cohort[k] for k in STEPS},
+        "overall_conversion": {str(k): _ratio(cohort[k], cohort[1]) for k in STEPS},
+        "step_conversion": {str(k): _ratio(cohort[k + 1], cohort[k]) for k in STEPS[:-1]},
+        "time_to_convert": convert,
+    }
+
+
+def dropped(client: Any, start: datetime, end: datetime, step: int, window_hours: float = 72,
+            channels: Sequence[str] = (), provinces: Sequence[str] = (),
+            limit: int = 1000) -> list[dict[str, Any]]:
+    """Cohort leads (as in `funnel`) whose furthest step in the window is exactly `step`, newest first.
+
+    Each row: lead_id, channel (of the first step-1 event), phone_masked and province (of the lead
+    event), furthest_step, last_step_at (its last done step, ISO in Shanghai time).
+    """
+    if not 1 <= step < catalogue.OPENED_STEP:
+        raise ValueError(f"step must be 1..{catalogue.OPENED_STEP - 1}, got {step!r}")
+    params = {**_cohort_params(start, end, window_hours, channels, provinces), "step": step,
+              "limit": max(0, int(limit))}
+    return [{"lead_id": row["lead_id"], "channel": row["channel"], "phone_masked": row["phone_masked"],
+             "province": row["province"], "furthest_step": row["furthest_step"],
+             "last_step_at": _iso_ms(row["last_step_ms"])}
+            for row in query_rows(client, "dropped", params)]
+
+
+# ---- assets (GET /assets) ----
+
+def _asset_rows(client: Any, at: datetime, channels: list[str], provinces: list[str],
+                attribute: bool = True) -> list[dict]:
+    """AUM groups at `at`; without `attribute` channel/province are left blank (only totals wanted)."""
+    return query_rows(client, "assets", {"at": _utc(at, "at"), "channels": channels, "provinces": provinces,
+                                         "attribute": attribute or bool(channels or provinces)})
+
+
+def assets(client: Any, at: datetime, channels: Sequence[str] = (),
+           provinces: Sequence[str] = ()) -> dict[str, Any]:
+    """AUM at `at`: each account's latest snapshot with ts < at, summed and broken down (a missing
+    level, segment, province or channel is "unknown")."""
+    filters = _filters(channels, provinces)
+    by_class = dict.fromkeys(ASSET_CLASSES, ZERO)
+    breakdowns: dict[str, dict[str, Decimal]] = {"by_level": {}, "by_segment": {}, "by_province": {},
+                                                 "by_channel": {}}
+    keys = {"by_level": "level", "by_segment": "segment", "by_province": "province_key",
+            "by_channel": "channel_key"}
+    for row in _asset_rows(client, at, filters["channels"], filters["provinces"]):
+        amount = ZERO
+        for cls in ASSET_CLASSES:
+            by_class[cls] += row[cls]
+            amount += row[cls]
+        for name, column in keys.items():
+            breakdown, label = breakdowns[name], row[column] or UNKNOWN
+            breakdown[label] = breakdown.get(label, ZERO) + amount
+    return {"at": _utc(at, "at").astimezone(TZ).isoformat(timespec="milliseconds"),
+            "total": sum(by_class.values(), ZERO), "by_class": by_class,
+            **{name: dict(sorted(values.items())) for name, values in breakdowns.items()}}
+
+
+# ---- time series (GET /series) ----
+
+@dataclass(frozen=True)
+class SeriesMetric:
+    code: str  # the `metric` of series.sql
+    types: tuple[str, ...]  # event types it reads
+    money: bool = False  # value is the amount sum (Decimal) rather than the distinct count
+    step: int = 0
+
+
+SERIES_METRICS: dict[str, SeriesMetric] = {
+    "leads": SeriesMetric("leads", ("lead",)),
+    "dialed_leads": SeriesMetric("dialed_leads", ("lead",)),
+    "opened": SeriesMetric("reach", ("step",), step=catalogue.OPENED_STEP),
+    "first_deposits": SeriesMetric("first_deposits", ("deposit",)),
+    "deposit_amount": SeriesMetric("deposit_amount", ("deposit",), money=True),
+    "net_inflow": SeriesMetric("net_inflow", ("deposit",), money=True),
+    "trade_amount": SeriesMetric("trade_amount", ("trade",), money=True),
+    "calls": SeriesMetric("calls", ("call",)),
+    **{f"reach_{k}": SeriesMetric("reach", ("step",), step=k) for k in STEPS},
+}
+
+
+def bucket_starts(interval: str, start: datetime, end: datetime) -> list[datetime]:
+    """The Shanghai buckets of `interval` that overlap [start, end), in order (the first may begin
+    before `start`). Aligned like ClickHouse toStartOfInterval/toStartOfDay in Asia/Shanghai."""
+    step = INTERVALS[interval]
+    local = _utc(start, "start").astimezone(TZ)
+    midnight = local.replace(hour=0, minute=0, second=0, microsecond=0)
+    minutes = step // timedelta(minutes=1)
+    if interval == "1d":
+        first = midnight
+    else:
+        into_day = (local - midnight) // timedelta(minutes=1)
+        first = midnight + timedelta(minutes=into_day - into_day % minutes)
+    stop = _utc(end, "end")
+    out, bucket = [], first
+    while bucket < stop:
+        out.append(bucket)
+        bucket += step
+    return out
+
+
+def series(client: Any, metric: str, interval: str, start: datetime, end: datetime,
+           channels: Sequence[str] = (), provinces: Sequence[str] = ()) -> dict[str, Any]:
+    """One metric per Shanghai bucket of `interval` over [start, end), empty buckets as 0.
+
+    `previous_day` / `previous_week` hold the same metric for the buckets 1 and 7 days earlier,
+    reported at the time of the current bucket they compare with (the shifted-forward time), so the
+    three lists align point by point.
+    """
+    spec = SERIES_METRICS.get(metric)
+    if spec is None:
+        raise UnknownMetric(f"unknown series metric {metric!r} (one of {', '.join(SERIES_METRICS)})")
+    if interval not in INTERVALS:
+        raise UnknownMetric(f"unknown interval {interval!r} (one of {', '.join(INTERVALS)})")
+    filters = _filters(channels, provinces)
+    params = {**_period(start, end), **filters, "metric": spec.code, "types": list(spec.types),
+              "step": spec.step, "bucket_days": interval == "1d",
+              "bucket_minutes": INTERVALS[interval] // timedelta(minutes=1),
+              "attribute": bool(filters["channels"] or filters["provinces"])}
+    values: dict[tuple[int, int], Any] = {}
+    for row in query_rows(client, "series", params):
+        values[(row["shift_days"], row["bucket_s"])] = row["amount"] if spec.money else row["distinct_count"]
+    buckets = bucket_starts(interval, start, end)
+    expected = {int(b.timestamp()) for b in buckets}
+    stray = {key for key in values if key[1] not in expected}
+    if stray:  # would mean Python and ClickHouse disagree on bucket alignment
+        log.warning("series %s/%s: %d buckets outside the expected grid", metric, interval, len(stray))
+    empty = ZERO if spec.money else 0
+
+    def points(shift: int) -> list[dict[str, Any]]:
+        return [{"t": b.isoformat(timespec="milliseconds"),
+                 "value": values.get((shift, int(b.timestamp())), empty)} for b in buckets]
+
+    return {"metric": metric, "interval": interval, "points": points(0), "previous_day": points(1),
+            "previous_week": points(7)}
+
+
+# ---- dead letters (GET /rejects) ----
+
+def rejects(client: Any, limit: int = 100, offset: int = 0) -> dict[str, Any]:
+    """Stored rejected events, newest first: total and one page of items."""
+    total = query_rows(client, "rejects_total", {})[0]["total"]
+    rows = query_rows(client, "rejects_page", {"limit": max(0, int(limit)), "offset": max(0, int(offset))})
+    return {"total": total,
+            "items": [{"received_at": _iso_ms(row["received_ms"]), "reason": row["reason"],
+                       "raw": row["raw"], "source": row["source"]} for row in rows]}

@@ -1,0 +1,204 @@
+"""Thin adapter over clickhouse-connect: one client path for chDB (embedded) and a ClickHouse server.
+
+- `connect(dsn)`: `chdb:///abs/path` opens an in-process chDB engine at that path; `http(s)://…` a
+  server. chDB locks its path (one OS process per path) and allows one engine path per process, so a
+  process opens one chDB client and shares it between its threads.
+- Every call that goes through this module holds a per-client lock (`locked(client)`): a chDB session
+  and an HTTP session both serve one query at a time.
+- SQL lives in `queries/<name>.sql` (`load_query`), values are always bound server-side
+  (`{name:Type}` with `parameters=`), never formatted into the text.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import weakref
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from decimal import Decimal
+from functools import lru_cache
+from importlib import resources
+from typing import Any
+from urllib.parse import urlsplit
+
+import clickhouse_connect
+from clickhouse_connect.driver.client import Client
+
+from ecc.events import Event, Rejection
+
+log = logging.getLogger(__name__)
+
+# Column order of `events` and `rejects` in queries/schema.sql.
+EVENT_COLUMNS = (
+    "event_id", "type", "ts", "received_at", "channel", "lead_id", "account_id", "step", "status",
+    "reason", "outcome", "caller", "amount", "direction", "first", "product", "province", "city",
+    "device", "campaign", "level", "segment", "h_stock", "h_fund", "h_wealth", "h_bond", "h_cash",
+    "phone_masked", "phone_hash",
+)
+HOLDING_COLUMNS = ("stock", "fund", "wealth", "bond", "cash")  # h_<class>
+REJECT_COLUMNS = ("reject_id", "received_at", "source", "reason", "raw")
+
+_locks: weakref.WeakKeyDictionary[Any, threading.RLock] = weakref.WeakKeyDictionary()
+_locks_guard = threading.Lock()
+
+
+class DsnError(ValueError):
+    """A ClickHouse DSN this adapter cannot use."""
+
+
+def connect(dsn: str) -> Client:
+    """A clickhouse-connect client for `chdb:///abs/path` or `http(s)://user:pass@host:port/db`.
+
+    Returned datetimes are timezone-aware (UTC), so no caller depends on the process time zone.
+    """
+    if dsn.startswith("chdb://"):
+        path = dsn.removeprefix("chdb://")
+        if not path.startswith("/"):
+            raise DsnError(f"chDB DSN needs an absolute path, e.g. chdb:///var/ecc/chdb: {dsn!r}")
+        client = clickhouse_connect.get_client(dsn=dsn, tz_mode="aware")
+        log.info("opened chDB at %s", path)
+    elif dsn.startswith(("http://", "https://")):
+        # No server session: session-less HTTP queries may run side by side without "session is locked".
+        client = clickhouse_connect.get_client(dsn=dsn, tz_mode="aware", autogenerate_session_id=False)
+        parts = urlsplit(dsn)
+        log.info("connected to ClickHouse server %s:%s", parts.hostname, parts.port)  # no credentials
+    else:
+        raise DsnError(f"unsupported ClickHouse DSN (use chdb:///abs/path or http(s)://…): {dsn!r}")
+    _lock_of(client)
+    return client
+
+
+def _lock_of(client: Any) -> threading.RLock:
+    with _locks_guard:
+        lock = _locks.get(client)
+        if lock is None:
+            lock = _locks[client] = threading.RLock()
+        return lock
+
+
+@contextmanager
+def locked(client: Any) -> Iterator[Any]:
+    """Hold the client's lock for a sequence of calls that belong together."""
+    with _lock_of(client):
+        yield client
+
+
+@lru_cache(maxsize=None)
+def load_query(name: str) -> str:
+    """The text of queries/<name>.sql (package data, so it works from an installed wheel too)."""
+    return resources.files("queries").joinpath(f"{name}.sql").read_text(encoding="utf-8")
+
+
+def split_statements(text: str) -> list[str]:
+    """Statements of a multi-statement file, separated by lines holding only ';'."""
+    statements, current = [], []
+    for line in text.splitlines():
+        if line.strip() == ";":
+            statements.append("\n".join(current))
+            current = []
+        else:
+            current.append(line)
+    statements.append("\n".join(current))
+    # A chunk made only of comments is not a statement.
+    return [s.strip() for s in statements if _has_sql(s)]
+
+
+def _has_sql(chunk: str) -> bool:
+    return any(line.strip() and not line.strip().startswith("--") for line in chunk.splitlines())
+
+
+def apply_schema(client: Any) -> None:
+    """Create the tables of queries/schema.sql (idempotent: CREATE … IF NOT EXISTS)."""
+    with locked(client):
+        for statement in split_statements(load_query("schema")):
+            client.command(statement)
+    log.debug("schema applied")
+
+
+def ping(client: Any) -> bool:
+    """True when the store answers a trivial query (health checks; never raises)."""
+    try:
+        with locked(client):
+            return client.command("SELECT 1") == 1
+    except Exception as exc:  # noqa: BLE001 - any failure means "down" to a health check
+        log.warning("ClickHouse ping failed: %s", exc)
+        return False
+
+
+def query_rows(client: Any, name: str, parameters: dict[str, Any]) -> list[dict[str, Any]]:
+    """Run queries/<name>.sql with bound parameters; rows as dicts keyed by column name."""
+    with locked(client):
+        result = client.query(load_query(name), parameters=parameters)
+    names = result.column_names
+    return [dict(zip(names, row)) for row in result.result_rows]
+
+
+# ---- events ----
+
+def _utc(ms: int) -> datetime:
+    return datetime.fromtimestamp(ms / 1000, tz=UTC)
+
+
+def event_row(event: Event, received_ms: int) -> list[Any]:
+    """One `events` row, in EVENT_COLUMNS order."""
+    holdings = [Decimal(event.holdings.get(cls, "0")) for cls in HOLDING_COLUMNS]
+    return [
+        event.event_id, event.type, _utc(event.ts_ms), _utc(received_ms), event.channel, event.lead_id,
+        event.account_id, event.step, event.status, event.reason, event.outcome, event.caller,
+        Decimal(event.amount or "0"), event.direction, int(event.first), event.product, event.province,
+        event.city, event.device, event.campaign, event.level, event.segment, *holdings,
+        event.phone_masked, event.phone_hash,
+    ]
+
+
+def insert_events(client: Any, events: Sequence[Event], received_ms: int | None = None) -> int:
+    """Insert one batch (one part: always batch, a row at a time makes a part per row).
+
+    `received_at` is `received_ms` when given (the sink's clock), else now. The caller de-duplicates
+    with `existing_ids` first; the table's ReplacingMergeTree key is only the second line of defence.
+    """
+    if not events:
+        return 0
+    received = received_ms if received_ms is not None else int(datetime.now(UTC).timestamp() * 1000)
+    rows = [event_row(event, received) for event in events]
+    with locked(client):
+        client.insert("events", rows, column_names=list(EVENT_COLUMNS))
+    log.debug("inserted %d events", len(rows))
+    return len(rows)
+
+
+def existing_ids(client: Any, ids: Iterable[str]) -> set[str]:
+    """Which of these event_ids are already stored (one query, primary-key lookup)."""
+    wanted = sorted(set(ids))
+    if not wanted:
+        return set()
+    rows = query_rows(client, "existing_event_ids", {"ids": wanted})
+    return {row["event_id"] for row in rows}
+
+
+# ---- dead letters ----
+
+def reject_row(rejection: Rejection) -> list[Any]:
+    return [rejection.reject_id, _utc(rejection.received_ms), rejection.source, rejection.reason,
+            rejection.raw]
+
+
+def insert_rejects(client: Any, rejections: Sequence[Rejection]) -> int:
+    if not rejections:
+        return 0
+    rows = [reject_row(rejection) for rejection in rejections]
+    with locked(client):
+        client.insert("rejects", rows, column_names=list(REJECT_COLUMNS))
+    log.debug("inserted %d rejects", len(rows))
+    return len(rows)
+
+
+def existing_reject_ids(client: Any, ids: Iterable[str]) -> set[str]:
+    """Which of these reject_ids are already stored (a redelivered dead letter is stored once)."""
+    wanted = sorted(set(ids))
+    if not wanted:
+        return set()
+    rows = query_rows(client, "existing_reject_ids", {"ids": wanted})
+    return {row["reject_id"] for row in rows}
