@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 
 import pytest
@@ -66,3 +67,13 @@ def ch(chdb_client):
 @pytest.fixture
 def settings(tmp_path) -> Settings:
     return Settings(data_dir=str(tmp_path), phone_hash_key="test-key")
+
+
+# Generated scenarios: random locally (new cases every run), a fixed derivation in CI so that a landing
+# is judged on the same cases it was tested with. `--hypothesis-profile=deep` looks harder.
+from hypothesis import settings as _hypothesis_settings  # noqa: E402
+
+_hypothesis_settings.register_profile("default", max_examples=30, deadline=None)
+_hypothesis_settings.register_profile("ci", max_examples=30, deadline=None, derandomize=True, print_blob=True)
+_hypothesis_settings.register_profile("deep", max_examples=500, deadline=None)
+_hypothesis_settings.load_profile("ci" if os.environ.get("CI") else "default")

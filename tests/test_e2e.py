@@ -16,6 +16,7 @@ from oracle import Oracle
 
 from ecc import simulate, timeutil
 from ecc.embedded import Stack, free_port
+from ecc.live_store import LiveStore
 
 pytestmark = [pytest.mark.e2e]
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
@@ -91,6 +92,18 @@ def test_ingest_then_api_wall_and_rejects_agree_with_oracle(stack, scenario):
         k = requests.get(f"{stack.url}/api/v1/kpis", timeout=10).json()
         return {"leads": k["leads"], "reach": k["reach"], "opened": k["opened"]}
     assert wait_for(api, want) == want
+
+    # Caught up, the two stores agree on every number they both hold (Redis: wall; ClickHouse: API).
+    fields = ("leads", "dialed_leads", "connected_leads", "reach", "opened", "first_deposits", "rejects")
+    live = LiveStore.from_url(stack.settings.redis_url)
+
+    def both():
+        k = requests.get(f"{stack.url}/api/v1/kpis", timeout=10).json()
+        t = live.snapshot()["totals"]
+        return ({f: k[f] for f in fields} | {"money": (k["deposit_amount"], k["net_inflow"])},
+                {f: t[f] for f in fields} | {"money": (t["deposit_amount"], t["net_inflow"])})
+    clickhouse_view = both()[0]
+    assert wait_for(lambda: both()[1], clickhouse_view) == clickhouse_view
 
     rejects = requests.get(f"{stack.url}/api/v1/rejects?limit=1000", timeout=10).json()
     assert rejects["total"] == len(bad)

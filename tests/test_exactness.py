@@ -45,7 +45,7 @@ def close(a, b) -> bool:
     return a == b
 
 
-@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(events=scenario(), cut=st.integers(1, 40), replay=st.integers(0, 30),
        period=st.sampled_from(PERIODS), channel=st.sampled_from([None, *CHANNELS]),
        province=st.sampled_from([None, *PROVINCES]))
@@ -62,7 +62,7 @@ def test_kpis_match_oracle(ch, events, cut, replay, period, channel, province):
     assert close(got, want), {k: (got[k], want[k]) for k in got if not close(got.get(k), want.get(k))}
 
 
-@settings(max_examples=20, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(events=scenario(), window=st.sampled_from([1, 72]), channel=st.sampled_from([None, *CHANNELS]))
 def test_funnel_assets_and_series_match_oracle(ch, events, window, channel):
     for table in ("events", "rejects"):

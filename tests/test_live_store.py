@@ -43,7 +43,7 @@ def observed(snap: dict, channel: str | None = None) -> dict:
     return out
 
 
-@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(events=scenario(), cut=st.integers(1, 50), replay=st.integers(0, 40))
 def test_live_counters_match_oracle(valkey_url, events, cut, replay):
     client = redis.Redis.from_url(valkey_url, decode_responses=True)
