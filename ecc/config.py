@@ -91,7 +91,7 @@ class Settings:
         """Fill the broker and Redis addresses of a running `ecc demo` (it writes them to runtime.json)
         where none is configured, so that `ecc ingest` and `ecc simulate` reach the demo's stack."""
         path = self.data_path / RUNTIME_FILE
-        if self.kafka_bootstrap and self.redis_url or not path.exists():
+        if (self.kafka_bootstrap and self.redis_url) or not path.exists():
             return self
         try:
             runtime = json.loads(path.read_text())

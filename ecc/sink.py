@@ -107,7 +107,7 @@ class Sink:
                 self.stats.batches += 1
                 self.stats.last_batch_at = time.time()
                 return
-            except Exception as exc:  # noqa: BLE001 - any store failure: keep the batch, retry, report
+            except Exception as exc:
                 self.stats.errors += 1
                 self.stats.last_error = f"{type(exc).__name__}: {exc}"
                 self.stats.last_error_at = time.time()

@@ -23,8 +23,8 @@ from layouts.figures import (
     funnel_figure,
     funnel_reach,
     trend_figure,
-    wealth_figure,
     weakest_breakpoint,
+    wealth_figure,
 )
 from layouts.formatting import (
     as_decimal,

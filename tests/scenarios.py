@@ -11,7 +11,6 @@ from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from hypothesis import strategies as st
-
 from oracle import account_for, make_asset, make_call, make_deposit, make_lead, make_step, make_trade
 
 SH = ZoneInfo("Asia/Shanghai")

@@ -10,9 +10,9 @@ from datetime import datetime, timedelta
 from decimal import Decimal
 
 import plotly.graph_objects as go
-from dash import no_update
 import plotly.io as pio
 import pytest
+from dash import no_update
 
 from ecc.catalogue import CHANNELS, STEPS
 from ecc.config import Settings

@@ -4,9 +4,22 @@ from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
 import pytest
-
-from oracle import (SHANGHAI, Oracle, account_for, floor_bucket, journeys, make_asset, make_call,
-                    make_deposit, make_lead, make_step, make_trade, parse_ts, to_decimal, window_funnel)
+from oracle import (
+    SHANGHAI,
+    Oracle,
+    account_for,
+    floor_bucket,
+    journeys,
+    make_asset,
+    make_call,
+    make_deposit,
+    make_lead,
+    make_step,
+    make_trade,
+    parse_ts,
+    to_decimal,
+    window_funnel,
+)
 
 DAY = datetime(2026, 11, 21, tzinfo=SHANGHAI)  # the business day under test, [DAY, NEXT)
 NEXT = DAY + timedelta(days=1)

@@ -111,7 +111,7 @@ def test_noise_wraps_the_same_business_facts():
 
 def test_emission_order_and_no_event_from_the_future(noisy_day, checked_day):
     emits = [emit for emit, _ in noisy_day]
-    assert emits == sorted(emits) and START <= emits[0] and emits[-1] < END
+    assert emits == sorted(emits) and emits[0] >= START and emits[-1] < END
     assert all(event.ts_ms <= emit for emit, _, event in checked_day)
 
 
