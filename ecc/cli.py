@@ -31,7 +31,9 @@ def _need_broker(settings: Settings) -> Settings:
 def cmd_demo(args, settings: Settings) -> int:
     from ecc.embedded import Stack, run_until_signalled
 
-    sim = ["--rate", str(args.rate)] + (["--surge", str(args.surge)] if args.surge else [])
+    sim = ["--rate", str(args.rate), "--backfill-minutes", str(args.backfill_minutes)]
+    if args.surge:
+        sim += ["--surge", str(args.surge)]
     stack = Stack(settings, port=args.port, simulate=not args.no_simulate, simulate_args=sim)
     return run_until_signalled(stack)
 
@@ -112,7 +114,9 @@ def build_parser() -> argparse.ArgumentParser:
     demo = sub.add_parser("demo", help="the whole embedded stack on one machine")
     demo.add_argument("--port", type=int, default=8050)
     demo.add_argument("--no-simulate", action="store_true", help="do not start the simulator")
-    demo.add_argument("--rate", type=float, default=300.0, help="simulated events per second")
+    demo.add_argument("--rate", type=float, default=100.0, help="simulated events per second (daily average)")
+    demo.add_argument("--backfill-minutes", type=float, default=30.0,
+                      help="simulate the last N minutes at start, so the funnel is populated at once")
     demo.add_argument("--surge", type=float, default=0.0, help="multiply the simulated rate (10 = surge)")
     demo.set_defaults(func=cmd_demo)
 

@@ -173,9 +173,12 @@ class Stack:
 
 def run_until_signalled(stack: Stack) -> int:
     """Serve until Ctrl-C or SIGTERM, then stop everything; non-zero if a part died on its own."""
-    def on_term(signum, _frame):
+    def on_signal(signum, _frame):
         raise KeyboardInterrupt
-    signal.signal(signal.SIGTERM, on_term)
+    # SIGINT too: a shell starts background jobs with SIGINT ignored, and Python then never raises
+    # KeyboardInterrupt for it.
+    signal.signal(signal.SIGTERM, on_signal)
+    signal.signal(signal.SIGINT, on_signal)
     try:
         with stack:
             log.info("ECC is running at %s (Ctrl-C stops everything)", stack.url)

@@ -34,6 +34,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--duration", type=float, default=None,
                    help="seconds to run (live) or to generate from now (with --out); default: forever / a day")
     p.add_argument("--raw-topic", action="store_true", help="publish raw events to the upstream topic")
+    p.add_argument("--backfill-minutes", type=float, default=0.0,
+                   help="live mode: first publish the last N minutes at once, so the screen starts populated")
 
 
 def config_from(args: argparse.Namespace) -> simulate.SimConfig:
@@ -72,7 +74,7 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
 
     publisher = Publisher(settings)
     door = Door(settings, publisher)
-    sim = simulate.Simulator(config, timeutil.now_ms())
+    sim = simulate.Simulator(config, timeutil.now_ms() - int(args.backfill_minutes * 60_000))
     stop_at = time.monotonic() + args.duration if args.duration else None
     sent = rejected = 0
     last_report = time.monotonic()
