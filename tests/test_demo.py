@@ -56,7 +56,7 @@ def test_demo_runs_and_stops_everything(tmp_path, stop_signal):
     port = free_port()
     url = f"http://127.0.0.1:{port}"
     proc = subprocess.Popen([sys.executable, "-m", "ecc.cli", "--data-dir", str(tmp_path), "demo",
-                             "--port", str(port), "--rate", "1000"],
+                             "--port", str(port), "--rate", "500", "--backfill-minutes", "1"],
                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
     try:
         deadline = time.monotonic() + 90
