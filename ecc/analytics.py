@@ -12,6 +12,8 @@ Attribution (metrics.md "Filters"), the same in every query of queries/:
   breakdowns and per-channel rows, and no channel filter selects it.
 - province: the event's own `province` (lead and asset events have one); else the province of the
   lead's first `lead` event, where the lead of an account event is the lead that opened the account.
+  "First" is by (ts, event_id); the queries read these first events from the rollups `lead_attrs` and
+  `account_attrs` (queries/schema.sql), kept by materialized views, rather than scanning `events`.
 - A filter applies to the events counted: `leads` by the lead event, `reach`/`rejects` by the step
   event, money by the deposit/trade event, AUM by each account's latest snapshot (chosen first, then
   filtered), the cohort funnel by the lead's first step-1 event. `dialed_leads`/`deposit_rate` look
@@ -68,6 +70,12 @@ def _ratio(numerator: int | Decimal, denominator: int | Decimal) -> float | None
     return float(Fraction(numerator) / Fraction(denominator))
 
 
+def _shares(by_product: dict[str, Decimal]) -> dict[str, float | None]:
+    """product -> share of the total amount, products in order; {} when nothing was traded."""
+    total = sum(by_product.values(), ZERO)
+    return {product: _ratio(amount, total) for product, amount in sorted(by_product.items()) if total}
+
+
 def _filters(channels: Iterable[str] | None, provinces: Iterable[str] | None) -> dict[str, list[str]]:
     return {"channels": sorted(set(channels or ())), "provinces": sorted(set(provinces or ()))}
 
@@ -92,12 +100,16 @@ class _Totals:
     first_deposits: int = 0
     deposit_in: Decimal = ZERO
     deposit_out: Decimal = ZERO
-    trade_by_product: dict[str, Decimal] = field(default_factory=dict)
+    trade_by_segment: dict[str, dict[str, Decimal]] = field(default_factory=dict)  # segment -> product
     aum: Decimal = ZERO
 
     def metrics(self, freshness_s: float | None) -> dict[str, Any]:
         reach, rejects = self.reach, self.rejects
-        trade_total = sum(self.trade_by_product.values(), ZERO)
+        by_product: dict[str, Decimal] = {}
+        for products in self.trade_by_segment.values():
+            for product, amount in products.items():
+                by_product[product] = by_product.get(product, ZERO) + amount
+        trade_total = sum(by_product.values(), ZERO)
         return {
             "leads": self.leads,
             "dialed_leads": self.dialed_leads,
@@ -116,9 +128,10 @@ class _Totals:
             "aum": self.aum,
             "turnover_rate": _ratio(trade_total, self.aum),
             # products traded in the period; {} without trades (no share to show)
-            "wealth_preference": {product: _ratio(amount, trade_total)
-                                  for product, amount in sorted(self.trade_by_product.items())
-                                  if trade_total},
+            "wealth_preference": _shares(by_product),
+            # the same per segment of the trading account's latest snapshot before the end
+            "wealth_preference_by_segment": {segment: _shares(products)
+                                             for segment, products in sorted(self.trade_by_segment.items())},
             "freshness_s": freshness_s,
         }
 
@@ -149,8 +162,9 @@ def _collect(client: Any, start: datetime, end: datetime, channels: Iterable[str
             totals.rejects[row["step"]] = row["events"]
     for row in query_rows(client, "kpi_money", params):
         totals = group(row["group_key"] or (UNKNOWN if by_channel else ""))
-        if row["type"] == "trade":
-            totals.trade_by_product[row["product"]] = row["amount"]
+        if row["type"] == "trade":  # a snapshot without segment and one saying "unknown" add up
+            products = totals.trade_by_segment.setdefault(row["segment"] or UNKNOWN, {})
+            products[row["product"]] = products.get(row["product"], ZERO) + row["amount"]
         elif row["direction"] == "out":
             totals.deposit_out += row["amount"]
         else:

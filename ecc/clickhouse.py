@@ -18,7 +18,7 @@ from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from decimal import Decimal
-from functools import lru_cache
+from functools import cache
 from importlib import resources
 from typing import Any
 from urllib.parse import urlsplit
@@ -39,6 +39,8 @@ EVENT_COLUMNS = (
 )
 HOLDING_COLUMNS = ("stock", "fund", "wealth", "bond", "cash")  # h_<class>
 REJECT_COLUMNS = ("reject_id", "received_at", "source", "reason", "raw")
+# Every table of queries/schema.sql: events, dead letters and the rollups kept from events.
+TABLES = ("events", "rejects", "lead_attrs", "account_attrs")
 
 _locks: weakref.WeakKeyDictionary[Any, threading.RLock] = weakref.WeakKeyDictionary()
 _locks_guard = threading.Lock()
@@ -85,7 +87,7 @@ def locked(client: Any) -> Iterator[Any]:
         yield client
 
 
-@lru_cache(maxsize=None)
+@cache
 def load_query(name: str) -> str:
     """The text of queries/<name>.sql (package data, so it works from an installed wheel too)."""
     return resources.files("queries").joinpath(f"{name}.sql").read_text(encoding="utf-8")
@@ -110,11 +112,26 @@ def _has_sql(chunk: str) -> bool:
 
 
 def apply_schema(client: Any) -> None:
-    """Create the tables of queries/schema.sql (idempotent: CREATE … IF NOT EXISTS)."""
+    """Create the tables and rollups of queries/schema.sql (idempotent: CREATE … IF NOT EXISTS), then
+    backfill any rollup still marked 'backfill pending' from the stored events (queries/rollup_backfill.sql:
+    its views already exist, so nothing is missed; argMin states make a second backfill harmless)."""
     with locked(client):
         for statement in split_statements(load_query("schema")):
             client.command(statement)
+        pending = [row[0] for row in client.query(load_query("rollups_pending")).result_rows]
+        if pending:
+            log.info("backfilling rollups %s from stored events", ", ".join(sorted(pending)))
+            for statement in split_statements(load_query("rollup_backfill")):
+                client.command(statement)
     log.debug("schema applied")
+
+
+def truncate_all(client: Any) -> None:
+    """Empty every table, rollups included (tests and benchmarks: a rollup left behind by a TRUNCATE of
+    `events` alone would keep attributing to events that are gone)."""
+    with locked(client):
+        for table in TABLES:
+            client.command(load_query("truncate"), parameters={"table": table})
 
 
 def ping(client: Any) -> bool:
@@ -122,7 +139,7 @@ def ping(client: Any) -> bool:
     try:
         with locked(client):
             return client.command("SELECT 1") == 1
-    except Exception as exc:  # noqa: BLE001 - any failure means "down" to a health check
+    except Exception as exc:
         log.warning("ClickHouse ping failed: %s", exc)
         return False
 

@@ -31,6 +31,7 @@ KPIS = {
         "first_deposits": {"type": "integer"}, "deposit_amount": _MONEY, "net_inflow": _MONEY,
         "deposit_rate": _RATIO, "aum": _MONEY, "turnover_rate": _RATIO,
         "wealth_preference": {"type": "object", "additionalProperties": {"type": "number"}},
+        "wealth_preference_by_segment": {"type": "object"},
         "freshness_s": {"type": ["number", "null"]},
     },
 }

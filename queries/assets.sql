@@ -9,19 +9,15 @@
 WITH
     lead_dim AS
     (
-        SELECT lead_id, argMin(province, (ts, event_id)) AS lead_province
-        FROM events
-        WHERE type = 'lead' AND {attribute:Bool}
-        GROUP BY lead_id
+        SELECT lead_id, first_lead.province AS lead_province
+        FROM lead_attrs FINAL
+        WHERE {attribute:Bool}
     ),
     account_dim AS
     (
-        SELECT account_id,
-               argMin(lead_id, (ts, event_id)) AS opener_lead_id,
-               argMin(channel, (ts, event_id)) AS opener_channel
-        FROM events
-        WHERE type = 'step' AND step = 11 AND status = 'done' AND {attribute:Bool}
-        GROUP BY account_id
+        SELECT account_id, opener.lead_id AS opener_lead_id, opener.channel AS opener_channel
+        FROM account_attrs FINAL
+        WHERE {attribute:Bool}
     ),
     latest AS
     (

@@ -7,12 +7,8 @@
 WITH
     lead_dim AS
     (
-        SELECT lead_id,
-               argMin(province, (ts, event_id)) AS lead_province,
-               argMin(phone_masked, (ts, event_id)) AS phone_masked
-        FROM events
-        WHERE type = 'lead'
-        GROUP BY lead_id
+        SELECT lead_id, first_lead.province AS lead_province, first_lead.phone_masked AS phone_masked
+        FROM lead_attrs FINAL
     ),
     first_step1 AS
     (

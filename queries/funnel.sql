@@ -12,10 +12,9 @@
 WITH
     lead_dim AS
     (
-        SELECT lead_id, argMin(province, (ts, event_id)) AS lead_province
-        FROM events
-        WHERE type = 'lead' AND {attribute:Bool}
-        GROUP BY lead_id
+        SELECT lead_id, first_lead.province AS lead_province
+        FROM lead_attrs FINAL
+        WHERE {attribute:Bool}
     ),
     first_step1 AS
     (

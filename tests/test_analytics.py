@@ -47,6 +47,14 @@ def steps(lead: str, last: int, start: datetime, every_min: float, channel: str,
             for k in range(1, last + 1)]
 
 
+@pytest.fixture
+def ch(chdb_client):
+    """The shared chDB client with every table empty, the rollups included (a rollup left from an
+    earlier test would attribute this test's ids with that test's events)."""
+    clickhouse.truncate_all(chdb_client)
+    return chdb_client
+
+
 def load(client, raws: list[dict]) -> list:
     clock = int((DAY + timedelta(days=30)).timestamp() * 1000)  # the door accepts every test ts
     events = [validate(raw, phone_key="k", now_ms=clock) for raw in raws]
@@ -109,7 +117,7 @@ def test_kpis_whole_day(base):
     assert set(k) == {"leads", "dialed_leads", "dial_rate", "connected_leads", "reach", "step_conversion",
                       "opened", "open_rate", "rejects", "reject_rate", "first_deposits", "deposit_amount",
                       "net_inflow", "deposit_rate", "aum", "turnover_rate", "wealth_preference",
-                      "freshness_s"}
+                      "wealth_preference_by_segment", "freshness_s"}
     assert (k["leads"], k["dialed_leads"], k["connected_leads"]) == (4, 2, 1)
     assert k["dial_rate"] == 0.5
     # reach: 1 = L1 L2 L3; 2 = L1 L2 L0 (flow view: L0's step 2 is on DAY); 3 = L1 L2; 4..11 = L1
@@ -125,6 +133,8 @@ def test_kpis_whole_day(base):
     assert k["aum"] == D("31100.00")  # a-2, the latest snapshot before the end of DAY
     assert k["turnover_rate"] == pytest.approx(25000 / 31100)
     assert k["wealth_preference"] == {"stock": 0.2, "wealth": 0.8}
+    # the segment of the latest snapshot before the end (a-2), not of the one when the trades happened
+    assert k["wealth_preference_by_segment"] == {"trading": {"stock": 0.2, "wealth": 0.8}}
     assert k["freshness_s"] == 2 * 3600.0  # a-3 at END + 10h, now END + 12h
 
 
@@ -142,6 +152,7 @@ def test_kpis_channel_filter_uses_step11_attribution(base):
     assert wechat["deposit_rate"] is None and wechat["aum"] == D("0.00")
     assert wechat["turnover_rate"] is None
     assert wechat["wealth_preference"] == {}  # no trades: no shares
+    assert wechat["wealth_preference_by_segment"] == {}
 
 
 def test_kpis_province_filter_falls_back_to_lead_province(base):
@@ -335,6 +346,40 @@ def test_assets_latest_snapshot_and_attribution(ch):
     assert analytics.assets(ch, DAY + timedelta(hours=13), ["douyin", "search"])["total"] == D("350.50")
 
 
+def test_wealth_preference_by_segment(ch):
+    hold = {"stock": "1"}
+    load(ch, [
+        ev("l-P1", "lead", at(8), lead_id="P1", channel="douyin", province="云南"),
+        ev("l-P2", "lead", at(8), lead_id="P2", channel="wechat", province="广东"),
+        ev("s-P1-11", "step", at(9), lead_id="P1", channel="douyin", step=11, account_id="B1"),
+        ev("s-P2-11", "step", at(9), lead_id="P2", channel="wechat", step=11, account_id="B2"),
+        ev("ab-1", "asset", at(10), account_id="B1", segment="trading", holdings=hold),
+        ev("ab-2", "asset", at(14), account_id="B1", segment="wealth", holdings=hold),
+        ev("ab-3", "asset", at(11), account_id="B2", segment="allocation", holdings=hold),
+        ev("ab-4", "asset", at(11), account_id="B2", segment="trading", holdings=hold),  # tie: ab-4 wins
+        ev("ab-5", "asset", at(2, base=END), account_id="B2", segment="wealth", holdings=hold),  # after END
+        ev("tb-1", "trade", at(12), account_id="B1", amount="300", product="stock"),
+        ev("tb-2", "trade", at(13), account_id="B1", amount="100", product="fund"),
+        ev("tb-3", "trade", at(12), account_id="B2", amount="50", product="bond"),
+        ev("tb-4", "trade", at(12), account_id="B3", amount="10", product="stock"),  # no snapshot, no opener
+        ev("tb-5", "trade", at(hours=-1), account_id="B1", amount="999", product="wealth"),  # the day before
+    ])
+    day = analytics.kpis(ch, DAY, END, now=NOW)
+    # B1: ab-2 (14:00) says wealth: stock 300, fund 100; B2: ab-4 says trading; B3: unknown
+    assert day["wealth_preference_by_segment"] == {"trading": {"bond": 1.0}, "unknown": {"stock": 1.0},
+                                                   "wealth": {"fund": 0.25, "stock": 0.75}}
+    assert day["wealth_preference"] == {"bond": 50 / 460, "fund": 100 / 460, "stock": 310 / 460}
+    # up to 13:00: tb-2 is out and B1's latest snapshot is ab-1 (trading)
+    morning = analytics.kpis(ch, DAY, DAY + timedelta(hours=13), now=NOW)
+    assert morning["wealth_preference_by_segment"] == {"trading": {"bond": 50 / 350, "stock": 300 / 350},
+                                                       "unknown": {"stock": 1.0}}
+    wechat = analytics.kpis(ch, DAY, END, ["wechat"], now=NOW)  # B2 through P2's step 11
+    assert wechat["wealth_preference_by_segment"] == {"trading": {"bond": 1.0}}
+    rows = {row["channel"]: row["wealth_preference_by_segment"] for row in analytics.channels(ch, DAY, END, now=NOW)}
+    assert rows == {"douyin": {"wealth": {"fund": 0.25, "stock": 0.75}}, "wechat": {"trading": {"bond": 1.0}},
+                    "unknown": {"unknown": {"stock": 1.0}}}
+
+
 def test_rejects_newest_first_deduplicated(ch):
     def rejection(n: int, ms: int) -> Rejection:
         return Rejection(reason=f"bad {n}", raw=f'{{"n":{n}}}', source="http", received_ms=ms,
@@ -418,7 +463,7 @@ def test_every_query_file_is_parameterised_and_runs(ch):
         text = clickhouse.load_query(name)
         assert not placeholder.search(text), name
         assert text.lstrip().startswith("--"), f"{name}.sql starts with a comment saying what it is"
-        if name == "schema":
-            continue
+        if name in ("schema", "rollup_backfill", "truncate"):
+            continue  # statements run by apply_schema / truncate_all in every session
         params = {key: samples[kind] for key, kind in bound.findall(text)}
         ch.query(text, parameters=params)  # raises on a syntax or type error

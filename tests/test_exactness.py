@@ -10,10 +10,10 @@ from datetime import timedelta
 
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from oracle import Oracle
+from oracle import Oracle, make_asset
 from scenarios import CHANNELS, DAY, PROVINCES, scenario
 
-from ecc import analytics
+from ecc import analytics, clickhouse
 from ecc.sink import SinkStats, store_batch
 from ecc.validate import validate
 
@@ -34,6 +34,34 @@ def load(ch, events, cut, replay):
 def comparable(kpis: dict) -> dict:
     out = {k: v for k, v in kpis.items() if k != "freshness_s"}
     out["wealth_preference"] = {p: v for p, v in (out["wealth_preference"] or {}).items() if v}
+    out["wealth_preference_by_segment"] = {
+        segment: {p: v for p, v in shares.items() if v}
+        for segment, shares in (out.get("wealth_preference_by_segment") or {}).items()}
+    return out
+
+
+@st.composite
+def segmented_scenario(draw) -> list[dict]:
+    """A scenario whose accounts change segment: every snapshot gets a drawn segment ("" = none, the
+    same for every copy of one event_id), and trading accounts get extra snapshots, some before the
+    trades, some after, some after the period."""
+    events = draw(scenario())
+    segment = st.sampled_from(["wealth", "trading", "allocation", ""])
+    chosen = {event_id: draw(segment)
+              for event_id in sorted({e["event_id"] for e in events if e["type"] == "asset"})}
+    out = []
+    for event in events:
+        if event["type"] == "asset":
+            event = {k: v for k, v in event.items() if k != "segment"}
+            event.update({"segment": chosen[event["event_id"]]} if chosen[event["event_id"]] else {})
+        out.append(event)
+    for account in sorted({e["account_id"] for e in events if e["type"] == "trade"}):
+        for _ in range(draw(st.integers(0, 3))):
+            ts = DAY + timedelta(seconds=draw(st.integers(-3_600, 90_000)))
+            name = draw(segment)
+            extra = make_asset(account, ts.isoformat(timespec="milliseconds"), {"cash": "1.00"},
+                               **({"segment": name} if name else {}))
+            out.insert(draw(st.integers(0, len(out))), extra)
     return out
 
 
@@ -46,18 +74,20 @@ def close(a, b) -> bool:
 
 
 @settings(suppress_health_check=[HealthCheck.function_scoped_fixture])
-@given(events=scenario(), cut=st.integers(1, 40), replay=st.integers(0, 30),
+@given(events=segmented_scenario(), cut=st.integers(1, 40), replay=st.integers(0, 30),
        period=st.sampled_from(PERIODS), channel=st.sampled_from([None, *CHANNELS]),
        province=st.sampled_from([None, *PROVINCES]))
 def test_kpis_match_oracle(ch, events, cut, replay, period, channel, province):
-    for table in ("events", "rejects"):
-        ch.command(f"TRUNCATE TABLE {table}")
+    clickhouse.truncate_all(ch)  # rollups too: conftest's `ch` only empties events and rejects
     load(ch, events, cut, replay)
     start, end = period
     channels = [channel] if channel else []
     provinces = [province] if province else []
     got = comparable(analytics.kpis(ch, start, end, channels, provinces, now=NOW))
-    want = comparable(Oracle(events).kpis(start, end, set(channels) or None, set(provinces) or None, now=NOW))
+    oracle, chset, provset = Oracle(events), set(channels) or None, set(provinces) or None
+    want = oracle.kpis(start, end, chset, provset, now=NOW)
+    want["wealth_preference_by_segment"] = oracle.wealth_preference_by_segment(start, end, chset, provset)
+    want = comparable(want)
     want["wealth_preference"] = {p: v for p, v in want["wealth_preference"].items() if v}
     assert close(got, want), {k: (got[k], want[k]) for k in got if not close(got.get(k), want.get(k))}
 
@@ -65,8 +95,7 @@ def test_kpis_match_oracle(ch, events, cut, replay, period, channel, province):
 @settings(suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(events=scenario(), window=st.sampled_from([1, 72]), channel=st.sampled_from([None, *CHANNELS]))
 def test_funnel_assets_and_series_match_oracle(ch, events, window, channel):
-    for table in ("events", "rejects"):
-        ch.command(f"TRUNCATE TABLE {table}")
+    clickhouse.truncate_all(ch)  # rollups too: conftest's `ch` only empties events and rejects
     load(ch, events, 25, 10)
     oracle = Oracle(events)
     start, end = DAY, DAY + timedelta(days=1)
