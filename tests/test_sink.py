@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import json
-import time
 
 import pytest
+from waiting import wait_until
 
 from ecc import clickhouse, kafka
 from ecc.ingest import Door
@@ -25,13 +25,6 @@ def stack_settings(settings, broker, request):
     return s
 
 
-def wait_until(check, timeout=20.0):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if check():
-            return True
-        time.sleep(0.1)
-    return check()
 
 
 def count(ch, sql):

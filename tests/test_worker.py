@@ -13,6 +13,7 @@ from datetime import datetime, timedelta
 import pytest
 import redis
 from oracle import Oracle, make_call, make_lead, make_step
+from waiting import wait_until
 
 from ecc import kafka
 from ecc.ingest import Door
@@ -40,13 +41,6 @@ def start_worker(s) -> subprocess.Popen:
                             stderr=subprocess.STDOUT, start_new_session=True)
 
 
-def wait_for(check, timeout):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if check():
-            return True
-        time.sleep(0.2)
-    return check()
 
 
 def burst(n_leads: int) -> list[dict]:
@@ -85,8 +79,8 @@ def test_raw_topic_gate_validates_and_counts(worker_settings):
         pub.flush()
         store = LiveStore.from_url(s.redis_url)
         want = oracle_counts(events)
-        assert wait_for(lambda: live_counts(store) == want, 60), (live_counts(store), want)
-        assert wait_for(lambda: store.rate("rejected") > 0, 20)
+        assert wait_until(lambda: live_counts(store) == want, 60), (live_counts(store), want)
+        assert wait_until(lambda: store.rate("rejected") > 0, 20)
     finally:
         proc.terminate()
         proc.wait(20)
@@ -101,14 +95,14 @@ def test_kill_9_mid_stream_converges(worker_settings):
     proc = start_worker(s)
     door = Door(s)
     door.publish_objects(events, "test")
-    assert wait_for(lambda: store.snapshot()["totals"]["leads"] > 0, 60)
+    assert wait_until(lambda: store.snapshot()["totals"]["leads"] > 0, 60)
     os.killpg(proc.pid, signal.SIGKILL)
     proc.wait(10)
     partial = live_counts(store)
     door.publish_objects(events[: len(events) // 2], "test")  # and a redelivery burst on top
     proc = start_worker(s)
     try:
-        assert wait_for(lambda: live_counts(store) == want, 30), (live_counts(store), want, partial)
+        assert wait_until(lambda: live_counts(store) == want, 30), (live_counts(store), want, partial)
     finally:
         proc.terminate()
         proc.wait(20)
