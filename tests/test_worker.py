@@ -36,9 +36,9 @@ def worker_settings(settings, broker, valkey_url, request):
 
 def start_worker(s) -> subprocess.Popen:
     env = {**os.environ, **s.to_env(), "ECC_LOG_LEVEL": "WARNING"}
-    log = open(os.path.join(s.data_dir, "worker.log"), "ab")
-    return subprocess.Popen([sys.executable, "-m", "ecc.cli", "worker"], env=env, stdout=log,
-                            stderr=subprocess.STDOUT, start_new_session=True)
+    with open(os.path.join(s.data_dir, "worker.log"), "ab") as log:  # the child keeps its own copy
+        return subprocess.Popen([sys.executable, "-m", "ecc.cli", "worker"], env=env, stdout=log,
+                                stderr=subprocess.STDOUT, start_new_session=True)
 
 
 
@@ -48,7 +48,7 @@ def burst(n_leads: int) -> list[dict]:
     base = time.time() - 3600
     events = []
     for i in range(n_leads):
-        t = lambda s: time.strftime("%Y-%m-%dT%H:%M:%S+08:00", time.gmtime(base + i * 0.01 + s + 8 * 3600))  # noqa: E731
+        t = lambda s, i=i: time.strftime("%Y-%m-%dT%H:%M:%S+08:00", time.gmtime(base + i * 0.01 + s + 8 * 3600))  # noqa: E731
         events += [make_lead(f"K{i}", t(0), channel="douyin" if i % 3 else "wechat"),
                    make_call(f"K{i}", t(1), outcome="connected" if i % 2 else "busy")]
         events += [make_step(f"K{i}", k, t(k + 1), channel="douyin" if i % 3 else "wechat")
