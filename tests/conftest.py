@@ -58,9 +58,8 @@ def chdb_client(tmp_path_factory):
 
 @pytest.fixture
 def ch(chdb_client):
-    """The shared chDB client with empty tables."""
-    for table in ("events", "rejects"):
-        chdb_client.command(f"TRUNCATE TABLE {table}")  # table names are literals, not input
+    """The shared chDB client with empty tables (rollups included)."""
+    clickhouse.truncate_all(chdb_client)
     return chdb_client
 
 

@@ -47,14 +47,6 @@ def steps(lead: str, last: int, start: datetime, every_min: float, channel: str,
             for k in range(1, last + 1)]
 
 
-@pytest.fixture
-def ch(chdb_client):
-    """The shared chDB client with every table empty, the rollups included (a rollup left from an
-    earlier test would attribute this test's ids with that test's events)."""
-    clickhouse.truncate_all(chdb_client)
-    return chdb_client
-
-
 def load(client, raws: list[dict]) -> list:
     clock = int((DAY + timedelta(days=30)).timestamp() * 1000)  # the door accepts every test ts
     events = [validate(raw, phone_key="k", now_ms=clock) for raw in raws]
@@ -349,8 +341,6 @@ def test_assets_latest_snapshot_and_attribution(ch):
 def test_wealth_preference_by_segment(ch):
     hold = {"stock": "1"}
     load(ch, [
-        ev("l-P1", "lead", at(8), lead_id="P1", channel="douyin", province="云南"),
-        ev("l-P2", "lead", at(8), lead_id="P2", channel="wechat", province="广东"),
         ev("s-P1-11", "step", at(9), lead_id="P1", channel="douyin", step=11, account_id="B1"),
         ev("s-P2-11", "step", at(9), lead_id="P2", channel="wechat", step=11, account_id="B2"),
         ev("ab-1", "asset", at(10), account_id="B1", segment="trading", holdings=hold),
@@ -364,20 +354,20 @@ def test_wealth_preference_by_segment(ch):
         ev("tb-4", "trade", at(12), account_id="B3", amount="10", product="stock"),  # no snapshot, no opener
         ev("tb-5", "trade", at(hours=-1), account_id="B1", amount="999", product="wealth"),  # the day before
     ])
+    # B1: ab-2 (14:00, before END) says wealth; B2: ab-4 says trading; B3 has no snapshot
     day = analytics.kpis(ch, DAY, END, now=NOW)
-    # B1: ab-2 (14:00) says wealth: stock 300, fund 100; B2: ab-4 says trading; B3: unknown
     assert day["wealth_preference_by_segment"] == {"trading": {"bond": 1.0}, "unknown": {"stock": 1.0},
                                                    "wealth": {"fund": 0.25, "stock": 0.75}}
     assert day["wealth_preference"] == {"bond": 50 / 460, "fund": 100 / 460, "stock": 310 / 460}
     # up to 13:00: tb-2 is out and B1's latest snapshot is ab-1 (trading)
-    morning = analytics.kpis(ch, DAY, DAY + timedelta(hours=13), now=NOW)
-    assert morning["wealth_preference_by_segment"] == {"trading": {"bond": 50 / 350, "stock": 300 / 350},
-                                                       "unknown": {"stock": 1.0}}
+    morning = analytics.kpis(ch, DAY, DAY + timedelta(hours=13), now=NOW)["wealth_preference_by_segment"]
+    assert morning == {"trading": {"bond": 50 / 350, "stock": 300 / 350}, "unknown": {"stock": 1.0}}
+    rows = {r["channel"]: r["wealth_preference_by_segment"]
+            for r in analytics.channels(ch, DAY, END, now=NOW)}
+    assert rows == {"douyin": {"wealth": {"fund": 0.25, "stock": 0.75}}, "wechat": {"trading": {"bond": 1.0}},
+                    "unknown": {"unknown": {"stock": 1.0}}}  # B3 was never opened
     wechat = analytics.kpis(ch, DAY, END, ["wechat"], now=NOW)  # B2 through P2's step 11
     assert wechat["wealth_preference_by_segment"] == {"trading": {"bond": 1.0}}
-    rows = {row["channel"]: row["wealth_preference_by_segment"] for row in analytics.channels(ch, DAY, END, now=NOW)}
-    assert rows == {"douyin": {"wealth": {"fund": 0.25, "stock": 0.75}}, "wechat": {"trading": {"bond": 1.0}},
-                    "unknown": {"unknown": {"stock": 1.0}}}
 
 
 def test_rejects_newest_first_deduplicated(ch):

@@ -78,7 +78,7 @@ def close(a, b) -> bool:
        period=st.sampled_from(PERIODS), channel=st.sampled_from([None, *CHANNELS]),
        province=st.sampled_from([None, *PROVINCES]))
 def test_kpis_match_oracle(ch, events, cut, replay, period, channel, province):
-    clickhouse.truncate_all(ch)  # rollups too: conftest's `ch` only empties events and rejects
+    clickhouse.truncate_all(ch)  # each generated example starts empty
     load(ch, events, cut, replay)
     start, end = period
     channels = [channel] if channel else []
@@ -95,7 +95,7 @@ def test_kpis_match_oracle(ch, events, cut, replay, period, channel, province):
 @settings(suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(events=scenario(), window=st.sampled_from([1, 72]), channel=st.sampled_from([None, *CHANNELS]))
 def test_funnel_assets_and_series_match_oracle(ch, events, window, channel):
-    clickhouse.truncate_all(ch)  # rollups too: conftest's `ch` only empties events and rejects
+    clickhouse.truncate_all(ch)  # each generated example starts empty
     load(ch, events, 25, 10)
     oracle = Oracle(events)
     start, end = DAY, DAY + timedelta(days=1)
