@@ -35,3 +35,18 @@ def load_average() -> float:
     if load > 0.5:
         log.warning("load average %.2f: other processes are running and will distort the figures", load)
     return load
+
+
+def machine_cpu_seconds() -> float:
+    """CPU seconds all processes of the machine have used since boot (from /proc/stat): the difference
+    over a measurement, minus what the measured processes used, is what *other* processes took."""
+    with open("/proc/stat") as fh:
+        fields = [int(v) for v in fh.readline().split()[1:]]
+    busy = sum(fields[:3]) + sum(fields[5:8])  # user nice system + irq softirq steal (not idle, iowait)
+    return busy / os.sysconf("SC_CLK_TCK")
+
+
+def own_cpu_seconds() -> float:
+    """CPU seconds of this process (all its threads: chDB's, the HTTP server's)."""
+    t = os.times()
+    return t.user + t.system
