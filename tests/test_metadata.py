@@ -36,5 +36,6 @@ def test_migrate_seeds_catalogue_once_and_keeps_edits(engine):
     metadata.upsert_channel(engine, "xiaohongshu", "小红书", "Xiaohongshu")
     metadata.migrate(engine)  # idempotent: an admin's edit survives a restart
     names = metadata.channel_names(engine)
-    assert names["douyin"] == ("抖音直播", "Douyin live") and names["xiaohongshu"] == ("小红书", "Xiaohongshu")
+    assert names["douyin"] == ("抖音直播", "Douyin live")
+    assert names["xiaohongshu"] == ("小红书", "Xiaohongshu")
     assert len(names) == len(catalogue.CHANNELS) + 1
