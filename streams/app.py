@@ -36,6 +36,7 @@ def create_app(settings: Settings, store: LiveStore) -> faust.App:
         broker_heartbeat_interval=settings.broker_heartbeat_interval,
         broker_rebalance_timeout=settings.broker_rebalance_timeout,
         web_enabled=False,
+        datadir=str(settings.data_path / "worker"),  # not the caller's working directory
     )
     raw_topic = app.topic(settings.topic_raw, value_serializer="raw", key_serializer="raw")
     events_topic = app.topic(settings.topic_events, value_serializer="raw", key_serializer="raw")
