@@ -168,9 +168,9 @@ def create_api(services: Services) -> Blueprint:
     @api.get("/api/v1/funnel/dropped")
     def dropped():
         q = _period()
-        step = _int("step", -1, 1, 10) if "step" in request.args else None
-        if step is None:
+        if "step" not in request.args:
             raise BadRequest("step is required (1..10)")
+        step = _int("step", 0, 1, 10)
         window = _int("window_hours", 72, 1, 24 * 90)
         limit = _int("limit", 1000, 1, 100_000)
         rows = jsonable(analytics.dropped(ch, q.start, q.end, step, window, q.channels, q.provinces, limit))

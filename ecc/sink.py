@@ -53,22 +53,23 @@ def first_by_id(items: list, ident) -> list:
     return out
 
 
+def not_yet_stored(client, items: list, ident, stored_ids) -> list:
+    """The first of each id in the batch, less the ids `stored_ids(client, ids)` says are stored."""
+    items = first_by_id(items, ident)
+    if not items:
+        return []
+    known = stored_ids(client, [ident(item) for item in items])
+    return [item for item in items if ident(item) not in known]
+
+
 def store_batch(client, events: list[Event], rejections: list[Rejection], stats: SinkStats) -> None:
-    events = first_by_id(events, lambda e: e.event_id)
-    if events:
-        known = clickhouse.existing_ids(client, [e.event_id for e in events])
-        fresh = [e for e in events if e.event_id not in known]
-        stats.redelivered += len(events) - len(fresh)
-        if fresh:
-            clickhouse.insert_events(client, fresh)
-            stats.inserted += len(fresh)
-    rejections = first_by_id(rejections, lambda r: r.reject_id)
-    if rejections:
-        known = clickhouse.existing_reject_ids(client, [r.reject_id for r in rejections])
-        fresh_rejects = [r for r in rejections if r.reject_id not in known]
-        if fresh_rejects:
-            clickhouse.insert_rejects(client, fresh_rejects)
-            stats.rejects += len(fresh_rejects)
+    fresh = not_yet_stored(client, events, lambda e: e.event_id, clickhouse.existing_ids)
+    stats.redelivered += len(events) - len(fresh)
+    if fresh:
+        stats.inserted += clickhouse.insert_events(client, fresh)
+    fresh_rejects = not_yet_stored(client, rejections, lambda r: r.reject_id, clickhouse.existing_reject_ids)
+    if fresh_rejects:
+        stats.rejects += clickhouse.insert_rejects(client, fresh_rejects)
 
 
 class Sink:
