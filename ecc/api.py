@@ -8,22 +8,34 @@ from __future__ import annotations
 
 import csv
 import io
+import json
 import logging
-import time
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
-from flask import Blueprint, Response, jsonify, request
+from flask import Blueprint, Response, current_app, jsonify, request
 from werkzeug.exceptions import HTTPException
 
-from ecc import analytics, metadata, timeutil, validate
+from ecc import analytics, health, metadata, timeutil, validate
 from ecc.kafka import BrokerError
 from ecc.services import Services
 
 log = logging.getLogger(__name__)
 MAX_EVENTS_PER_REQUEST = 50_000
 MAX_BODY_BYTES = 64 * 1024 * 1024
+_READ_CHUNK = 1024 * 1024
+# The instants a query may name: DateTime's range in ClickHouse starts at 1970; 2100 is far enough.
+EARLIEST = datetime(1970, 1, 1, tzinfo=UTC)
+LATEST = datetime(2100, 1, 1, tzinfo=UTC)
+# Answer cache lifetimes: a period that reaches the present changes every second; a closed one only
+# with late events, which the next minute's answer picks up.
+TTL_OPEN_S = 1.5
+TTL_CLOSED_S = 60.0
+_CLOSED_AFTER = timedelta(minutes=10)
+# A spreadsheet runs a cell that starts with one of these as a formula (OWASP "CSV injection").
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+_METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE")
 
 
 class BadRequest(ValueError):
@@ -67,15 +79,24 @@ def _int(name: str, default: int, low: int, high: int) -> int:
     return value
 
 
-def _period() -> Query:
-    start, end = timeutil.today_period()
+def _instant(name: str) -> datetime:
+    """A query-string instant within [EARLIEST, LATEST): anything else is a 400 that says why."""
     try:
-        if "from" in request.args:
-            start = timeutil.parse_instant(request.args["from"], "from")
-        if "to" in request.args:
-            end = timeutil.parse_instant(request.args["to"], "to")
+        moment = timeutil.parse_instant(request.args[name], name)
     except ValueError as exc:
         raise BadRequest(str(exc)) from None
+    if not EARLIEST <= moment < LATEST:
+        raise BadRequest(f"{name} must be between {EARLIEST.date()} and {LATEST.date()}, "
+                         f"got {request.args[name]!r}")
+    return moment
+
+
+def _period() -> Query:
+    start, end = timeutil.today_period()
+    if "from" in request.args:
+        start = _instant("from")
+    if "to" in request.args:
+        end = _instant("to")
     if end <= start:
         raise BadRequest("to must be after from", {"from": start.isoformat(), "to": end.isoformat()})
     channels = request.args.getlist("channel")
@@ -96,6 +117,51 @@ def _choice(name: str, options, default: str | None = None) -> str:
     return value
 
 
+def csv_cell(value):
+    """A CSV cell a spreadsheet shows as text: a leading quote defuses a formula (=, +, -, @, tab, CR)."""
+    if isinstance(value, str) and value.startswith(_FORMULA_START):
+        return "'" + value
+    return value
+
+
+def csv_text(rows: list[dict], fields: list[str]) -> str:
+    out = io.StringIO()
+    writer = csv.DictWriter(out, fieldnames=fields)
+    writer.writeheader()
+    writer.writerows({k: csv_cell(v) for k, v in row.items()} for row in rows)
+    return "\ufeff" + out.getvalue()  # the BOM makes Excel read the Chinese text as UTF-8
+
+
+def read_body(limit: int = MAX_BODY_BYTES) -> bytes:
+    """The request body, refused with 413 from Content-Length before a byte is read, and counted while
+    read when there is none (chunked): never more than `limit` + one chunk in memory."""
+    if request.content_length is not None and request.content_length > limit:
+        raise BadRequest(f"body of {request.content_length} bytes is over {limit}; split the batch",
+                         status=413)
+    stream = request.stream
+    parts, size = [], 0
+    while True:
+        chunk = stream.read(_READ_CHUNK)
+        if not chunk:
+            return b"".join(parts)
+        size += len(chunk)
+        if size > limit:
+            raise BadRequest(f"body over {limit} bytes; split the batch", status=413)
+        parts.append(chunk)
+
+
+def cache_key(endpoint: str, q: Query, **extra) -> tuple[str, float]:
+    """(key, ttl) of an answer: the endpoint and its normalised parameters; "today so far" is one key
+    per day, not one per request (its `to` is the clock)."""
+    explicit_to = "to" in request.args
+    end = q.end.astimezone(UTC).isoformat() if explicit_to else "now"
+    period = [q.start.astimezone(UTC).isoformat(), end]
+    params = {"p": period, "ch": sorted(q.channels), "pr": sorted(q.provinces), **extra}
+    closed = explicit_to and q.end < datetime.now(UTC) - _CLOSED_AFTER
+    return endpoint + ":" + json.dumps(params, sort_keys=True, ensure_ascii=False), \
+        (TTL_CLOSED_S if closed else TTL_OPEN_S)
+
+
 def create_api(services: Services) -> Blueprint:
     api = Blueprint("api_v1", __name__)
     ch = services.ch
@@ -112,11 +178,33 @@ def create_api(services: Services) -> Blueprint:
         log.exception("%s %s failed", request.method, request.path)
         return jsonify({"error": "internal error; see the server log", "detail": type(exc).__name__}), 500
 
+    def cached(endpoint: str, q: Query, compute, **extra) -> Response:
+        key, ttl = cache_key(endpoint, q, **extra)
+        text = services.answers.get(key, ttl, lambda: json.dumps(jsonable(compute()), ensure_ascii=False))
+        return Response(text, mimetype="application/json")
+
+    @api.route("/api/<path:_rest>", methods=list(_METHODS))
+    def unknown(_rest: str):
+        """Under /api/ an unknown path is a JSON 404 and a wrong method a JSON 405, never the dashboard's
+        catch-all HTML page."""
+        adapter = current_app.url_map.bind("localhost")
+        allowed = []
+        for method in _METHODS:
+            try:
+                endpoint, _ = adapter.match(request.path, method=method)
+            except HTTPException:
+                continue
+            if endpoint != f"{api.name}.unknown":
+                allowed.append(method)
+        if allowed:
+            return jsonify({"error": f"method {request.method} not allowed on {request.path}",
+                            "detail": {"allowed": allowed}}), 405, {"Allow": ", ".join(allowed)}
+        return jsonify({"error": f"no such endpoint: {request.path}",
+                        "detail": "see /api/v1/openapi.json"}), 404
+
     @api.post("/api/v1/events")
     def post_events():
-        body = request.get_data(cache=False)
-        if len(body) > MAX_BODY_BYTES:
-            raise BadRequest(f"body over {MAX_BODY_BYTES} bytes; split the batch", status=413)
+        body = read_body()
         kind = (request.mimetype or "").lower()
         source = "http"
         if kind in ("application/x-ndjson", "application/jsonl", "application/json-lines"):
@@ -147,23 +235,31 @@ def create_api(services: Services) -> Blueprint:
     @api.get("/api/v1/kpis")
     def kpis():
         q = _period()
-        return jsonify(jsonable(analytics.kpis(ch, q.start, q.end, q.channels, q.provinces,
-                                               datetime.now(timeutil.TZ))))
+
+        def compute():
+            body = analytics.kpis(ch, q.start, q.end, q.channels, q.provinces, datetime.now(timeutil.TZ))
+            return {**body, "freshness_s": health.clamp_freshness(body.get("freshness_s"))}
+        return cached("kpis", q, compute)
 
     @api.get("/api/v1/channels")
     def channels():
         q = _period()
-        rows = analytics.channels(ch, q.start, q.end, q.provinces, datetime.now(timeutil.TZ))
-        names = metadata.channel_names(services.meta)
-        for row in rows:
-            row["name_zh"], row["name_en"] = names.get(row["channel"], (row["channel"], row["channel"]))
-        return jsonify(jsonable({"from": q.start, "to": q.end, "channels": rows}))
+
+        def compute():
+            rows = analytics.channels(ch, q.start, q.end, q.provinces, datetime.now(timeutil.TZ))
+            names = metadata.channel_names(services.meta)
+            for row in rows:
+                row["name_zh"], row["name_en"] = names.get(row["channel"], (row["channel"], row["channel"]))
+                row["freshness_s"] = health.clamp_freshness(row.get("freshness_s"))
+            return {"from": q.start, "to": q.end, "channels": rows}
+        return cached("channels", q, compute)
 
     @api.get("/api/v1/funnel")
     def funnel():
         q = _period()
         window = _int("window_hours", 72, 1, 24 * 90)
-        return jsonify(jsonable(analytics.funnel(ch, q.start, q.end, window, q.channels, q.provinces)))
+        return cached("funnel", q, lambda: analytics.funnel(ch, q.start, q.end, window, q.channels,
+                                                            q.provinces), window=window)
 
     @api.get("/api/v1/funnel/dropped")
     def dropped():
@@ -175,26 +271,18 @@ def create_api(services: Services) -> Blueprint:
         limit = _int("limit", 1000, 1, 100_000)
         rows = jsonable(analytics.dropped(ch, q.start, q.end, step, window, q.channels, q.provinces, limit))
         if request.accept_mimetypes.best_match(["application/json", "text/csv"]) == "text/csv":
-            out = io.StringIO()
             fields = list(rows[0]) if rows else ["lead_id", "channel", "phone_masked", "province",
                                                  "furthest_step", "last_step_at"]
-            writer = csv.DictWriter(out, fieldnames=fields)
-            writer.writeheader()
-            writer.writerows(rows)
-            return Response("\ufeff" + out.getvalue(), mimetype="text/csv",
+            return Response(csv_text(rows, fields), mimetype="text/csv",
                             headers={"Content-Disposition": f"attachment; filename=dropped-step{step}.csv"})
         return jsonify({"step": step, "window_hours": window, "count": len(rows), "items": rows})
 
     @api.get("/api/v1/assets")
     def assets():
         q = _period()
-        at = q.end
-        if "at" in request.args:
-            try:
-                at = timeutil.parse_instant(request.args["at"], "at")
-            except ValueError as exc:
-                raise BadRequest(str(exc)) from None
-        return jsonify(jsonable(analytics.assets(ch, at, q.channels, q.provinces)))
+        at = _instant("at") if "at" in request.args else q.end
+        at_key = at.astimezone(UTC).isoformat() if "at" in request.args or "to" in request.args else "now"
+        return cached("assets", q, lambda: analytics.assets(ch, at, q.channels, q.provinces), at=at_key)
 
     @api.get("/api/v1/series")
     def series():
@@ -204,8 +292,8 @@ def create_api(services: Services) -> Blueprint:
         buckets = (q.end - q.start) / timeutil.INTERVALS[interval]
         if buckets > 20_000:
             raise BadRequest(f"{buckets:.0f} buckets: use a larger interval or a shorter period")
-        return jsonify(jsonable(analytics.series(ch, metric, interval, q.start, q.end, q.channels,
-                                                 q.provinces)))
+        return cached("series", q, lambda: analytics.series(ch, metric, interval, q.start, q.end, q.channels,
+                                                            q.provinces), metric=metric, interval=interval)
 
     @api.get("/api/v1/rejects")
     def rejects():
@@ -214,13 +302,13 @@ def create_api(services: Services) -> Blueprint:
         return jsonify(jsonable(analytics.rejects(ch, limit, offset)))
 
     @api.get("/api/v1/health")
-    def health():
-        body = health_report(services)
-        return jsonify(jsonable(body)), 200 if body["status"] == "up" else 503
+    def health_endpoint():
+        body = health.report(services)
+        return jsonify(jsonable(body)), health.http_status(body)
 
     @api.get("/metrics")
     def metrics():
-        return Response(prometheus_text(services), mimetype="text/plain; version=0.0.4")
+        return Response(health.prometheus_text(services), mimetype="text/plain; version=0.0.4")
 
     @api.get("/api/v1/openapi.json")
     def openapi():
@@ -229,71 +317,3 @@ def create_api(services: Services) -> Blueprint:
         return jsonify(document())
 
     return api
-
-
-_health_cache: dict[str, tuple[float, object]] = {}
-
-
-def _cached(name: str, seconds: float, compute):
-    hit = _health_cache.get(name)
-    if hit and time.monotonic() - hit[0] < seconds:
-        return hit[1]
-    value = compute()
-    _health_cache[name] = (time.monotonic(), value)
-    return value
-
-
-def health_report(services: Services) -> dict:
-    from ecc import clickhouse
-    from ecc.kafka import consumer_lag
-
-    s = services.settings
-    components: dict[str, dict] = {}
-    components["redis"] = {"up": services.live.ping()}
-    components["clickhouse"] = {"up": clickhouse.ping(services.ch)}
-    worker_lag = _cached("lag-worker", 5, lambda: consumer_lag(s, "ecc-worker", [s.topic_events]))
-    components["broker"] = {"up": worker_lag is not None}
-    components["worker"] = {"up": worker_lag is not None, "lag": worker_lag}
-    if services.sink is not None:
-        st = services.sink.stats
-        sink_lag = _cached("lag-sink", 5, lambda: consumer_lag(s, "ecc-sink", [s.topic_events, s.topic_rejects]))
-        components["sink"] = {"up": services.sink.alive and st.healthy,
-                              "lag": sink_lag, "inserted": st.inserted, "redelivered": st.redelivered,
-                              "last_error": st.last_error}
-    now = timeutil.now_ms()
-    fresh = services.live.freshness_ms() if components["redis"]["up"] else {}
-    freshness = {src: round((now - ts) / 1000, 3) for src, ts in fresh.items()}
-    ch_fresh = analytics.freshness_s(services.ch) if components["clickhouse"]["up"] else None
-    up = all(c["up"] for c in components.values())
-    return {"status": "up" if up else "degraded", "components": components,
-            "freshness_s": {"redis": freshness, "clickhouse": ch_fresh},
-            "ingest_rate": services.live.rate("accepted") if components["redis"]["up"] else None,
-            "reject_rate": services.live.rate("rejected") if components["redis"]["up"] else None,
-            "uptime_s": round(time.time() - services.started_at, 1)}
-
-
-def prometheus_text(services: Services) -> str:
-    h = health_report(services)
-    lines = ["# HELP ecc_up Component is up (1) or down (0).", "# TYPE ecc_up gauge"]
-    for name, comp in h["components"].items():
-        lines.append(f'ecc_up{{component="{name}"}} {1 if comp["up"] else 0}')
-    lines += ["# HELP ecc_consumer_lag Messages not yet processed by a consumer group.",
-              "# TYPE ecc_consumer_lag gauge"]
-    for name, comp in h["components"].items():
-        if comp.get("lag") is not None:
-            lines.append(f'ecc_consumer_lag{{consumer="{name}"}} {comp["lag"]}')
-    lines += ["# HELP ecc_freshness_seconds Now minus the newest event time included, per source.",
-              "# TYPE ecc_freshness_seconds gauge"]
-    for src, value in sorted(h["freshness_s"]["redis"].items()):
-        lines.append(f'ecc_freshness_seconds{{store="redis",source="{src}"}} {value}')
-    if h["freshness_s"]["clickhouse"] is not None:
-        lines.append(f'ecc_freshness_seconds{{store="clickhouse",source="all"}} {h["freshness_s"]["clickhouse"]}')
-    for kind in ("ingest_rate", "reject_rate"):
-        if h[kind] is not None:
-            lines += [f"# TYPE ecc_{kind}_per_second gauge", f"ecc_{kind}_per_second {h[kind]}"]
-    if services.sink is not None:
-        st = services.sink.stats
-        lines += ["# TYPE ecc_sink_inserted_total counter", f"ecc_sink_inserted_total {st.inserted}",
-                  "# TYPE ecc_sink_redelivered_total counter", f"ecc_sink_redelivered_total {st.redelivered}"]
-    return "\n".join(lines) + "\n"
-

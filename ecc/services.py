@@ -8,6 +8,7 @@ import time
 from dataclasses import dataclass, field
 
 from ecc import clickhouse, metadata
+from ecc.answer_cache import AnswerCache, client_for
 from ecc.config import Settings
 from ecc.live_store import LiveStore
 
@@ -23,6 +24,7 @@ class Services:
     sink: object | None = None  # ecc.sink.Sink when this process owns the sink (embedded)
     started_at: float = field(default_factory=time.time)
     _door: object | None = None
+    _answers: AnswerCache | None = None
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
     @classmethod
@@ -49,6 +51,15 @@ class Services:
 
                 self._door = Door(self.settings)
             return self._door
+
+    @property
+    def answers(self) -> AnswerCache:
+        """The drill-down answer cache, shared through the live store's Redis by every web worker."""
+        with self._lock:
+            if self._answers is None:
+                url = self.settings.redis_url
+                self._answers = AnswerCache(client_for(url) if url else self.live.r)
+            return self._answers
 
     def close(self) -> None:
         if self.sink is not None:

@@ -1,0 +1,162 @@
+"""Issue 6, findings 7–8 on the API side: JSON 404/405 on the real Dash app, health states, the answer
+cache's single flight (real Redis), CSV cells, freshness never negative."""
+
+from __future__ import annotations
+
+import threading
+import time
+
+import pytest
+import redis
+
+from ecc import health, metadata
+from ecc.answer_cache import AnswerCache, client_for
+from ecc.api import create_api, csv_cell
+from ecc.embedded import free_port
+from ecc.live_store import LiveStore
+from ecc.services import Services
+from layouts.app import create_app
+
+
+@pytest.fixture
+def services(ch, redis_client, settings):
+    engine = metadata.connect(settings.metadata)
+    metadata.migrate(engine)
+    return Services(settings=settings, live=LiveStore(redis_client), ch=ch, meta=engine)
+
+
+@pytest.fixture
+def dash_client(services, settings):
+    app = create_app(settings, lambda: {},
+                     extra_setup=lambda a: a.server.register_blueprint(create_api(services)))
+    return app.server.test_client()
+
+
+def test_unknown_api_path_is_json_404_not_the_dashboard(dash_client):
+    # Finding 8: /api/v1/nope answered the dashboard's HTML with 200 (Dash's catch-all page route).
+    resp = dash_client.get("/api/v1/nope")
+    assert resp.status_code == 404 and resp.mimetype == "application/json"
+    assert "no such endpoint" in resp.get_json()["error"]
+    assert dash_client.get("/api/v2/kpis").status_code == 404
+    assert dash_client.get("/").status_code == 200  # the dashboard itself is still served
+
+
+def test_wrong_method_is_json_405_with_allow(dash_client):
+    resp = dash_client.post("/api/v1/kpis", json={})
+    assert resp.status_code == 405 and resp.get_json()["detail"] == {"allowed": ["GET"]}
+    assert resp.headers["Allow"] == "GET"
+    resp = dash_client.get("/api/v1/events")
+    assert resp.status_code == 405 and resp.headers["Allow"] == "POST"
+
+
+@pytest.mark.parametrize("value, shown", [
+    ("=HYPERLINK(\"http://x\")", "'=HYPERLINK(\"http://x\")"), ("+1", "'+1"), ("-2+3", "'-2+3"),
+    ("@SUM(A1)", "'@SUM(A1)"), ("\tx", "'\tx"), ("\rx", "'\rx"), ("L-1", "L-1"), ("云南", "云南"), (-5, -5),
+])
+def test_csv_cells_cannot_start_a_formula(value, shown):
+    assert csv_cell(value) == shown
+
+
+def test_health_judge_states():
+    ok = {"redis": {"up": True}, "clickhouse": {"up": True}, "broker": {"up": True},
+          "worker": {"up": True, "lag": 5}}
+    assert health.judge(ok, 1.0, "ok") == ("up", [])
+    status, reasons = health.judge({**ok, "worker": {"up": True, "lag": 967_000}}, 82.0, "ok")
+    assert status == "degraded" and any("lag 967000" in r for r in reasons)
+    assert any("freshness 82 s" in r for r in reasons)
+    assert health.judge({**ok, "worker": {"up": False}}, 1.0, "ok")[0] == "degraded"
+    assert health.judge(ok, 1.0, "rebuilding") == ("degraded", ["live store rebuilding"])
+    assert health.judge({**ok, "redis": {"up": False}}, None, "ok") == ("down", ["redis unreachable"])
+
+
+def test_worker_is_up_only_with_a_recent_heartbeat():
+    now = 1_000_000_000
+    assert health.worker_component({}, 0, now)["up"] is False  # the broker answering is not enough
+    assert health.worker_component({"worker-1": now - 2_000}, 0, now) == {"up": True, "lag": 0,
+                                                                          "heartbeat_age_s": 2.0}
+    assert health.worker_component({"worker-1": now - 30_000, "sink": now}, 0, now)["up"] is False
+    assert health.worker_component({"worker-1": now + 500}, 0, now)["heartbeat_age_s"] == 0.0
+
+
+def test_freshness_is_never_negative():
+    # Finding 8: events up to 5 min ahead made freshness -288 s, which hid staleness.
+    assert health.clamp_freshness(-288.0) == 0.0 and health.clamp_freshness(None) is None
+    assert health.clamp_freshness(3.21) == 3.21
+
+
+def test_health_down_with_503_when_redis_is_unreachable(services, dash_client):
+    services.live = LiveStore(client_for(f"redis://127.0.0.1:{free_port()}/0"))
+    resp = dash_client.get("/api/v1/health")
+    assert resp.status_code == 503
+    body = resp.get_json()
+    assert body["status"] == "down" and "redis unreachable" in body["reasons"]
+    assert body["thresholds"] == {"lag": health.DEGRADED_LAG, "freshness_s": health.DEGRADED_FRESHNESS_S,
+                                  "heartbeat_max_age_s": health.HEARTBEAT_MAX_AGE_S}
+
+
+def test_kpis_freshness_clamped_with_events_from_the_future(dash_client, ch):
+    from datetime import UTC, datetime, timedelta
+
+    from ecc.sink import SinkStats, store_batch
+    from ecc.validate import validate
+
+    ahead = datetime.now(UTC) + timedelta(minutes=4)
+    event = {"event_id": "f1", "type": "lead", "ts": ahead.isoformat(), "lead_id": "F1", "channel": "douyin"}
+    store_batch(ch, [validate(event, phone_key="k")], [], SinkStats())
+    body = dash_client.get("/api/v1/kpis").get_json()
+    assert body["freshness_s"] == 0.0
+
+
+def test_single_flight_one_computation_for_concurrent_requests(redis_client):
+    cache = AnswerCache(redis_client)
+    calls, results = [], []
+
+    def slow():
+        calls.append(1)
+        time.sleep(0.3)
+        return '{"n": 1}'
+    threads = [threading.Thread(target=lambda: results.append(cache.get("k", 5, slow))) for _ in range(20)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert len(calls) == 1 and results == ['{"n": 1}'] * 20
+    assert redis_client.pttl("ecc:answer:k") > 0
+
+
+def test_single_flight_across_processes_through_redis(valkey_url, redis_client):
+    # Two caches on two clients stand for two gunicorn workers: one computes, the other waits for it.
+    first = AnswerCache(redis.Redis.from_url(valkey_url, decode_responses=True))
+    second = AnswerCache(redis.Redis.from_url(valkey_url, decode_responses=True))
+    out = {}
+
+    def slow():
+        time.sleep(0.4)
+        return "answer"
+    t = threading.Thread(target=lambda: out.setdefault("a", first.get("x", 5, slow)))
+    t.start()
+    time.sleep(0.1)
+    out["b"] = second.get("x", 5, slow)
+    t.join()
+    assert out == {"a": "answer", "b": "answer"} and first.computed + second.computed == 1
+
+
+def test_answers_expire_and_errors_are_shared(redis_client):
+    cache = AnswerCache(redis_client)
+    assert cache.get("t", 0.05, lambda: "one") == "one"
+    time.sleep(0.1)
+    assert cache.get("t", 0.05, lambda: "two") == "two"
+
+    def boom():
+        raise RuntimeError("query failed")
+    with pytest.raises(RuntimeError):
+        cache.get("e", 1, boom)
+    assert redis_client.get("ecc:answer:e") is None  # a failure is not cached
+
+
+def test_answer_cache_works_without_redis():
+    cache = AnswerCache(client_for(f"redis://127.0.0.1:{free_port()}/0"))
+    started = time.monotonic()
+    assert cache.get("k", 1, lambda: "computed") == "computed"
+    assert cache.get("k", 1, lambda: "again") == "again"  # paused: no second wait on a dead Redis
+    assert time.monotonic() - started < 2
