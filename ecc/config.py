@@ -47,6 +47,8 @@ class Settings:
     data_dir: str = "var"
     # Key of the phone hash (HMAC-SHA256). Production must set its own.
     phone_hash_key: str = "ecc-dev-key-change-me"
+    # Days of history the door accepts: older events are rejected (ClickHouse partitions by month).
+    history_days: int = 730
     # The web app also runs the ClickHouse sink in its own process (embedded: chDB allows one process).
     web_runs_sink: bool = False
     sink_batch_max: int = 5000

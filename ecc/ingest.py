@@ -49,10 +49,11 @@ class Door:
 
     def publish_lines(self, lines: Iterable[str | bytes], source: str, start: int = 0) -> IngestResult:
         return self.publish(validate.parse_lines(lines, source=source, phone_key=self.settings.phone_hash_key,
-                                                 start=start))
+                                                 start=start, history_days=self.settings.history_days))
 
     def publish_objects(self, objs: list[Any], source: str) -> IngestResult:
-        return self.publish(validate.check_objects(objs, source=source, phone_key=self.settings.phone_hash_key))
+        return self.publish(validate.check_objects(objs, source=source, phone_key=self.settings.phone_hash_key,
+                                                   history_days=self.settings.history_days))
 
 
 def ingest_file(door: Door, path: Path, chunk: int = 10_000) -> IngestResult:
