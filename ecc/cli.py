@@ -9,16 +9,26 @@ import os
 import sys
 from pathlib import Path
 
-from ecc.config import ConfigError, Settings
+from ecc.config import ConfigError, Settings, resolve_phone_key
 
 log = logging.getLogger("ecc")
+
+
+# Commands that hash phones (or serve what was hashed) and so cannot run without the installation's key.
+_NEED_PHONE_KEY = {"worker", "sink", "web", "ingest"}
 
 
 def _settings(args: argparse.Namespace) -> Settings:
     settings = Settings.from_env()
     if getattr(args, "data_dir", None):
         settings = settings.with_(data_dir=args.data_dir)
-    return settings
+    command = getattr(args, "command", None)
+    # The demo makes its key on first start and its children inherit it (Settings.to_env); a simulator
+    # that publishes through the door needs it too, one that writes a file or the raw topic does not.
+    simulates_through_door = command == "simulate" and not (getattr(args, "out", None)
+                                                            or getattr(args, "raw_topic", False))
+    return resolve_phone_key(settings, create=command == "demo",
+                             required=command in _NEED_PHONE_KEY or simulates_through_door)
 
 
 def _need_broker(settings: Settings) -> Settings:
@@ -83,12 +93,39 @@ def cmd_sink(args, settings: Settings) -> int:
     return run_forever(_need_broker(settings))
 
 
+def web_workers(settings: Settings, requested: int | None) -> int:
+    """How many gunicorn workers `ecc web` may start, or a ConfigError that says why not.
+
+    The embedded chDB (no ECC_CLICKHOUSE_DSN, or a chdb:// one) can be opened by one process only: a
+    second worker died on its lock (`EmbeddedServer: BAD_ARGUMENTS`). Asking for more is refused rather
+    than silently reduced, so that a deployment does not believe it has capacity it lacks.
+    """
+    embedded = settings.clickhouse.startswith("chdb://")
+    if requested is not None and requested < 1:
+        raise ConfigError(f"--workers must be at least 1, got {requested}")
+    if embedded and requested is not None and requested > 1:
+        raise ConfigError(f"--workers {requested} with the embedded chDB ({settings.clickhouse}): only one "
+                          "process may open it; use --workers 1 (and more --threads), or set "
+                          "ECC_CLICKHOUSE_DSN to a ClickHouse server")
+    return requested or (1 if embedded else 2)
+
+
 def cmd_web(args, settings: Settings) -> int:
-    """gunicorn in front of the Dash app; one process when it also owns chDB (embedded)."""
-    workers = 1 if settings.web_runs_sink else args.workers
+    """gunicorn in front of the Dash app, with ECC's buffering worker (ecc/webworker.py): a request is
+    read whole in the event loop before a thread serves it, so slow clients cannot hold the threads."""
+    if not settings.redis_url:
+        raise ConfigError("the web app needs Redis for the wall: set REDIS_URL "
+                          "(e.g. redis://127.0.0.1:6379/0); `ecc demo` runs the whole embedded stack")
+    if settings.web_runs_sink and not settings.clickhouse.startswith("chdb://"):
+        log.warning("ECC_WEB_RUNS_SINK with a ClickHouse server: run `ecc sink` on its own instead")
+    workers = web_workers(settings, args.workers)
+    if args.threads < 2:
+        raise ConfigError(f"--threads must be at least 2 (one for the wall, one for the rest), "
+                          f"got {args.threads}")
     argv = ["gunicorn", "--bind", f"{args.host}:{args.port}", "--workers", str(workers),
-            "--worker-class", "gthread", "--threads", str(args.threads), "--timeout", "120",
-            "--no-control-socket", "--log-level", settings.log_level.lower(), "layouts.server:application()"]
+            "--worker-class", "ecc.webworker.BufferingWorker", "--threads", str(args.threads),
+            "--timeout", "120", "--no-control-socket", "--log-level", settings.log_level.lower(),
+            "layouts.server:application()"]
     os.execvp(sys.executable, [sys.executable, "-m", *argv])
     return 0  # not reached
 
@@ -136,8 +173,9 @@ def build_parser() -> argparse.ArgumentParser:
     web = sub.add_parser("web", help="the dashboard and /api/v1 under gunicorn")
     web.add_argument("--host", default="127.0.0.1")
     web.add_argument("--port", type=int, default=8050)
-    web.add_argument("--workers", type=int, default=2)
-    web.add_argument("--threads", type=int, default=8)
+    web.add_argument("--workers", type=int, default=None,
+                     help="gunicorn workers (default 1 with the embedded chDB, which allows one, else 2)")
+    web.add_argument("--threads", type=int, default=16, help="threads per worker (default 16)")
     web.set_defaults(func=cmd_web)
 
     rej = sub.add_parser("rejects", help="list recent rejected events with their reasons")
