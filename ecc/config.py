@@ -8,10 +8,13 @@ from __future__ import annotations
 
 import json
 import os
+import secrets
 from dataclasses import dataclass, fields, replace
 from pathlib import Path
 
 RUNTIME_FILE = "runtime.json"
+KEY_FILE = Path("secrets") / "phone_hash.key"  # under the data directory
+KEY_VARIABLE = "ECC_PHONE_HASH_KEY"
 _TRUE = {"1", "true", "yes", "on"}
 _FALSE = {"0", "false", "no", "off", ""}
 
@@ -45,8 +48,9 @@ class Settings:
     metadata_url: str = ""
     # Where the embedded stack keeps its files (chDB data, SQLite, logs).
     data_dir: str = "var"
-    # Key of the phone hash (HMAC-SHA256). Production must set its own.
-    phone_hash_key: str = "ecc-dev-key-change-me"
+    # Key of the phone hash (HMAC-SHA256): a secret of the installation, never a default in the code.
+    # Empty: read from <data_dir>/secrets/phone_hash.key (`ecc demo` creates it; see resolve_phone_key).
+    phone_hash_key: str = ""
     # Days of history the door accepts: older events are rejected (ClickHouse partitions by month).
     history_days: int = 730
     # The web app also runs the ClickHouse sink in its own process (embedded: chDB allows one process).
@@ -87,7 +91,10 @@ class Settings:
             values["redis_url"] = env["REDIS_URL"]
         if env.get("KAFKA_BOOTSTRAP_SERVERS"):
             values["kafka_bootstrap"] = env["KAFKA_BOOTSTRAP_SERVERS"]
-        return cls(**values)  # type: ignore[arg-type]
+        settings = cls(**values)  # type: ignore[arg-type]
+        if settings.history_days < 1:
+            raise ConfigError(f"ECC_HISTORY_DAYS={settings.history_days} must be at least 1")
+        return settings
 
     def with_runtime(self) -> Settings:
         """Fill the broker and Redis addresses of a running `ecc demo` (it writes them to runtime.json)
@@ -124,3 +131,49 @@ class Settings:
             value = getattr(self, f.name)
             out["ECC_" + f.name.upper()] = ("1" if value else "0") if isinstance(value, bool) else str(value)
         return out
+
+
+def resolve_phone_key(settings: Settings, *, create: bool = False, required: bool = False) -> Settings:
+    """The phone hash key, in this order: ECC_PHONE_HASH_KEY, else `<data_dir>/secrets/phone_hash.key`.
+
+    With `create` (`ecc demo`), a missing file is made with a random key, readable by its owner only, and
+    reused by every later start and by `ecc ingest` / `ecc simulate` next to it. With `required` (the
+    production commands), no key is a ConfigError that names the variable: a key written in the code
+    would make every masked phone reversible in 10^4 tries.
+    """
+    if settings.phone_hash_key:
+        return settings
+    path = settings.data_path / KEY_FILE
+    if not path.exists() and create:
+        _create_key_file(path)
+    if path.exists():
+        mode = path.stat().st_mode & 0o777
+        if mode & 0o077:
+            raise ConfigError(f"{path} is readable by others (mode {mode:o}): chmod 600 it, "
+                              f"or set {KEY_VARIABLE}")
+        key = path.read_text(encoding="utf-8").strip()
+        if not key:
+            raise ConfigError(f"{path} is empty: delete it to have `ecc demo` make a new one, "
+                              f"or set {KEY_VARIABLE}")
+        return replace(settings, phone_hash_key=key)
+    if required:
+        raise ConfigError(f"no phone hash key: set {KEY_VARIABLE} to a long random secret (the same in every "
+                          f"process), or run `ecc demo` once to create {path}")
+    return settings
+
+
+def _create_key_file(path: Path) -> None:
+    """Write the key whole under a temporary name, then link it into place: a process starting at the same
+    time sees either no file or the complete key, and two starts never end with two keys."""
+    path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+    os.chmod(path.parent, 0o700)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.{secrets.token_hex(4)}.tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            fh.write(secrets.token_urlsafe(32) + "\n")
+        os.link(tmp, path)
+    except FileExistsError:
+        pass  # another process linked its key first: that one is the key
+    finally:
+        tmp.unlink(missing_ok=True)
