@@ -49,6 +49,8 @@ def cmd_demo(args, settings: Settings) -> int:
 
 
 def cmd_ingest(args, settings: Settings) -> int:
+    """Exit 0: all accepted; 1: some lines rejected; 2: file unreadable; 3: the broker did not acknowledge
+    some events (run the same command again: events already stored are dropped as duplicates)."""
     from ecc.ingest import Door, ingest_file
 
     path = Path(args.file)
@@ -58,14 +60,22 @@ def cmd_ingest(args, settings: Settings) -> int:
     settings = _need_broker(settings)
     try:
         result = ingest_file(Door(settings), path)
-    except (OSError, UnicodeError) as exc:
+    except OSError as exc:
         sys.stderr.write(f"ecc ingest: cannot read {path}: {exc}\n")
         return 2
-    print(json.dumps({"accepted": result.accepted, "rejected": result.rejected}, ensure_ascii=False))
+    counts = {"accepted": result.accepted, "rejected": result.rejected,
+              "unacknowledged": result.unacknowledged, "not_sent": result.not_sent}
+    print(json.dumps(counts, ensure_ascii=False))
     for err in result.errors[: args.show]:
         sys.stderr.write(f"  line {err['index'] + 1}: {err['reason']}\n")
     if len(result.errors) > args.show:
         sys.stderr.write(f"  … {len(result.errors) - args.show} more (see `ecc rejects`)\n")
+    if not result.complete:
+        sys.stderr.write(f"ecc ingest: the broker did not acknowledge {result.unacknowledged} events"
+                         f"{f' and {result.not_sent} lines were not sent' if result.not_sent else ''}"
+                         f" ({result.broker_error or 'no reason given'}); run the same command again: "
+                         "events already stored are dropped as duplicates\n")
+        return 3
     return 1 if result.rejected else 0
 
 

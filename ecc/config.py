@@ -55,6 +55,9 @@ class Settings:
     history_days: int = 730
     # The web app also runs the ClickHouse sink in its own process (embedded: chDB allows one process).
     web_runs_sink: bool = False
+    # Seconds the door waits for the broker to acknowledge what it sent before it reports those events
+    # as not accepted (`unacknowledged`).
+    publish_timeout: float = 30.0
     sink_batch_max: int = 5000
     sink_batch_seconds: float = 0.5
     # Days a redelivered event_id is remembered by the live store, and days of live counters kept.

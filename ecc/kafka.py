@@ -7,7 +7,9 @@ configured for quick group joins on tansu (DESIGN.md: default session timeouts m
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from functools import partial
 
 from confluent_kafka import Consumer, KafkaException, Producer
 from confluent_kafka.admin import AdminClient, NewTopic
@@ -41,13 +43,14 @@ def ensure_topics(settings: Settings, timeout: float = 10.0) -> None:
         log.info("topic %s ready", name)
 
 
-def producer(settings: Settings) -> Producer:
+def producer(settings: Settings, **overrides: object) -> Producer:
     return Producer({
         "bootstrap.servers": settings.kafka_bootstrap,
         "linger.ms": 5,
         "acks": "all",
         "enable.idempotence": False,  # tansu has no idempotent-producer support; dedup is by event_id
         "queue.buffering.max.messages": 1_000_000,
+        **overrides,
     }, logger=log)
 
 
@@ -65,21 +68,37 @@ def consumer(settings: Settings, group: str, subscribe: Iterable[str]) -> Consum
     return c
 
 
-class Publisher:
-    """Sends payloads and fails loudly if the broker does not acknowledge them."""
+@dataclass
+class Delivery:
+    """What the broker acknowledged of one `Publisher.deliver` call, message by message."""
 
-    def __init__(self, settings: Settings):
-        self._producer = producer(settings)
+    acked: list[bool]  # in the order the messages were given
+    errors: list[str] = field(default_factory=list)  # the broker's (or the client's) reasons, distinct
+
+    def count(self, start: int = 0, stop: int | None = None) -> int:
+        return sum(self.acked[start:stop])
+
+
+class Publisher:
+    """Sends payloads; `deliver` says which ones the broker acknowledged (acks=all), `flush` fails loudly
+    if any was not."""
+
+    def __init__(self, settings: Settings, delivery_timeout: float | None = None):
+        self.delivery_timeout = settings.publish_timeout if delivery_timeout is None else delivery_timeout
+        # librdkafka gives up on a message after this long and reports it failed (_MSG_TIMED_OUT), so a
+        # dead broker ends a flush with every message accounted for instead of leaving some in the queue.
+        self._producer = producer(settings, **{"message.timeout.ms": int(self.delivery_timeout * 1000)})
         self._errors: list[str] = []
 
     def _on_delivery(self, err, _msg) -> None:
         if err is not None:
             self._errors.append(str(err))
 
-    def send(self, topic: str, key: str | None, value: bytes) -> None:
+    def send(self, topic: str, key: str | None, value: bytes, on_delivery=None) -> None:
         while True:
             try:
-                self._producer.produce(topic, key=key, value=value, on_delivery=self._on_delivery)
+                self._producer.produce(topic, key=key, value=value,
+                                       on_delivery=on_delivery or self._on_delivery)
                 return
             except BufferError:  # local queue full: let librdkafka drain, then retry
                 self._producer.poll(0.05)
@@ -89,6 +108,24 @@ class Publisher:
         if left or self._errors:
             errors, self._errors = self._errors, []
             raise BrokerError(f"{left} messages unsent, {len(errors)} failed: {errors[:3]}")
+
+    def deliver(self, messages: Sequence[tuple[str, str | None, bytes]]) -> Delivery:
+        """Send and wait: each message is acknowledged by the broker, or counted as not (with why)."""
+        result = Delivery([False] * len(messages))
+        reasons: dict[str, None] = {}
+
+        def on_delivery(index: int, err, _msg) -> None:
+            if err is None:
+                result.acked[index] = True
+            else:
+                reasons.setdefault(str(err))
+        for i, (topic, key, value) in enumerate(messages):
+            self.send(topic, key, value, on_delivery=partial(on_delivery, i))
+        left = self._producer.flush(self.delivery_timeout + 5)
+        if left:
+            reasons.setdefault(f"{left} messages still queued after {self.delivery_timeout + 5:.0f} s")
+        result.errors = list(reasons)
+        return result
 
 
 def consumer_lag(settings: Settings, group: str, topic_names: Iterable[str], timeout: float = 3.0) -> int | None:
