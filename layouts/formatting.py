@@ -145,6 +145,7 @@ def effective_freshness(snapshot: Mapping, now: datetime) -> float | None:
     fresh = as_float(get_in(snapshot, "freshness_s"))
     if fresh is None:
         return None
+    fresh = max(0.0, fresh)  # events up to 5 min ahead are accepted: "now − newest" may dip below 0
     generated = get_in(snapshot, "generated_at")
     if not isinstance(generated, str):
         return fresh

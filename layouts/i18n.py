@@ -23,6 +23,9 @@ STRINGS: dict[str, tuple[str, str]] = {
     "fresh.delay": ("数据延迟 {seconds} 秒", "Data delay {seconds} s"),
     "fresh.unknown": ("数据延迟 —", "Data delay —"),
     "fresh.down": ("数据源异常", "Data source down"),
+    "fresh.rebuilding": ("实时数据重建中", "Live data rebuilding"),
+    # {age} is filled in by the browser (assets/watermark.js), not by the server
+    "fresh.stale": ("数据已过期 {age} 秒 · 重连中", "Stale {age} s · reconnecting"),
     "lang.zh": ("中文", "中文"),
     "lang.en": ("EN", "EN"),
     "weekday": ("星期一,星期二,星期三,星期四,星期五,星期六,星期日", "Mon,Tue,Wed,Thu,Fri,Sat,Sun"),

@@ -10,7 +10,7 @@ import logging
 from collections.abc import Callable, Mapping
 from datetime import datetime
 
-from dash import Dash, Input, Output, dcc, html, no_update
+from dash import Dash, Input, Output, State, dcc, html, no_update
 
 from ecc.catalogue import STEPS, step_label
 from ecc.timeutil import TZ
@@ -62,6 +62,12 @@ ID_CHANNEL_GRAPH = "wall-channel-graph"
 ID_TREND_GRAPH = "wall-trend-graph"
 ID_ASSET_GRAPH = "wall-asset-graph"
 ID_WEALTH_GRAPH = "wall-wealth-graph"
+ID_TICK = "wall-tick"  # dcc.Store: the server's time of the last successful refresh (ms)
+ID_STALE = "wall-stale"  # the browser's own stale watermark (assets/watermark.js)
+ID_STALE_CFG = "wall-stale-cfg"  # dcc.Store: after how long without a refresh, and the text to show
+# The browser calls the data stale after this many refresh intervals without an answer (and 5 s at least).
+STALE_AFTER_REFRESHES = 3
+STALE_MIN_S = 5.0
 
 
 def kpi_id(key: str) -> str:
@@ -91,6 +97,9 @@ function(n) {
     return new Date().toLocaleTimeString('en-GB', {timeZone: 'Asia/Shanghai', hour12: false});
 }
 """
+# The watermark: runs in the browser every second, with or without the server (assets/watermark.js).
+_STALE_JS = ("function(n, tick, cfg) {"
+             " return window.eccWatermark(dash_clientside.callback_context, tick, cfg); }")
 
 
 # ---- pure view functions ---------------------------------------------------------------------------
@@ -177,10 +186,25 @@ def rates_line(snapshot: Mapping, lang: str) -> list:
     ]
 
 
-def source_down(lang: str) -> tuple:
-    """The refresh outputs when the snapshot cannot be read: the last numbers stay, the badge turns red."""
+def source_down(lang: str, now: datetime | None = None) -> tuple:
+    """The refresh outputs when the snapshot cannot be read: the last numbers stay, the badge turns red.
+
+    The tick still moves: the server answered, and says itself that its source is down.
+    """
     badge, badge_class = freshness_badge(None, lang, source_down=True)
-    return (*(no_update for _ in _OUTPUTS[:-2]), badge, badge_class)
+    return (*(no_update for _ in _OUTPUTS[:-3]), badge, badge_class, _tick(now))
+
+
+def rebuilding(lang: str, now: datetime | None = None) -> tuple:
+    """While the live store is rebuilt from ClickHouse its counts are partial: the numbers are not
+    redrawn (the last right ones stay, or "—" on a fresh page) and the badge says why."""
+    children = [html.Span(className="fresh-dot"),
+                html.Span(t("fresh.rebuilding", lang), className="fresh-text")]
+    return (*(no_update for _ in _OUTPUTS[:-3]), children, "fresh fresh-warn fresh-rebuilding", _tick(now))
+
+
+def _tick(now: datetime | None) -> int:
+    return int((now or datetime.now(TZ)).timestamp() * 1000)
 
 
 def render(snapshot: Mapping | None, lang: str, now: datetime) -> tuple:
@@ -191,7 +215,9 @@ def render(snapshot: Mapping | None, lang: str, now: datetime) -> tuple:
     """
     snap = snapshot if isinstance(snapshot, Mapping) else {}
     if snap.get("error"):
-        return source_down(lang)
+        return source_down(lang, now)
+    if get_in(snap, "live_state", "state") == "rebuilding":
+        return rebuilding(lang, now)
     badge, badge_class = freshness_badge(effective_freshness(snap, now), lang)
     return (
         *(kpi_card(key, snap, lang) for key in KPI_KEYS),
@@ -205,6 +231,7 @@ def render(snapshot: Mapping | None, lang: str, now: datetime) -> tuple:
         rates_line(snap, lang),
         badge,
         badge_class,
+        _tick(now),
     )
 
 
@@ -220,6 +247,7 @@ _OUTPUTS = (
     (ID_RATES, "children"),
     (ID_FRESHNESS, "children"),
     (ID_FRESHNESS, "className"),
+    (ID_TICK, "data"),
 )
 
 
@@ -268,6 +296,7 @@ def layout(lang: str = "zh", refresh_ms: int = 1000, pathname: str = "/",
         html.Div(className="header-side header-right", children=[
             html.Div(rates_line({}, lang), id=ID_RATES, className="rates"),
             html.Div(badge, id=ID_FRESHNESS, className=badge_class),
+            html.Div(id=ID_STALE, className="fresh fresh-bad stale stale-hidden", role="status"),
             _lang_switch(lang, pathname or "/"),
         ]),
     ])
@@ -288,6 +317,10 @@ def layout(lang: str = "zh", refresh_ms: int = 1000, pathname: str = "/",
     return html.Div(className=f"wall lang-{lang}", children=[
         dcc.Interval(id=ID_INTERVAL, interval=max(200, int(refresh_ms))),
         dcc.Interval(id=ID_CLOCK_TICK, interval=1000),
+        dcc.Store(id=ID_TICK),
+        dcc.Store(id=ID_STALE_CFG, data={
+            "stale_s": max(STALE_MIN_S, STALE_AFTER_REFRESHES * max(200, int(refresh_ms)) / 1000),
+            "text": t("fresh.stale", lang)}),
         header, kpis, grid,
     ])
 
@@ -310,8 +343,11 @@ def register_callbacks(app: Dash, snapshot_provider: SnapshotProvider,
             snapshot = snapshot_provider()
         except Exception:  # the provider is pluggable (Redis, tests): the wall must outlive a blip
             logger.exception("snapshot provider failed; the wall keeps its last numbers")
-            return source_down(lang)
+            return source_down(lang, now())
         return render(snapshot, lang, now())
 
     app.clientside_callback(_CLOCK_JS, Output(ID_CLOCK, "children"), Input(ID_CLOCK_TICK, "n_intervals"))
+    app.clientside_callback(_STALE_JS, Output(ID_STALE, "children"), Output(ID_STALE, "className"),
+                            Input(ID_CLOCK_TICK, "n_intervals"), Input(ID_TICK, "data"),
+                            State(ID_STALE_CFG, "data"))
 

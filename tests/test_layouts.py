@@ -6,6 +6,7 @@ import copy
 import math
 import re
 import threading
+import time
 from datetime import datetime, timedelta
 from decimal import Decimal
 
@@ -109,7 +110,8 @@ def test_number_formatters():
     assert fmt_money(Decimal("0.004"), "zh") == "0.00"
     assert fmt_money(None) == "—" and fmt_money("abc") == "—" and fmt_money("NaN") == "—"
     assert money_parts("100000000", "zh") == ("1.00", "亿")
-    assert fmt_day("2026-11-21", "zh") == "2026-11-21 星期六" and fmt_day("2026-11-21", "en") == "2026-11-21 Sat"
+    assert fmt_day("2026-11-21", "zh") == "2026-11-21 星期六"
+    assert fmt_day("2026-11-21", "en") == "2026-11-21 Sat"
     assert fmt_day(None) == "—"
 
 
@@ -175,7 +177,7 @@ def test_funnel_marks_conversions_and_the_weakest_breakpoint():
 def test_channel_bars_use_catalogue_labels_most_leads_first():
     fig = figures.channel_figure(sample_snapshot(), "zh")
     assert list(fig.data[0].y)[:3] == ["抖音", "应用市场", "微信生态"]
-    assert list(fig.data[0].x)[0] == 4820
+    assert next(iter(fig.data[0].x)) == 4820
     unknown = figures.channel_figure({"by_channel": {"new_code": {"leads": 3}}}, "en")
     assert list(unknown.data[0].y) == ["new_code"]
     assert len(CHANNELS) == len(sample_snapshot()["by_channel"])
@@ -187,11 +189,12 @@ def test_trend_asset_and_wealth_figures():
     assert [trace.name for trace in trend.data] == ["Leads", "Opened"]
     assert trend.data[0].x[0] == f"{snap['day']} 09:00"
     donut = figures.asset_figure(snap, "zh")
-    assert [label.split()[0] for label in donut.data[0].labels] == ["股票", "基金", "理财产品", "债券", "现金"]
+    labels = [label.split()[0] for label in donut.data[0].labels]
+    assert labels == ["股票", "基金", "理财产品", "债券", "现金"]
     assert donut.data[0].labels[0] == "股票  36.00 亿"
     assert "86.42 亿" in donut.layout.annotations[0].text
     wealth = figures.wealth_figure(snap, "en")
-    assert list(wealth.data[0].y)[0] == "stocks" and list(wealth.data[0].text)[0] == "55.5%"
+    assert next(iter(wealth.data[0].y)) == "stocks" and next(iter(wealth.data[0].text)) == "55.5%"
 
 
 # ---- page views -------------------------------------------------------------------------------------
@@ -213,12 +216,21 @@ def test_render_fills_every_output_and_survives_an_empty_snapshot():
     assert cards["leads"][1].id == "kpi-leads" and cards["leads"][1].children == ["18,642"]
     assert cards["deposit_amount"][1].to_plotly_json()["props"]["data-value"] == "123456789.12"
     assert "pos" in cards["net_inflow"][1].className
-    assert outputs[-1] == "fresh fresh-ok"
+    assert outputs[-2] == "fresh fresh-ok" and outputs[-1] == int(now.timestamp() * 1000)
     down = wall.render({"error": "live store unreachable"}, "zh", now)
-    assert all(value is no_update for value in down[:-2]) and down[-1] == "fresh fresh-bad"
-    assert down[-2][1].children == "数据源异常"
+    assert all(value is no_update for value in down[:-3]) and down[-2] == "fresh fresh-bad"
+    assert down[-3][1].children == "数据源异常" and down[-1] == int(now.timestamp() * 1000)
     empty = wall.render({}, "en", now)
-    assert empty[0][1].children == ["—"] and empty[-1] == "fresh fresh-bad"
+    assert empty[0][1].children == ["—"] and empty[-2] == "fresh fresh-bad"
+
+
+def test_rebuilding_live_store_shows_no_numbers_as_if_right():
+    now = datetime.now(TZ)
+    out = wall.render({**sample_snapshot(now), "live_state": {"state": "rebuilding"}}, "zh", now)
+    assert all(value is no_update for value in out[:-3])
+    assert out[-3][1].children == "实时数据重建中" and "fresh-rebuilding" in out[-2]
+    ok = wall.render({**sample_snapshot(now), "live_state": {"state": "ok"}}, "en", now)
+    assert ok[0][1].children == ["18,642"]
     steps = wall.funnel_steps(sample_snapshot(now), "zh")
     assert [item.children[2].id for item in steps] == [f"reach-{k}" for k in STEPS]
     assert [item.children[2].children for item in steps][:2] == ["15,230", "12,874"]
@@ -349,3 +361,57 @@ def test_wall_in_a_real_browser(live_wall):
         finally:
             browser.close()
 
+
+
+@pytest.mark.browser
+def test_stale_watermark_turns_red_in_the_browser_when_the_server_stops(tmp_path):
+    """Finding 7: the badge was drawn by the server, so a frozen or dead server left "0.4 s" on the wall.
+    The browser now judges staleness by itself, shows "reconnecting", and heals when the server returns."""
+    from playwright.sync_api import expect, sync_playwright
+    from werkzeug.serving import make_server
+
+    state = {"snapshot": sample_snapshot()}
+
+    def provider():
+        return {**state["snapshot"], "generated_at": datetime.now(TZ).isoformat()}
+
+    app = create_app(Settings(refresh_ms=500), provider)
+
+    def serve(port: int = 0):
+        server = make_server("127.0.0.1", port, app.server, threaded=True)
+        threading.Thread(target=server.serve_forever, daemon=True).start()
+        return server
+
+    server = serve()
+    port = server.server_port
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path="/usr/bin/chromium", args=BROWSER_ARGS)
+        try:
+            page = browser.new_page(viewport={"width": 1920, "height": 1080})
+            page.goto(f"http://127.0.0.1:{port}/")
+            expect(page.locator("#wall-freshness")).to_have_class("fresh fresh-ok", timeout=15000)
+            expect(page.locator("#wall-stale")).to_be_hidden()
+
+            state["snapshot"] = {**sample_snapshot(), "live_state": {"state": "rebuilding"}}
+            expect(page.locator("#wall-freshness")).to_have_text("实时数据重建中", timeout=3000)
+            state["snapshot"] = sample_snapshot()
+            expect(page.locator("#wall-freshness")).to_have_class("fresh fresh-ok", timeout=3000)
+
+            server.shutdown()
+            server.server_close()
+            stopped = time.monotonic()
+            expect(page.locator("#wall-stale")).to_be_visible(timeout=10000)
+            assert time.monotonic() - stopped < 8  # 5 s without an answer, judged every second
+            expect(page.locator("#wall-stale")).to_contain_text("数据已过期")
+            expect(page.locator("#wall-stale")).to_contain_text("重连中")
+            expect(page.locator("#wall-freshness")).to_be_hidden()  # its last words were "0.x s"
+            expect(page.locator("#kpi-leads")).to_have_text("18,642")  # no error page: the wall stays
+            page.screenshot(path=str(tmp_path / "wall-stale.png"))
+
+            server = serve(port)
+            expect(page.locator("#wall-stale")).to_be_hidden(timeout=10000)
+            expect(page.locator("#wall-freshness")).to_have_class("fresh fresh-ok", timeout=3000)
+        finally:
+            browser.close()
+            server.shutdown()
+            server.server_close()
