@@ -149,7 +149,7 @@ def query_rows(client: Any, name: str, parameters: dict[str, Any]) -> list[dict[
     with locked(client):
         result = client.query(load_query(name), parameters=parameters)
     names = result.column_names
-    return [dict(zip(names, row)) for row in result.result_rows]
+    return [dict(zip(names, row, strict=True)) for row in result.result_rows]
 
 
 # ---- events ----
@@ -219,3 +219,27 @@ def existing_reject_ids(client: Any, ids: Iterable[str]) -> set[str]:
         return set()
     rows = query_rows(client, "existing_reject_ids", {"ids": wanted})
     return {row["reject_id"] for row in rows}
+
+
+# ---- reading events back (the live store's rebuild) ----
+
+def stored_event(row: dict[str, Any]) -> Event:
+    """An Event from a row of queries/live_rebuild_by_*.sql (the fields the live store reads)."""
+    holdings = {cls: row[f"h_{cls}"] for cls in HOLDING_COLUMNS} if row["type"] == "asset" else {}
+    return Event(event_id=row["event_id"], type=row["type"], ts_ms=int(row["ts_ms"]), channel=row["channel"],
+                 lead_id=row["lead_id"], account_id=row["account_id"], step=int(row["step"]),
+                 status=row["status"], outcome=row["outcome"], direction=row["direction"],
+                 first=bool(row["first"]), product=row["product"], amount=row["amount"], holdings=holdings)
+
+
+def live_window_page(client: Any, order: str, since_ms: int, after: tuple[int, str], limit: int
+                     ) -> list[dict[str, Any]]:
+    """Events with ts >= since_ms after the cursor `after` = (ms, event_id), ordered by `order`:
+    "ts" (history) or "received" (what the sink stored after a moment)."""
+    name = {"ts": "live_rebuild_by_ts", "received": "live_rebuild_by_received"}[order]
+    return query_rows(client, name, {"since_ms": since_ms, "after_ms": after[0], "after_id": after[1],
+                                     "limit": limit})
+
+
+def live_window_count(client: Any, since_ms: int) -> int:
+    return int(query_rows(client, "live_rebuild_count", {"since_ms": since_ms})[0]["count()"])

@@ -1,4 +1,14 @@
-"""Redis half of the live store: apply event batches (ecc/live.lua) and read the wall snapshot."""
+"""Redis half of the live store: apply event batches (ecc/live.lua) and read the wall snapshot.
+
+Besides the counters it keeps the bookkeeping that lets the live state heal (ecc.live_rebuild) and
+health tell a stuck part from a live one:
+- `<prefix>live:epoch`: written once a complete build of the live state is in Redis (no TTL). Missing
+  means Redis is empty, new or was flushed: the numbers cannot be trusted until a rebuild writes it.
+- `<prefix>live:state`, `<prefix>live:lock`, `<prefix>live:token`: the running rebuild, its owner
+  (SET NX with expiry: one rebuilder however many sinks run) and the token it finishes with.
+- `<prefix>hb` / `<prefix>hb:err`: heartbeat per component (epoch ms) and its last error while retrying.
+- `<prefix>sink:polls`: per sink process, its last poll and the last time it had stored all it had read.
+"""
 
 from __future__ import annotations
 
@@ -11,10 +21,25 @@ import redis
 
 from ecc import live, timeutil
 from ecc.events import Event, Rejection
+from ecc.faults import describe
 
 log = logging.getLogger(__name__)
 DAY_S = 86_400
 RATE_WINDOW_S = 60
+ERROR_LIMIT = 300  # characters of a heartbeat's error
+# Release the rebuild lock only if we still own it (a lock that expired may have a new owner).
+_RELEASE = "if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end return 0"
+_REFRESH = ("if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('PEXPIRE', KEYS[1], ARGV[2]) "
+            "end return 0")
+# Write the epoch only if the token of this rebuild survived: a flush during the rebuild deletes it,
+# and what was applied before that flush is gone, so the rebuild must start again.
+_FINISH = """
+if redis.call('GET', KEYS[1]) ~= ARGV[1] then return 0 end
+redis.call('SET', KEYS[2], ARGV[2])
+redis.call('HSET', KEYS[3], 'state', 'ok', 'since', ARGV[2], 'progress', '1')
+redis.call('DEL', KEYS[1])
+return 1
+"""
 
 
 class LiveStore:
@@ -28,26 +53,40 @@ class LiveStore:
 
     @classmethod
     def from_url(cls, url: str, **kwargs) -> LiveStore:
-        return cls(redis.Redis.from_url(url, decode_responses=True), **kwargs)
+        # Timeouts: a Redis that hangs (stopped, overloaded) must surface as an error to retry, not block
+        # a worker or the sink forever.
+        client = redis.Redis.from_url(url, decode_responses=True, socket_connect_timeout=3, socket_timeout=10,
+                                      health_check_interval=15)
+        return cls(client, **kwargs)
 
     def _key(self, *parts: str) -> str:
         return self.prefix + ":".join(parts)
 
     # ---- writing (stream worker) ----
 
-    def apply(self, events: list[Event], now: date | None = None) -> tuple[int, int]:
-        """Apply a batch exactly once per event_id; returns (applied, duplicates). Older days are skipped."""
+    def apply(self, events: list[Event], now: date | None = None, count_rate: bool = True) -> tuple[int, int]:
+        """Apply a batch exactly once per event_id; returns (applied, duplicates). Older days are skipped.
+
+        `count_rate=False` for a rebuild: replayed history is not ingest."""
         days = live.live_days(now or timeutil.today(), self.live_days)
         args: list[str] = [self.prefix, str(self.live_days * DAY_S * 2), str((self.live_days + 1) * DAY_S),
                            str(len(days)), *days]
         skipped = 0
         for event in events:
-            if live.is_live(event, days[-1]):
-                args.extend(live.encode(event))
-            else:
-                skipped += 1
+            try:
+                if not live.is_live(event, days[-1]):
+                    skipped += 1
+                    continue
+                record = live.encode(event)
+            except (ValueError, TypeError, ArithmeticError, AttributeError) as exc:
+                # Not countable (e.g. a type the door never lets in): it must not stop the batch.
+                log.error("event %r cannot be counted live: %s", getattr(event, "event_id", "?"),
+                          describe(exc))
+                continue
+            args.extend(record)
         applied, duplicates = self._apply(args=args) if len(args) > 4 + len(days) else (0, 0)
-        self._count_rate("accepted", applied)
+        if count_rate:
+            self._count_rate("accepted", applied)
         if skipped:
             log.debug("%d events older than the live window left to ClickHouse", skipped)
         return int(applied), int(duplicates)
@@ -95,16 +134,131 @@ class LiveStore:
         pipe.hgetall(self._key(prev_key, "c"))
         pipe.hgetall(self._key("aum"))
         pipe.hget(self._key("fresh"), "all")
-        counters, minutes, previous, aum, fresh = pipe.execute()
+        pipe.get(self._key("live", "epoch"))
+        pipe.hgetall(self._key("live", "state"))
+        pipe.exists(self._key("live", "lock"))
+        counters, minutes, previous, aum, fresh, epoch, state, locked = pipe.execute()
 
         def ints(h: dict) -> dict[str, int]:
             return {k: int(v) for k, v in h.items()}
-        return live.snapshot(day, ints(counters), ints(minutes), ints(previous), ints(aum),
+        snap = live.snapshot(day, ints(counters), ints(minutes), ints(previous), ints(aum),
                              int(fresh) if fresh else None, timeutil.now_ms(),
                              self.rate("accepted"), self.rate("rejected"))
+        snap["live_state"] = live_state_of(epoch, state, bool(locked))
+        return snap
 
     def ping(self) -> bool:
         try:
             return bool(self.r.ping())
         except redis.RedisError:
             return False
+
+    # ---- live state: is what Redis holds complete? (ecc.live_rebuild) ----
+
+    def live_state(self) -> dict:
+        """{"state": "ok" | "rebuilding" | "empty", "since": ISO time or None, "progress": 0..1}."""
+        pipe = self.r.pipeline()
+        pipe.get(self._key("live", "epoch"))
+        pipe.hgetall(self._key("live", "state"))
+        pipe.exists(self._key("live", "lock"))
+        epoch, state, locked = pipe.execute()
+        return live_state_of(epoch, state, bool(locked))
+
+    def has_epoch(self) -> bool:
+        return bool(self.r.exists(self._key("live", "epoch")))
+
+    def forget_epoch(self) -> None:
+        """The live state is known to be incomplete (e.g. Redis came back from an old snapshot)."""
+        self.r.delete(self._key("live", "epoch"))
+
+    def generation(self) -> int:
+        """A counter that only grows while Redis keeps its data: a smaller value than last time means
+        Redis went back in time (restored from an older snapshot) or lost everything."""
+        return int(self.r.incr(self._key("live", "gen")))
+
+    def acquire_rebuild(self, owner: str, ttl_s: float) -> bool:
+        return bool(self.r.set(self._key("live", "lock"), owner, nx=True, px=int(ttl_s * 1000)))
+
+    def refresh_rebuild(self, owner: str, ttl_s: float) -> bool:
+        return bool(self.r.eval(_REFRESH, 1, self._key("live", "lock"), owner, int(ttl_s * 1000)))
+
+    def release_rebuild(self, owner: str) -> None:
+        self.r.eval(_RELEASE, 1, self._key("live", "lock"), owner)
+
+    def begin_rebuild(self, token: str, since_ms: int) -> None:
+        pipe = self.r.pipeline()
+        pipe.set(self._key("live", "token"), token)
+        pipe.hset(self._key("live", "state"), mapping={"state": "rebuilding", "since": since_ms,
+                                                       "progress": 0, "phase": "history"})
+        pipe.execute()
+
+    def rebuild_progress(self, progress: float, phase: str) -> None:
+        self.r.hset(self._key("live", "state"), mapping={"progress": round(progress, 4), "phase": phase})
+
+    def rebuild_token_alive(self, token: str) -> bool:
+        return self.r.get(self._key("live", "token")) == token
+
+    def finish_rebuild(self, token: str, now_ms: int) -> bool:
+        """Write the epoch if this rebuild's token survived (no flush meanwhile); False otherwise."""
+        return bool(self.r.eval(_FINISH, 3, self._key("live", "token"), self._key("live", "epoch"),
+                                self._key("live", "state"), token, now_ms))
+
+    # ---- heartbeats (health tells a stuck part from a live one) ----
+
+    def beat(self, component: str, error: str | None = None) -> bool:
+        """Record that `component` is alive now, with its last error while it retries; never raises
+        (a heartbeat that cannot be written is itself the news)."""
+        try:
+            pipe = self.r.pipeline()
+            pipe.hset(self._key("hb"), component, timeutil.now_ms())
+            if error:
+                pipe.hset(self._key("hb", "err"), component, error[:ERROR_LIMIT])
+            else:
+                pipe.hdel(self._key("hb", "err"), component)
+            pipe.execute()
+            return True
+        except redis.RedisError as exc:
+            log.debug("heartbeat of %s not written: %s", component, describe(exc))
+            return False
+
+    def heartbeats(self) -> dict[str, int]:
+        """Component -> time of its last heartbeat (epoch ms)."""
+        return {k: int(v) for k, v in self.r.hgetall(self._key("hb")).items()}
+
+    def heartbeat_errors(self) -> dict[str, str]:
+        """Component -> its last error, for components that are retrying now."""
+        return dict(self.r.hgetall(self._key("hb", "err")))
+
+    def note_sink_poll(self, sink_id: str, last_poll_s: float | None, caught_up_s: float | None) -> bool:
+        """A sink's last poll and the start of its last poll that left nothing unstored (never raises)."""
+        value = f"{_ms(last_poll_s)},{_ms(caught_up_s)}"
+        try:
+            self.r.hset(self._key("sink", "polls"), sink_id, value)
+            return True
+        except redis.RedisError as exc:
+            log.debug("sink poll not written: %s", describe(exc))
+            return False
+
+    def sink_polls(self) -> dict[str, tuple[int, int]]:
+        """sink id -> (last poll, caught up), epoch ms, 0 when unknown."""
+        out = {}
+        for sink_id, value in self.r.hgetall(self._key("sink", "polls")).items():
+            last, _, caught = value.partition(",")
+            out[sink_id] = (int(last or 0), int(caught or 0))
+        return out
+
+
+def _ms(seconds: float | None) -> int:
+    return int(seconds * 1000) if seconds else 0
+
+
+def live_state_of(epoch: str | None, state: dict[str, str], locked: bool) -> dict:
+    """The wall's view of the live state from the raw Redis values."""
+    def iso(ms: str | None) -> str | None:
+        return timeutil.to_local(int(ms)).isoformat(timespec="seconds") if ms else None
+    if epoch:
+        return {"state": "ok", "since": iso(epoch), "progress": 1.0}
+    if locked and state.get("state") == "rebuilding":
+        return {"state": "rebuilding", "since": iso(state.get("since")),
+                "progress": float(state.get("progress") or 0), "phase": state.get("phase", "history")}
+    return {"state": "empty", "since": None, "progress": 0.0}

@@ -43,15 +43,17 @@ def start_worker(s) -> subprocess.Popen:
 
 
 
-def burst(n_leads: int) -> list[dict]:
+def burst(n_leads: int, prefix: str = "K") -> list[dict]:
     """Today's leads, each with a call and steps 1..3, at times a little in the past."""
     base = time.time() - 3600
     events = []
     for i in range(n_leads):
-        t = lambda s, i=i: time.strftime("%Y-%m-%dT%H:%M:%S+08:00", time.gmtime(base + i * 0.01 + s + 8 * 3600))  # noqa: E731
-        events += [make_lead(f"K{i}", t(0), channel="douyin" if i % 3 else "wechat"),
-                   make_call(f"K{i}", t(1), outcome="connected" if i % 2 else "busy")]
-        events += [make_step(f"K{i}", k, t(k + 1), channel="douyin" if i % 3 else "wechat")
+        t = lambda s, i=i: time.strftime(  # noqa: E731
+            "%Y-%m-%dT%H:%M:%S+08:00", time.gmtime(base + i * 0.01 + s + 8 * 3600))
+        lead = f"{prefix}{i}"
+        events += [make_lead(lead, t(0), channel="douyin" if i % 3 else "wechat"),
+                   make_call(lead, t(1), outcome="connected" if i % 2 else "busy")]
+        events += [make_step(lead, k, t(k + 1), channel="douyin" if i % 3 else "wechat")
                    for k in range(1, 4 if i % 4 else 12)]
     return events
 
