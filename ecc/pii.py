@@ -7,7 +7,8 @@ wherever it is written, in any common form: `13812341234`, `+86 138 1234 1234`, 
 `find_phones` lists what it would mask, so that a scan for leaks and the masking agree on what a phone is.
 
 What is *not* a phone: 11 digits inside a longer run of digits (a 15-digit id, a millisecond timestamp),
-and a number starting 10/11/12 (no mainland mobile range). A phone glued to letters (`L13812341234`)
+a number starting 10/11/12 (no mainland mobile range), and digits inside a machine token (a UUID, an
+HMAC or other run of 16+ hex characters). A phone glued to letters (`L13812341234`)
 *is* one: ids built from phone numbers are common upstream, and they are exactly what must not leak.
 """
 
@@ -33,6 +34,11 @@ _MOBILE = re.compile(
     # (138)1234-1234
     rf"|{_OPEN}\s*(?P<c1>[1１][3-9３-９]{_D})\s*{_CLOSE}\s*(?P<c2>{_D}{{4}}){_SEP}?(?P<c3>{_D}{{4}})"
     rf")(?!\d)")
+# Machine tokens: a canonical UUID or 16+ hex characters (an HMAC, uuid4().hex). Random hex holds 11
+# digits in a row about once in a thousand tokens; inside such a token they are not a phone number.
+_HEX_TOKEN = re.compile(r"(?<![0-9A-Za-z])(?:[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}"
+                        r"|[0-9A-F]{8}-[0-9A-F]{4}-[0-9A-F]{4}-[0-9A-F]{4}-[0-9A-F]{12}|[0-9a-f]{16,}|[0-9A-F]{16,})"
+                        r"(?![0-9A-Za-z])")
 # Any other long digit run in a field named like a phone (landlines, foreign numbers).
 _LONG_DIGITS = re.compile(r"\d{7,}")
 
@@ -83,18 +89,30 @@ def hash_phone(digits: str, key: str) -> str:
     return hmac.new(key.encode(), digits.encode(), hashlib.sha256).hexdigest()[:32]
 
 
+def _phones(text: str) -> list[re.Match[str]]:
+    found = list(_MOBILE.finditer(text))
+    if not found:
+        return found
+    tokens = [m.span() for m in _HEX_TOKEN.finditer(text)]
+    return [m for m in found if not any(a <= m.start() and m.end() <= b for a, b in tokens)]
+
+
 def find_phones(text: str) -> list[str]:
     """Every mainland mobile number in `text`, as written (used by leak scans and by `has_phone`)."""
-    return [m.group(0) for m in _MOBILE.finditer(text)]
+    return [m.group(0) for m in _phones(text)]
 
 
 def has_phone(text: str) -> bool:
-    return _MOBILE.search(text) is not None
+    return bool(_phones(text))
 
 
 def mask_text(text: str) -> str:
     """Mask every mobile number in free text, in any form, as 138****1234 (idempotent)."""
-    return _MOBILE.sub(lambda m: mask_phone(_digits_of(m)), text)
+    out, last = [], 0
+    for m in _phones(text):
+        out += [text[last:m.start()], mask_phone(_digits_of(m))]
+        last = m.end()
+    return "".join(out) + text[last:] if out else text
 
 
 def mask_value(value: object) -> object:

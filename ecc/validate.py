@@ -48,6 +48,7 @@ RAW_LIMIT = 4000
 MAX_LINE_BYTES = 1 << 20  # one event is a few hundred bytes; a 1 MiB line is a mistake or an attack
 MAX_DEPTH = 32  # events nest 2 levels (holdings); deeper JSON is rejected before anything recurses
 MAX_INT_DIGITS = 40
+_JSON_SPACE = " \t\r\n"
 
 
 @dataclass(frozen=True)
@@ -274,7 +275,7 @@ def _one_line(batch: Batch, line: Any, i: int, source: str, opts: dict[str, Any]
                 masked_raw(text=_raw_text(line).rstrip("\r\n")), source, i))
             return
     text = line.lstrip("\ufeff")  # a byte-order mark is harmless
-    if not text.strip():
+    if not text.strip(_JSON_SPACE):  # blank; other "spaces" (\x1c, U+3000) are content, hence rejected
         return
     try:
         obj = decode(text)

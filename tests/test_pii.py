@@ -87,3 +87,11 @@ def test_a_masked_phone_with_a_known_key_is_reversible():
     target = pii.hash_phone("13812345678", key)
     found = [f"138{m:04d}5678" for m in range(10_000) if pii.hash_phone(f"138{m:04d}5678", key) == target]
     assert found == ["13812345678"]
+
+
+def test_machine_tokens_are_not_phones():
+    """HMACs and uuid4().hex hold 11 digits in a row about once in a thousand: not a phone, not masked."""
+    tokens = ("9f2c3a13812341234bbbbbbbbbbbbbb0", "0d3c13812341234ab", "5e1a2b3c-1381-2341-2345-a13812341234")
+    for token in tokens:
+        assert pii.find_phones(token) == [] and pii.mask_text(token) == token
+    assert pii.find_phones("L13812341234 A13812341234") == ["13812341234", "13812341234"]
