@@ -8,4 +8,6 @@ COPY queries queries
 COPY assets assets
 RUN pip install --no-cache-dir ".[postgres]"
 EXPOSE 8050
-CMD ["ecc", "web", "--host", "0.0.0.0"]
+# No default phone hash key: a key written here would be public, and hashes made with it reversible
+# (issue 6, finding 5). `docker run -e ECC_PHONE_HASH_KEY=...` or docker-compose.yml must set one.
+CMD ["sh", "-c", "test -n \"$ECC_PHONE_HASH_KEY\" || { echo 'set ECC_PHONE_HASH_KEY (a long random secret)' >&2; exit 2; }; exec ecc web --host 0.0.0.0"]

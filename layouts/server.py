@@ -23,7 +23,11 @@ def safe_snapshot(services: Services):
     """The wall keeps running (showing "—" and a red freshness badge) while Redis is unreachable."""
     def provider() -> dict:
         try:
-            return services.live.snapshot()
+            snapshot = services.live.snapshot()
+            state = getattr(services.live, "live_state", None)  # "ok" | "rebuilding" | "empty"
+            if "live_state" not in snapshot and callable(state):
+                snapshot = {**snapshot, "live_state": state()}
+            return snapshot
         except redis.RedisError as exc:
             log.warning("live store unreachable: %s", exc)
             return {"error": f"live store unreachable: {exc}"}
