@@ -63,8 +63,9 @@ def cmd_ingest(args, settings: Settings) -> int:
     except OSError as exc:
         sys.stderr.write(f"ecc ingest: cannot read {path}: {exc}\n")
         return 2
-    counts = {"accepted": result.accepted, "rejected": result.rejected,
-              "unacknowledged": result.unacknowledged, "not_sent": result.not_sent}
+    counts = {"accepted": result.accepted, "rejected": result.rejected}
+    if not result.complete:  # only then: the usual line stays the contract's two counts
+        counts.update(unacknowledged=result.unacknowledged, not_sent=result.not_sent)
     print(json.dumps(counts, ensure_ascii=False))
     for err in result.errors[: args.show]:
         sys.stderr.write(f"  line {err['index'] + 1}: {err['reason']}\n")
