@@ -185,3 +185,22 @@ def test_redis_killed_and_restarted_empty_converges(pipeline, ch, tmp_path):
         stop_stack(worker, sink)
         server.stop()
 
+
+
+@pytest.mark.e2e
+def test_restart_on_the_same_data_fills_an_empty_valkey(pipeline, valkey_url, ch):
+    """A demo restarted on its data directory: chDB has the events, the new Valkey nothing. The sink
+    (which the web process starts) brings its rebuilder, and the wall's numbers come back from chDB."""
+    events = burst(150, prefix="S")
+    store_batch(ch, normal(events), [], SinkStats())
+    client = redis.Redis.from_url(valkey_url, decode_responses=True)
+    client.flushdb()
+    store = LiveStore(client)
+    assert store.live_state()["state"] == "empty"
+    sink = Sink(pipeline.with_(redis_url=valkey_url), ch).start()
+    try:
+        assert wait_until(lambda: store.live_state()["state"] == "ok", CONVERGE_S), store.live_state()
+        assert live_counts(store) == oracle_counts(events)
+        assert sink.rebuilder.last["events"] == len(events)
+    finally:
+        sink.stop()
