@@ -1,0 +1,164 @@
+"""Web app under slow and many clients (issue 6, finding 7): the wall's refresh latency while others load it.
+
+    flock /tmp/ecc-bench.lock .venv/bin/python bench/web_load.py            # starts the embedded stack
+    flock /tmp/ecc-bench.lock .venv/bin/python bench/web_load.py --url http://127.0.0.1:8050
+
+The wall's refresh is the Dash callback request the page sends every second (`POST /_dash-update-component`
+with the wall's outputs). It is timed, one request after another, during three phases:
+(a) nothing else; (b) `--slow` clients sending a POST body at 1 byte/s; (c) `--many` concurrent
+`GET /api/v1/kpis` for `--seconds` (p50/p95 and errors of those too). 127.0.0.1 only; every loop bounded.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import shutil
+import socket
+import tempfile
+import threading
+import time
+from urllib.parse import urlsplit
+
+import requests
+from report import pct, table
+
+from layouts import wall
+
+log = logging.getLogger("bench.web_load")
+
+
+def refresh_payload(n: int) -> dict:
+    outputs = [{"id": c, "property": p} for c, p in wall._OUTPUTS]
+    return {"output": ".." + "...".join(f"{c}.{p}" for c, p in wall._OUTPUTS) + "..",
+            "outputs": outputs,
+            "inputs": [{"id": wall.ID_INTERVAL, "property": "n_intervals", "value": n},
+                       {"id": "lang-store", "property": "data", "value": "zh"}],
+            "changedPropIds": [f"{wall.ID_INTERVAL}.n_intervals"], "state": []}
+
+
+def time_wall(url: str, seconds: float, timeout: float = 30.0) -> tuple[list[float], int]:
+    """Wall refresh latencies (s) for `seconds`, one request at a time like one wall screen; and errors."""
+    latencies, errors, n = [], 0, 0
+    deadline = time.monotonic() + seconds
+    with requests.Session() as http:
+        while time.monotonic() < deadline:
+            n += 1
+            started = time.monotonic()
+            try:
+                resp = http.post(f"{url}/_dash-update-component", json=refresh_payload(n), timeout=timeout)
+                ok = resp.status_code == 200
+            except requests.RequestException:
+                ok = False
+            elapsed = time.monotonic() - started
+            if ok:
+                latencies.append(elapsed)
+            else:
+                errors += 1
+            time.sleep(max(0.0, 1.0 - elapsed))  # the wall asks once a second
+    return latencies, errors
+
+
+def slow_clients(url: str, count: int, stop: threading.Event) -> list[threading.Thread]:
+    """`count` clients announcing a 10 kB NDJSON body and sending it at 1 byte/s until `stop`."""
+    parts = urlsplit(url)
+
+    def run():
+        try:
+            s = socket.create_connection((parts.hostname, parts.port), timeout=5)
+            s.sendall(b"POST /api/v1/events HTTP/1.1\r\nHost: x\r\nContent-Type: application/x-ndjson\r\n"
+                      b"Content-Length: 10000\r\n\r\n")
+            for _ in range(10_000):
+                if stop.wait(1.0):
+                    break
+                s.sendall(b"{")
+            s.close()
+        except OSError as exc:  # the server may time the client out (408): that is the point
+            log.debug("slow client ended: %s", exc)
+    threads = [threading.Thread(target=run, daemon=True) for _ in range(count)]
+    for t in threads:
+        t.start()
+    return threads
+
+
+def many_clients(url: str, count: int, seconds: float, out: dict) -> list[threading.Thread]:
+    lock = threading.Lock()
+    out.update(latencies=[], errors=0)
+    deadline = time.monotonic() + seconds
+
+    def run():
+        with requests.Session() as http:
+            while time.monotonic() < deadline:
+                started = time.monotonic()
+                try:
+                    ok = http.get(f"{url}/api/v1/kpis", timeout=30).status_code == 200
+                except requests.RequestException:
+                    ok = False
+                with lock:
+                    if ok:
+                        out["latencies"].append(time.monotonic() - started)
+                    else:
+                        out["errors"] += 1
+    threads = [threading.Thread(target=run, daemon=True) for _ in range(count)]
+    for t in threads:
+        t.start()
+    return threads
+
+
+def row(name: str, lat: list[float], errors: int) -> list[str]:
+    if not lat:
+        return [name, "0", str(errors), "—", "—", "—"]
+    return [name, str(len(lat)), str(errors), f"{pct(lat, 0.5) * 1000:.0f}", f"{pct(lat, 0.95) * 1000:.0f}",
+            f"{max(lat) * 1000:.0f}"]
+
+
+def measure(url: str, args) -> str:
+    requests.get(f"{url}/api/v1/kpis", timeout=60)  # warm the query path once
+    rows = [row("(a) wall refresh, alone", *time_wall(url, args.seconds))]
+    stop = threading.Event()
+    slow = slow_clients(url, args.slow, stop)
+    time.sleep(2)
+    rows.append(row(f"(b) wall refresh, {args.slow} slow clients", *time_wall(url, args.seconds)))
+    stop.set()
+    for t in slow:
+        t.join(5)
+    many: dict = {}
+    crowd = many_clients(url, args.many, args.seconds, many)
+    rows.append(row(f"(c) wall refresh, {args.many} clients on /kpis", *time_wall(url, args.seconds)))
+    for t in crowd:
+        t.join(60)
+    rows.append(row(f"(c) GET /api/v1/kpis x {args.many}", many["latencies"], many["errors"]))
+    return table(f"web load ({url}; {args.seconds:.0f} s a phase)",
+                 ["phase", "requests", "errors", "p50 ms", "p95 ms", "max ms"], rows)
+
+
+def main() -> int:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--url", help="a running ECC (default: start the embedded stack, no simulator)")
+    p.add_argument("--seconds", type=float, default=20.0)
+    p.add_argument("--slow", type=int, default=8)
+    p.add_argument("--many", type=int, default=200)
+    args = p.parse_args()
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    if args.url:
+        print(measure(args.url.rstrip("/"), args))
+        return 0
+    from ecc.config import Settings
+    from ecc.embedded import Stack, free_port
+
+    data = tempfile.mkdtemp(prefix="ecc-web-load-")
+    try:
+        key = os.environ.get("ECC_PHONE_HASH_KEY", "bench-only-" + "k" * 40)
+        settings = Settings(data_dir=data, phone_hash_key=key)
+        with Stack(settings, port=free_port(), simulate=True,
+                   simulate_args=["--rate", "50", "--backfill-minutes", "5"]) as stack:
+            time.sleep(5)
+            print(measure(stack.url, args))
+    finally:
+        shutil.rmtree(data, ignore_errors=True)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
