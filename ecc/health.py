@@ -95,7 +95,8 @@ def report(services) -> dict:
                                    "clickhouse": {"up": clickhouse.ping(services.ch)}}
     worker_lag = _cached("lag-worker", _LAG_CACHE_S, lambda: consumer_lag(s, "ecc-worker", [s.topic_events]))
     # consumer_lag answers None when it cannot reach the broker.
-    components["broker"] = {"up": worker_lag is not None}
+    # durable: False on the embedded broker (memory only): a crash loses what no consumer has stored.
+    components["broker"] = {"up": worker_lag is not None, "durable": s.broker_durable}
     redis_up = components["redis"]["up"]
     live_state = {"state": "unknown"}
     if redis_up:

@@ -30,6 +30,9 @@ class IngestResult:
     broker_error: str = ""  # why, in the broker's words
     dead_letters_unacknowledged: int = 0  # rejections whose dead letter the broker did not take
     not_sent: int = 0  # lines of a file left unread because the broker stopped acknowledging
+    # False for the embedded broker, which keeps its log in memory: acknowledged events that no consumer
+    # has stored yet are lost if it crashes (docs/architecture.md "Faults").
+    broker_durable: bool = True
 
     @property
     def complete(self) -> bool:
@@ -39,7 +42,8 @@ class IngestResult:
     def to_dict(self) -> dict[str, Any]:
         return {"accepted": self.accepted, "rejected": self.rejected, "errors": self.errors,
                 "unacknowledged": self.unacknowledged, "broker_error": self.broker_error,
-                "dead_letters_unacknowledged": self.dead_letters_unacknowledged, "not_sent": self.not_sent}
+                "dead_letters_unacknowledged": self.dead_letters_unacknowledged, "not_sent": self.not_sent,
+                "broker_durable": self.broker_durable}
 
 
 class Door:
@@ -58,7 +62,8 @@ class Door:
                               [{"index": r.index, "reason": r.reason} for r in batch.rejected],
                               unacknowledged=n - acked,
                               broker_error=pii.mask_text("; ".join(delivery.errors[:3])),
-                              dead_letters_unacknowledged=len(batch.rejected) - delivery.count(n))
+                              dead_letters_unacknowledged=len(batch.rejected) - delivery.count(n),
+                              broker_durable=s.broker_durable)
         if batch.rejected:
             log.info("rejected %d of %d events (first: %s)", len(batch.rejected), len(messages),
                      batch.rejected[0].reason)
@@ -81,7 +86,7 @@ def ingest_file(door: Door, path: Path, chunk: int = 10_000) -> IngestResult:
     """Publish a JSON Lines file in chunks; OSError propagates for an unreadable file. A chunk of which the
     broker acknowledged nothing stops the run (the broker is down: waiting out each chunk would only
     repeat the timeout); the lines left are counted as `not_sent`."""
-    total = IngestResult(0, 0, [])
+    total = IngestResult(0, 0, [], broker_durable=door.settings.broker_durable)
     with path.open("rb") as fh:
         lines: list[bytes] = []
         offset = 0

@@ -111,7 +111,8 @@ def create_app(settings: Settings, store: LiveStore) -> faust.App:
     @app.agent(raw_topic)
     async def gate(stream):
         async for values in stream.take(BATCH_MAX, within=BATCH_WITHIN_S):
-            batch = validate.parse_lines(values, source="kafka", phone_key=settings.phone_hash_key)
+            batch = validate.parse_lines(values, source="kafka", phone_key=settings.phone_hash_key,
+                                         history_days=settings.history_days)
             # Re-sent whole on a failure: duplicates are dropped downstream by event_id / reject_id.
             await retrier.until_done("gate", lambda b=batch: publish(b.accepted, b.rejected), SEND_TRANSIENT)
 
