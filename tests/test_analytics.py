@@ -446,7 +446,7 @@ def test_every_query_file_is_parameterised_and_runs(ch):
     placeholder = re.compile(r"%\(|%s|\{\}|\{[A-Za-z_]\w*\}")  # Python formatting, not {name:Type}
     bound = re.compile(r"\{(\w+):([^}]+)\}")
     samples = {"DateTime64(3, 'UTC')": DAY, "Array(String)": [], "Bool": False, "String": "leads",
-               "UInt8": 1, "UInt32": 5, "UInt64": 3_600_000}
+               "UInt8": 1, "UInt32": 5, "UInt64": 3_600_000, "Int64": 1_700_000_000_000}
     names = [p.name[:-4] for p in resources.files("queries").iterdir() if p.name.endswith(".sql")]
     assert len(names) >= 12
     for name in names:

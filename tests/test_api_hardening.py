@@ -160,3 +160,22 @@ def test_answer_cache_works_without_redis():
     assert cache.get("k", 1, lambda: "computed") == "computed"
     assert cache.get("k", 1, lambda: "again") == "again"  # paused: no second wait on a dead Redis
     assert time.monotonic() - started < 2
+
+
+def test_post_events_is_503_unless_the_broker_acknowledged_every_event(ch, redis_client, settings):
+    # An event counts as accepted only once the broker acknowledged it: a broker that is not there is a
+    # 503 that says how many were not, never a 200 that the client would take as stored.
+    engine = metadata.connect(settings.metadata)
+    metadata.migrate(engine)
+    absent = settings.with_(kafka_bootstrap=f"127.0.0.1:{free_port()}", publish_timeout=1.0,
+                            broker_durable=False)
+    services = Services(settings=absent, live=LiveStore(redis_client), ch=ch, meta=engine)
+    app = create_app(absent, lambda: {}, extra_setup=lambda a: a.server.register_blueprint(create_api(services)))
+    line = ('{"event_id":"e1","type":"lead","ts":"%s","lead_id":"L1","channel":"douyin"}'
+            % time.strftime("%Y-%m-%dT%H:%M:%S+00:00", time.gmtime()))
+    resp = app.server.test_client().post("/api/v1/events", data=line + "\nnot json\n",
+                                         headers={"Content-Type": "application/x-ndjson"})
+    body = resp.get_json()
+    assert resp.status_code == 503 and "send the batch again" in body["error"]
+    assert body["accepted"] == 0 and body["unacknowledged"] == 1 and body["rejected"] == 1
+    assert body["broker_durable"] is False
