@@ -26,7 +26,7 @@ from pathlib import Path
 from report import load_average, table
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
-from faultlab import Demo, burst_events, run_fault  # noqa: E402
+from faultlab import Demo, burst_events, run_fault
 
 FAULTS = ("none", "worker", "web", "redis", "hostile", "broker")
 
@@ -35,7 +35,8 @@ def main() -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--events", type=int, default=10_000, help="events in each burst")
     p.add_argument("--timeout", type=float, default=90.0, help="seconds to wait for convergence")
-    p.add_argument("--faults", default=",".join(FAULTS), help="comma-separated subset of " + ", ".join(FAULTS))
+    p.add_argument("--faults", default=",".join(FAULTS),
+                   help=f"comma-separated subset of {', '.join(FAULTS)}")
     args = p.parse_args()
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     load_before = load_average()

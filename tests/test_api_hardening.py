@@ -170,9 +170,10 @@ def test_post_events_is_503_unless_the_broker_acknowledged_every_event(ch, redis
     absent = settings.with_(kafka_bootstrap=f"127.0.0.1:{free_port()}", publish_timeout=1.0,
                             broker_durable=False)
     services = Services(settings=absent, live=LiveStore(redis_client), ch=ch, meta=engine)
-    app = create_app(absent, lambda: {}, extra_setup=lambda a: a.server.register_blueprint(create_api(services)))
-    line = ('{"event_id":"e1","type":"lead","ts":"%s","lead_id":"L1","channel":"douyin"}'
-            % time.strftime("%Y-%m-%dT%H:%M:%S+00:00", time.gmtime()))
+    app = create_app(absent, lambda: {},
+                     extra_setup=lambda a: a.server.register_blueprint(create_api(services)))
+    now = time.strftime("%Y-%m-%dT%H:%M:%S+00:00", time.gmtime())
+    line = f'{{"event_id":"e1","type":"lead","ts":"{now}","lead_id":"L1","channel":"douyin"}}'
     resp = app.server.test_client().post("/api/v1/events", data=line + "\nnot json\n",
                                          headers={"Content-Type": "application/x-ndjson"})
     body = resp.get_json()
