@@ -31,11 +31,11 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
-from fractions import Fraction
 from typing import Any
 
-from ecc import catalogue
+from ecc import catalogue, metrics
 from ecc.clickhouse import query_rows
+from ecc.metrics import ratio as _ratio  # the cohort funnel's conversions below
 from ecc.timeutil import INTERVALS, TZ
 
 log = logging.getLogger(__name__)
@@ -60,20 +60,6 @@ def _utc(moment: datetime, name: str) -> datetime:
 
 def _iso_ms(ms: int) -> str:
     return datetime.fromtimestamp(ms / 1000, tz=TZ).isoformat(timespec="milliseconds")
-
-
-def _ratio(numerator: int | Decimal, denominator: int | Decimal) -> float | None:
-    """A ratio as the correctly rounded float (exact fractions, also of money), or None when the
-    denominator is 0 (shown as "—", never 0)."""
-    if not denominator:
-        return None
-    return float(Fraction(numerator) / Fraction(denominator))
-
-
-def _shares(by_product: dict[str, Decimal]) -> dict[str, float | None]:
-    """product -> share of the total amount, products in order; {} when nothing was traded."""
-    total = sum(by_product.values(), ZERO)
-    return {product: _ratio(amount, total) for product, amount in sorted(by_product.items()) if total}
 
 
 def _filters(channels: Iterable[str] | None, provinces: Iterable[str] | None) -> dict[str, list[str]]:
@@ -104,6 +90,7 @@ class _Totals:
     aum: Decimal = ZERO
 
     def metrics(self, freshness_s: float | None) -> dict[str, Any]:
+        """The KPI object of one group; every formula is ecc.metrics' (the wall uses the same)."""
         reach, rejects = self.reach, self.rejects
         by_product: dict[str, Decimal] = {}
         for products in self.trade_by_segment.values():
@@ -113,25 +100,25 @@ class _Totals:
         return {
             "leads": self.leads,
             "dialed_leads": self.dialed_leads,
-            "dial_rate": _ratio(self.dialed_leads, self.leads),
+            "dial_rate": metrics.dial_rate(self.dialed_leads, self.leads),
             "connected_leads": self.connected_leads,
             "reach": {str(k): reach[k] for k in STEPS},
-            "step_conversion": {str(k): _ratio(reach[k + 1], reach[k]) for k in STEPS[:-1]},
+            "step_conversion": metrics.step_conversion(reach),
             "opened": reach[catalogue.OPENED_STEP],
-            "open_rate": _ratio(reach[catalogue.OPENED_STEP], self.leads),
+            "open_rate": metrics.open_rate(reach[catalogue.OPENED_STEP], self.leads),
             "rejects": {str(k): rejects[k] for k in STEPS},
-            "reject_rate": {str(k): _ratio(rejects[k], reach[k] + rejects[k]) for k in STEPS},
+            "reject_rate": metrics.reject_rate(rejects, reach),
             "first_deposits": self.first_deposits,
             "deposit_amount": self.deposit_in,
-            "net_inflow": self.deposit_in - self.deposit_out,
-            "deposit_rate": _ratio(self.deposited_accounts, self.opened_accounts),
+            "net_inflow": metrics.net_inflow(self.deposit_in, self.deposit_out),
+            "deposit_rate": metrics.deposit_rate(self.deposited_accounts, self.opened_accounts),
             "aum": self.aum,
-            "turnover_rate": _ratio(trade_total, self.aum),
-            # products traded in the period; {} without trades (no share to show)
-            "wealth_preference": _shares(by_product),
+            "turnover_rate": metrics.turnover_rate(trade_total, self.aum),
+            # products traded in the period, by name; {} without trades (no share to show)
+            "wealth_preference": metrics.wealth_preference(dict(sorted(by_product.items()))),
             # the same per segment of the trading account's latest snapshot before the end
-            "wealth_preference_by_segment": {segment: _shares(products)
-                                             for segment, products in sorted(self.trade_by_segment.items())},
+            "wealth_preference_by_segment": {segment: metrics.wealth_preference(dict(sorted(by_seg.items())))
+                                             for segment, by_seg in sorted(self.trade_by_segment.items())},
             "freshness_s": freshness_s,
         }
 

@@ -8,9 +8,8 @@ from __future__ import annotations
 from datetime import date, timedelta
 from decimal import Decimal
 
-from ecc import catalogue, timeutil
+from ecc import catalogue, metrics, timeutil
 from ecc.events import Event
-from ecc.metrics import ratio
 
 RECORD_WIDTH = 14  # fields per event in the Lua ARGV, see ecc/live.lua
 _CLASSES = catalogue.ASSET_CLASSES  # AUM hash fields 1..5 are these, in this order
@@ -87,18 +86,14 @@ def _counts(counters: dict[str, int], suffix: str = "") -> dict:
 
 
 def _ratios(totals: dict) -> dict:
-    reach = totals["reach"]
-    trades = {p: Decimal(v) for p, v in totals["trade_amount"].items()}
-    trade_sum = sum(trades.values())
-    return {
-        "dial_rate": ratio(totals["dialed_leads"], totals["leads"]),
-        "connect_rate": ratio(totals["connected_leads"], totals["leads"]),
-        "open_rate": ratio(totals["opened"], totals["leads"]),
-        "deposit_rate": ratio(totals["opened_deposited"], totals["opened"]),
-        "step_conversion": {str(k): ratio(reach[str(k + 1)], reach[str(k)]) for k in range(1, 11)},
-        "reject_rate": {k: ratio(totals["rejects"][k], reach[k] + totals["rejects"][k]) for k in reach},
-        "wealth_preference": {p: float(v / trade_sum) for p, v in trades.items()} if trade_sum else {},
-    }
+    """The wall's ratios, by the formulas of ecc.metrics (the same the drill-down uses)."""
+    def by_step(values: dict[str, int]) -> dict[int, int]:
+        return {int(k): v for k, v in values.items()}
+    return metrics.kpi_ratios(
+        leads=totals["leads"], dialed_leads=totals["dialed_leads"], connected_leads=totals["connected_leads"],
+        reach=by_step(totals["reach"]), rejects=by_step(totals["rejects"]),
+        opened_accounts=totals["opened"], deposited_accounts=totals["opened_deposited"],
+        trade_by_product={p: Decimal(v) for p, v in totals["trade_amount"].items()})
 
 
 def channels_in(counters: dict[str, int]) -> list[str]:
@@ -113,8 +108,8 @@ def snapshot(day: date, counters: dict[str, int], minutes: dict[str, int], previ
     by_channel = {}
     for ch in channels_in(counters):
         row = _counts(counters, "|" + ch)
-        row.update({"dial_rate": ratio(row["dialed_leads"], row["leads"]),
-                    "open_rate": ratio(row["opened"], row["leads"])})
+        row.update({"dial_rate": metrics.dial_rate(row["dialed_leads"], row["leads"]),
+                    "open_rate": metrics.open_rate(row["opened"], row["leads"])})
         by_channel[ch] = row
     series: dict[str, list] = {"leads": [], "opened": [], "deposit_amount": [], "calls": []}
     source = {"leads": "leads", f"reach:{catalogue.OPENED_STEP}": "opened",
