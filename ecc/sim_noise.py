@@ -11,6 +11,7 @@ import random
 
 from ecc import catalogue
 from ecc.sim_model import MINUTE, one
+from ecc.sim_wire import iso, to_line
 
 _REQUIRED = {"lead": ("lead_id", "channel"), "step": ("lead_id", "channel", "step"),
              "call": ("lead_id", "outcome"), "deposit": ("account_id", "amount"),
@@ -28,7 +29,6 @@ BAD_KINDS = ("truncated", "garbage", "missing_field", "naive_ts", "future_ts", "
 
 def malformed(event: dict, emit_ms: int, rng: random.Random) -> str:
     """A raw line the door must reject, derived from a real event as a broken producer would send it."""
-    from ecc.simulate import iso, to_line  # here, not at the top: ecc.simulate imports this module
     obj = {**event, "event_id": "x" + event["event_id"]}  # never collides with a valid event's id
     etype, kind = event["type"], one(rng, BAD_KINDS)
     if kind in ("negative_amount", "three_decimals") and "amount" not in obj:

@@ -8,7 +8,8 @@ the output is the same however the caller slices time into `advance` windows. Th
 parameters and sampling helpers) lives in `ecc.sim_model`.
 
 Transport noise (late, duplicated and malformed inputs, the last made by `ecc.sim_noise`) draws from its
-own random stream, so switching it on adds noise around exactly the same business facts.
+own random stream, so switching it on adds noise around exactly the same business facts. The wire form of
+the output (timestamps, JSON lines) is `ecc.sim_wire`'s, shared with `ecc.sim_noise`.
 """
 
 from __future__ import annotations
@@ -17,7 +18,6 @@ import gc
 import hashlib
 import heapq
 import itertools
-import json
 import logging
 import math
 import random
@@ -27,34 +27,19 @@ from collections import defaultdict
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import date, datetime
-from functools import lru_cache
 from operator import itemgetter
 
 from ecc import catalogue, timeutil
 from ecc import sim_model as model
 from ecc.sim_model import DAY, DIURNAL, EVENTS_PER_LEAD, HOUR, MINUTE, SECOND, minute_of_day
 from ecc.sim_noise import BAD_KINDS, malformed
+from ecc.sim_wire import Item, is_bad, iso, to_line
 
 __all__ = ["BAD_KINDS", "DAY", "DIURNAL", "EVENTS_PER_LEAD", "HOUR", "MINUTE", "SECOND", "Anomaly", "Item",
            "SimConfig", "Simulator", "day", "day_bounds", "diurnal", "generate", "is_bad", "iso", "malformed",
            "parse_anomaly", "to_line"]
 
 log = logging.getLogger(__name__)
-
-Item = dict | str  # an event object, or a malformed raw line (the `bad` option)
-_MILLIS = tuple(f".{ms:03d}+08:00" for ms in range(1000))
-
-
-@lru_cache(maxsize=4096)  # events come in time order, so one second's prefix serves many events
-def _second_prefix(second: int) -> str:
-    local_day, rem = divmod(second + model.UTC8 // 1000, 86_400)
-    day_text = date.fromordinal(719163 + local_day).isoformat()  # 719163 = ordinal of 1970-01-01
-    return f"{day_text}T{rem // 3600:02d}:{rem // 60 % 60:02d}:{rem % 60:02d}"
-
-
-def iso(ts_ms: int) -> str:
-    """ts as upstream writes it: Shanghai local time, milliseconds, +08:00."""
-    return _second_prefix(ts_ms // 1000) + _MILLIS[ts_ms % 1000]
 
 
 def diurnal(ts_ms: int) -> float:
@@ -412,18 +397,6 @@ class Simulator:
 
 
 # ---- conveniences ----
-
-def is_bad(item: Item) -> bool:
-    """Malformed inputs are raw lines (str); valid events are dicts."""
-    return isinstance(item, str)
-
-
-def to_line(item: Item | list) -> str:
-    """One JSON Lines line (without the newline): events as compact JSON, Chinese kept as it is."""
-    if isinstance(item, str):
-        return item
-    return json.dumps(item, ensure_ascii=False, separators=(",", ":"))
-
 
 def generate(config: SimConfig, start_ms: int, end_ms: int) -> Iterator[tuple[int, Item]]:
     """(emit_ms, item) for [start_ms, end_ms) in emission order, starting with no journey in flight."""
