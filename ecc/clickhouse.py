@@ -3,8 +3,11 @@
 - `connect(dsn)`: `chdb:///abs/path` opens an in-process chDB engine at that path; `http(s)://…` a
   server. chDB locks its path (one OS process per path) and allows one engine path per process, so a
   process opens one chDB client and shares it between its threads.
-- Every call that goes through this module holds a per-client lock (`locked(client)`): a chDB session
-  and an HTTP session both serve one query at a time.
+- Locking (`locked(client)`): a chDB client is one handle on the process's engine and serves one call at
+  a time, so calls through this module hold its lock; but chDB runs queries of *different* handles on the
+  same path at once (bench/chdb_sessions.py), so a part that must not wait for another (the sink beside
+  the web's drill-down) opens its own client. An HTTP client sends session-less queries over a pool of
+  connections and may run them side by side: no lock at all.
 - SQL lives in `queries/<name>.sql` (`load_query`), values are always bound server-side
   (`{name:Type}` with `parameters=`), never formatted into the text.
 """
@@ -42,7 +45,8 @@ REJECT_COLUMNS = ("reject_id", "received_at", "source", "reason", "raw")
 # Every table of queries/schema.sql: events, dead letters and the rollups kept from events.
 TABLES = ("events", "rejects", "lead_attrs", "account_attrs")
 
-_locks: weakref.WeakKeyDictionary[Any, threading.RLock] = weakref.WeakKeyDictionary()
+# client -> its lock, or None for a client that needs none (HTTP); a client not made by `connect` gets one.
+_locks: weakref.WeakKeyDictionary[Any, threading.RLock | None] = weakref.WeakKeyDictionary()
 _locks_guard = threading.Lock()
 
 
@@ -60,30 +64,36 @@ def connect(dsn: str) -> Client:
         if not path.startswith("/"):
             raise DsnError(f"chDB DSN needs an absolute path, e.g. chdb:///var/ecc/chdb: {dsn!r}")
         client = clickhouse_connect.get_client(dsn=dsn, tz_mode="aware")
+        lock: threading.RLock | None = threading.RLock()  # one handle serves one call at a time
         log.info("opened chDB at %s", path)
     elif dsn.startswith(("http://", "https://")):
         # No server session: session-less HTTP queries may run side by side without "session is locked".
         client = clickhouse_connect.get_client(dsn=dsn, tz_mode="aware", autogenerate_session_id=False)
+        lock = None
         parts = urlsplit(dsn)
         log.info("connected to ClickHouse server %s:%s", parts.hostname, parts.port)  # no credentials
     else:
         raise DsnError(f"unsupported ClickHouse DSN (use chdb:///abs/path or http(s)://…): {dsn!r}")
-    _lock_of(client)
+    with _locks_guard:
+        _locks[client] = lock
     return client
 
 
-def _lock_of(client: Any) -> threading.RLock:
+def _lock_of(client: Any) -> threading.RLock | None:
     with _locks_guard:
-        lock = _locks.get(client)
-        if lock is None:
-            lock = _locks[client] = threading.RLock()
-        return lock
+        if client not in _locks:
+            _locks[client] = threading.RLock()
+        return _locks[client]
 
 
 @contextmanager
 def locked(client: Any) -> Iterator[Any]:
-    """Hold the client's lock for a sequence of calls that belong together."""
-    with _lock_of(client):
+    """Hold the client's lock (if it has one) for a sequence of calls that belong together."""
+    lock = _lock_of(client)
+    if lock is None:
+        yield client
+        return
+    with lock:
         yield client
 
 

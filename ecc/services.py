@@ -19,7 +19,7 @@ log = logging.getLogger(__name__)
 class Services:
     settings: Settings
     live: LiveStore
-    ch: object  # clickhouse-connect client (chDB or server)
+    ch: object  # clickhouse-connect client (chDB or server) of the API and the dashboard
     meta: object  # SQLAlchemy engine of the metadata database
     sink: object | None = None  # ecc.sink.Sink when this process owns the sink (embedded)
     started_at: float = field(default_factory=time.time)
@@ -38,8 +38,10 @@ class Services:
         if settings.web_runs_sink:
             from ecc.sink import Sink
 
-            sink = Sink(settings, ch).start()
-            log.info("ClickHouse sink runs in the web process (embedded chDB)")
+            # Its own client (a second handle on the same chDB engine, opened by the sink itself): chDB runs
+            # queries of different handles at once, so a long drill-down on `ch` never stops the sink.
+            sink = Sink(settings).start()
+            log.info("ClickHouse sink runs in the web process (embedded chDB), on its own client")
         return cls(settings=settings, live=live, ch=ch, meta=meta, sink=sink)
 
     @property
