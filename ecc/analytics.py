@@ -70,6 +70,20 @@ def _period(start: datetime, end: datetime) -> dict[str, datetime]:
     return {"start": _utc(start, "start"), "end": _utc(end, "end")}
 
 
+def rollup_hours(start: datetime, end: datetime, usable: bool = True) -> dict[str, datetime]:
+    """The whole hours [h_start, h_end) inside [start, end) that an hourly rollup answers (a UTC hour is
+    a Shanghai hour: +8 h, no daylight saving); the queries read the events for the rest. An empty range
+    (h_start = h_end) when the rollup cannot answer (`usable` false) or no whole hour fits."""
+    start, end = _utc(start, "start"), _utc(end, "end")
+    first = start.replace(minute=0, second=0, microsecond=0)
+    if first < start:
+        first += timedelta(hours=1)
+    last = end.replace(minute=0, second=0, microsecond=0)
+    if not usable or last <= first:
+        return {"h_start": first, "h_end": first}
+    return {"h_start": first, "h_end": last}
+
+
 # ---- KPIs (GET /kpis) and per channel (GET /channels) ----
 
 @dataclass
@@ -138,7 +152,10 @@ def _collect(client: Any, start: datetime, end: datetime, channels: Iterable[str
         totals = group(row["group_key"])
         totals.leads, totals.dialed_leads = row["leads"], row["dialed_leads"]
         totals.connected_leads = row["connected_leads"]
-    for row in query_rows(client, "kpi_steps", params):
+    # steps: own channel from the rollup; a province filter needs the lead's province (events only)
+    steps_params = {**params, **rollup_hours(start, end, not filters["provinces"]),
+                    "attribute": bool(filters["provinces"])}
+    for row in query_rows(client, "kpi_steps", steps_params):
         totals = group(row["group_key"])
         if row["status"] == "done":
             totals.reach[row["step"]] = row["leads"]
@@ -147,7 +164,7 @@ def _collect(client: Any, start: datetime, end: datetime, channels: Iterable[str
                 totals.deposited_accounts = row["deposited_accounts"]
         elif row["status"] == "rejected":
             totals.rejects[row["step"]] = row["events"]
-    for row in query_rows(client, "kpi_money", params):
+    for row in query_rows(client, "kpi_money", {**params, "at": params["end"]}):
         totals = group(row["group_key"] or (UNKNOWN if by_channel else ""))
         if row["type"] == "trade":  # a snapshot without segment and one saying "unknown" add up
             products = totals.trade_by_segment.setdefault(row["segment"] or UNKNOWN, {})
@@ -250,7 +267,7 @@ def dropped(client: Any, start: datetime, end: datetime, step: int, window_hours
     if not 1 <= step < catalogue.OPENED_STEP:
         raise ValueError(f"step must be 1..{catalogue.OPENED_STEP - 1}, got {step!r}")
     params = {**_cohort_params(start, end, window_hours, channels, provinces), "step": step,
-              "limit": max(0, int(limit))}
+              "limit": max(0, int(limit)), "attribute": True}  # the phone is the lead's
     return [{"lead_id": row["lead_id"], "channel": row["channel"], "phone_masked": row["phone_masked"],
              "province": row["province"], "furthest_step": row["furthest_step"],
              "last_step_at": _iso_ms(row["last_step_ms"])}

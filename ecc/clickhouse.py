@@ -9,12 +9,17 @@
   the web's drill-down) opens its own client. An HTTP client sends session-less queries over a pool of
   connections and may run them side by side: no lock at all.
 - SQL lives in `queries/<name>.sql` (`load_query`), values are always bound server-side
-  (`{name:Type}` with `parameters=`), never formatted into the text.
+  (`{name:Type}` with `parameters=`), never formatted into the text. A piece shared by several queries
+  is written once in `queries/parts/<piece>.sql` and pulled in by a line `-- include: <piece>`
+  (`load_query` composes the text; tests/test_sql_snapshots.py keeps a copy of every composed query).
+- The rollups' backfill is derived from the materialized views of schema.sql (`rollup_backfill`): the
+  views' own SELECTs, so a view and its backfill cannot drift apart.
 """
 
 from __future__ import annotations
 
 import logging
+import re
 import threading
 import weakref
 from collections.abc import Iterable, Iterator, Sequence
@@ -43,7 +48,10 @@ EVENT_COLUMNS = (
 HOLDING_COLUMNS = ("stock", "fund", "wealth", "bond", "cash")  # h_<class>
 REJECT_COLUMNS = ("reject_id", "received_at", "source", "reason", "raw")
 # Every table of queries/schema.sql: events, dead letters and the rollups kept from events.
-TABLES = ("events", "rejects", "lead_attrs", "account_attrs")
+TABLES = ("events", "rejects", "lead_attrs", "account_attrs", "facts_hourly", "lead_calls",
+          "account_deposits", "account_latest")
+_INCLUDE = re.compile(r"^-- include: (\w+)[ \t]*$", re.MULTILINE)
+_VIEW = re.compile(r"CREATE MATERIALIZED VIEW IF NOT EXISTS (\w+) TO (\w+) AS\s*\n(.*)", re.DOTALL)
 
 # client -> its lock, or None for a client that needs none (HTTP); a client not made by `connect` gets one.
 _locks: weakref.WeakKeyDictionary[Any, threading.RLock | None] = weakref.WeakKeyDictionary()
@@ -99,8 +107,34 @@ def locked(client: Any) -> Iterator[Any]:
 
 @cache
 def load_query(name: str) -> str:
-    """The text of queries/<name>.sql (package data, so it works from an installed wheel too)."""
-    return resources.files("queries").joinpath(f"{name}.sql").read_text(encoding="utf-8")
+    """The text of queries/<name>.sql (package data, so it works from an installed wheel too), with
+    every `-- include: <piece>` line replaced by queries/parts/<piece>.sql (itself composed)."""
+    return _compose(resources.files("queries").joinpath(f"{name}.sql").read_text(encoding="utf-8"), ())
+
+
+def _compose(text: str, seen: tuple[str, ...]) -> str:
+    def piece(match: re.Match) -> str:
+        name = match.group(1)
+        if name in seen:
+            raise ValueError(f"queries/parts/{name}.sql includes itself ({' -> '.join((*seen, name))})")
+        part = resources.files("queries").joinpath("parts", f"{name}.sql").read_text(encoding="utf-8")
+        return _compose(part.rstrip("\n"), (*seen, name))
+    return _INCLUDE.sub(piece, text)
+
+
+def rollup_views() -> list[tuple[str, str, str]]:
+    """(view, target table, SELECT) of every materialized view of schema.sql, in file order."""
+    found = (_VIEW.match(statement) for statement in split_statements(load_query("schema")))
+    return [(m.group(1), m.group(2), m.group(3).strip()) for m in found if m]
+
+
+def rollup_backfill(tables: Iterable[str]) -> list[str]:
+    """Statements that fill these rollups from the stored events: each view's own SELECT into its
+    table, then the comment that says the backfill is complete (set last: a run cut short runs again)."""
+    wanted = set(tables)
+    views = [(table, select) for _, table, select in rollup_views() if table in wanted]
+    return ([f"INSERT INTO {table}\n{select}" for table, select in views]
+            + [f"ALTER TABLE {table} MODIFY COMMENT 'backfilled'" for table, _ in views])
 
 
 def split_statements(text: str) -> list[str]:
@@ -123,15 +157,18 @@ def _has_sql(chunk: str) -> bool:
 
 def apply_schema(client: Any) -> None:
     """Create the tables and rollups of queries/schema.sql (idempotent: CREATE … IF NOT EXISTS), then
-    backfill any rollup still marked 'backfill pending' from the stored events (queries/rollup_backfill.sql:
-    its views already exist, so nothing is missed; argMin states make a second backfill harmless)."""
+    backfill any rollup still marked 'backfill pending' from the stored events (`rollup_backfill`: its
+    view already exists, so nothing is missed; min/max tuples and uniqExact states are idempotent, so
+    an event both backfilled and seen by the view, or a second backfill, changes nothing)."""
     with locked(client):
         for statement in split_statements(load_query("schema")):
             client.command(statement)
-        pending = [row[0] for row in client.query(load_query("rollups_pending")).result_rows]
+        rollups = [table for _, table, _ in rollup_views()]
+        pending = [row[0] for row in client.query(load_query("rollups_pending"),
+                                                  parameters={"tables": rollups}).result_rows]
         if pending:
             log.info("backfilling rollups %s from stored events", ", ".join(sorted(pending)))
-            for statement in split_statements(load_query("rollup_backfill")):
+            for statement in rollup_backfill(pending):
                 client.command(statement)
     log.debug("schema applied")
 

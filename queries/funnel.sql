@@ -1,53 +1,12 @@
 -- Cohort funnel (metrics.md): leads whose first done step-1 event is in [start, end); each lead's
--- level = how many of steps 1..11 it completed in order within window_ms of a step 1, by ClickHouse
--- windowFunnel over all the lead's done step events from its first step 1 on (no upper time bound:
--- windowFunnel applies the window itself, and a later step 1 may restart the chain, as in ClickHouse).
--- windowFunnel takes a UInt64 of milliseconds (it rejects DateTime64 and Int64); the window is in ms too.
--- One row per level: how many leads stopped there, and for level 11 the time to convert
--- (first step 11 after the first step 1) as exact quantiles (R-7 interpolation, like numpy).
+-- level = how many of steps 1..11 it completed in order within window_ms of a step 1 (parts/cohort.sql,
+-- shared with dropped.sql). One row per level: how many leads stopped there, and for level 11 the time
+-- to convert (first step 11 after the first step 1) as exact quantiles (R-7 interpolation, like numpy).
 -- Filters: the channel of the lead's first step-1 event; the province of its first lead event.
 -- A duplicate event row changes neither windowFunnel nor min(), so no FINAL is needed.
--- When `attribute` is false (no filter, no per-channel grouping) the dimension CTEs have a
--- constant-false WHERE and read nothing.
 WITH
-    lead_dim AS
-    (
-        SELECT lead_id, first_lead.province AS lead_province
-        FROM lead_attrs FINAL
-        WHERE {attribute:Bool}
-    ),
-    first_step1 AS
-    (
-        SELECT lead_id, min(ts) AS start_ts, argMin(channel, (ts, event_id)) AS channel_key
-        FROM events
-        WHERE type = 'step' AND step = 1 AND status = 'done'
-        GROUP BY lead_id
-        HAVING start_ts >= {start:DateTime64(3, 'UTC')} AND start_ts < {end:DateTime64(3, 'UTC')}
-    ),
-    cohort AS
-    (
-        SELECT f.lead_id AS lead_id, toUnixTimestamp64Milli(f.start_ts) AS start_ms
-        FROM first_step1 AS f
-        LEFT JOIN lead_dim AS l ON l.lead_id = f.lead_id
-        WHERE (empty({channels:Array(String)}) OR has({channels:Array(String)}, f.channel_key))
-          AND (empty({provinces:Array(String)}) OR has({provinces:Array(String)}, l.lead_province))
-    ),
-    journeys AS
-    (
-        SELECT c.lead_id AS lead_id,
-               windowFunnel({window_ms:UInt64})(
-                   toUInt64(toUnixTimestamp64Milli(e.ts)),
-                   e.step = 1, e.step = 2, e.step = 3, e.step = 4, e.step = 5, e.step = 6,
-                   e.step = 7, e.step = 8, e.step = 9, e.step = 10, e.step = 11) AS level,
-               toUnixTimestamp64Milli(minIf(e.ts, e.step = 11)) - any(c.start_ms) AS convert_ms
-        FROM events AS e
-        INNER JOIN cohort AS c ON c.lead_id = e.lead_id
-        WHERE e.type = 'step' AND e.status = 'done'
-          -- a coarse bound first (partition and minmax pruning), then the lead's own first step 1
-          AND e.ts >= {start:DateTime64(3, 'UTC')}
-          AND toUnixTimestamp64Milli(e.ts) >= c.start_ms
-        GROUP BY c.lead_id
-    )
+-- include: lead_dim
+-- include: cohort
 SELECT
     level,
     count() AS leads,

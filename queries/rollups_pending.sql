@@ -2,5 +2,5 @@
 SELECT name
 FROM system.tables
 WHERE database = currentDatabase()
-  AND name IN ('lead_attrs', 'account_attrs')
+  AND name IN {tables:Array(String)}
   AND comment = 'backfill pending'

@@ -95,3 +95,102 @@ SELECT account_id, min((ts, event_id, lead_id, toString(channel))) AS opener
 FROM events
 WHERE type = 'step' AND step = 11 AND status = 'done' AND account_id != ''
 GROUP BY account_id
+;
+-- facts_hourly: exact distinct counts per UTC hour (= a Shanghai hour: the zone is a whole +8 h with no
+-- daylight saving, so Shanghai days are runs of 24 of these hours) × event type × the event's own
+-- channel × step × status × outcome. The states are uniqExact over the String ids: ClickHouse keeps a
+-- 128-bit SipHash of each string, so two ids count as one only if their hashes collide (about 1 in 10^21
+-- for a billion ids: far below any other error source). Merging states is a set union, so a duplicate
+-- event row or a row seen by both the view and the backfill adds nothing.
+--   leads:    lead_id of lead, step and call events (reach[k], leads)
+--   events:   event_id of calls and rejected steps (counts of events: calls, rejects[k])
+--   accounts: account_id of done step-11 events (opened accounts)
+-- Only the event's own fields are kept: the attributed channel and the lead's province join across
+-- time (a late lead event changes them), so queries that filter by those read events instead.
+CREATE TABLE IF NOT EXISTS facts_hourly
+(
+    hour      DateTime('UTC'),
+    type      LowCardinality(String),
+    channel   LowCardinality(String),
+    step      UInt8,
+    status    LowCardinality(String),
+    outcome   LowCardinality(String),
+    leads     AggregateFunction(uniqExact, String),
+    events    AggregateFunction(uniqExact, String),
+    accounts  AggregateFunction(uniqExact, String)
+)
+ENGINE = AggregatingMergeTree
+PARTITION BY toYYYYMM(hour, 'Asia/Shanghai')
+ORDER BY (type, hour, step, status, channel, outcome)
+COMMENT 'backfill pending'
+;
+CREATE MATERIALIZED VIEW IF NOT EXISTS facts_hourly_mv TO facts_hourly AS
+SELECT toStartOfHour(toDateTime(ts, 'UTC')) AS hour, type, channel, step, status, outcome,
+       uniqExactStateIf(lead_id, lead_id != '') AS leads,
+       uniqExactStateIf(event_id, type = 'call' OR status = 'rejected') AS events,
+       uniqExactStateIf(account_id, type = 'step' AND step = 11 AND status = 'done' AND account_id != '')
+           AS accounts
+FROM events
+WHERE type IN ('lead', 'step', 'call')
+GROUP BY hour, type, channel, step, status, outcome
+;
+-- lead_calls: per lead, its first call and its first connected call (the year 2299 when none): "dialed
+-- up to now" is first_call < now. min() is idempotent, so duplicates and late calls change nothing;
+-- readers may skip FINAL when they only ask whether some row is before a moment.
+CREATE TABLE IF NOT EXISTS lead_calls
+(
+    lead_id         String,
+    first_call      SimpleAggregateFunction(min, DateTime64(3, 'UTC')),
+    first_connected SimpleAggregateFunction(min, DateTime64(3, 'UTC'))
+)
+ENGINE = AggregatingMergeTree
+ORDER BY lead_id
+COMMENT 'backfill pending'
+;
+CREATE MATERIALIZED VIEW IF NOT EXISTS lead_calls_mv TO lead_calls AS
+SELECT lead_id, min(ts) AS first_call,
+       min(if(outcome = 'connected', ts, toDateTime64('2299-12-31 00:00:00', 3, 'UTC'))) AS first_connected
+FROM events
+WHERE type = 'call' AND lead_id != ''
+GROUP BY lead_id
+;
+-- account_deposits: per account, its first `in` deposit (deposit_rate: "any in deposit up to now").
+CREATE TABLE IF NOT EXISTS account_deposits
+(
+    account_id String,
+    first_in   SimpleAggregateFunction(min, DateTime64(3, 'UTC'))
+)
+ENGINE = AggregatingMergeTree
+ORDER BY account_id
+COMMENT 'backfill pending'
+;
+CREATE MATERIALIZED VIEW IF NOT EXISTS account_deposits_mv TO account_deposits AS
+SELECT account_id, min(ts) AS first_in
+FROM events
+WHERE type = 'deposit' AND direction = 'in' AND account_id != ''
+GROUP BY account_id
+;
+-- account_latest: per account, its latest asset snapshot (by ts, then event_id: the contract's order),
+-- as the max() of a tuple that starts with (ts, event_id), kept by the engine instead of sorted at query
+-- time. AUM at a moment reads it for every account whose latest snapshot is before that moment and
+-- falls back to the events only for the accounts with a newer one.
+CREATE TABLE IF NOT EXISTS account_latest
+(
+    account_id String,
+    latest     SimpleAggregateFunction(max, Tuple(ts DateTime64(3, 'UTC'), event_id String,
+                                                  h_stock Decimal(18, 2), h_fund Decimal(18, 2),
+                                                  h_wealth Decimal(18, 2), h_bond Decimal(18, 2),
+                                                  h_cash Decimal(18, 2), level String, segment String,
+                                                  province String, channel String))
+)
+ENGINE = AggregatingMergeTree
+ORDER BY account_id
+COMMENT 'backfill pending'
+;
+CREATE MATERIALIZED VIEW IF NOT EXISTS account_latest_mv TO account_latest AS
+SELECT account_id,
+       max((ts, event_id, h_stock, h_fund, h_wealth, h_bond, h_cash, toString(level), toString(segment),
+            toString(province), toString(channel))) AS latest
+FROM events
+WHERE type = 'asset' AND account_id != ''
+GROUP BY account_id

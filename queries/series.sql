@@ -12,19 +12,10 @@
 -- Attribution and filters as in kpi_*.sql: own channel, else the lead's channel (lead-keyed events) or
 -- the account opener's (step 11); own province, else that lead's first lead event's province.
 -- When `attribute` is false (no filter) the dimension CTEs have a constant-false WHERE and read nothing.
+-- dialed_leads: leads with a call at any time (rollup lead_calls: one row per called lead).
 WITH
-    lead_dim AS
-    (
-        SELECT lead_id, first_lead.channel AS lead_channel, first_lead.province AS lead_province
-        FROM lead_attrs FINAL
-        WHERE {attribute:Bool}
-    ),
-    account_dim AS
-    (
-        SELECT account_id, opener.lead_id AS opener_lead_id, opener.channel AS opener_channel
-        FROM account_attrs FINAL
-        WHERE {attribute:Bool}
-    ),
+-- include: lead_dim
+-- include: account_dim
     attributed AS
     (
         SELECT e.event_id AS event_id, e.type AS type, e.ts AS ts, e.lead_id AS lead_id,
@@ -53,9 +44,8 @@ WITH
                if(direction = 'out', -amount, amount) AS signed_amount,
                multiIf({metric:String} = 'leads', type = 'lead',
                        {metric:String} = 'dialed_leads',
-                           type = 'lead' AND lead_id IN (SELECT lead_id FROM events
-                                                         WHERE type = 'call'
-                                                           AND {metric:String} = 'dialed_leads'),
+                           type = 'lead' AND lead_id IN (SELECT lead_id FROM lead_calls
+                                                         WHERE {metric:String} = 'dialed_leads'),
                        {metric:String} = 'reach', type = 'step' AND status = 'done' AND step = {step:UInt8},
                        {metric:String} = 'first_deposits',
                            type = 'deposit' AND direction = 'in' AND first = 1,
@@ -66,8 +56,8 @@ WITH
                        false) AS counts
         FROM attributed
         ARRAY JOIN [0, 1, 7] AS shift_days
-        WHERE (empty({channels:Array(String)}) OR has({channels:Array(String)}, channel_key))
-          AND (empty({provinces:Array(String)}) OR has({provinces:Array(String)}, province_key))
+        WHERE
+-- include: filters
     )
 SELECT
     shift_days,

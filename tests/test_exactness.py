@@ -20,7 +20,10 @@ from ecc.validate import validate
 NOW = DAY + timedelta(days=2)
 NOW_MS = int(NOW.timestamp() * 1000)
 PERIODS = [(DAY, DAY + timedelta(days=1)), (DAY - timedelta(days=1), DAY + timedelta(days=1)),
-           (DAY + timedelta(hours=9), DAY + timedelta(hours=15))]
+           (DAY + timedelta(hours=9), DAY + timedelta(hours=15)),
+           # edges inside hours: whole hours from the hourly rollup, the rest from the events
+           (DAY + timedelta(hours=9, minutes=17, seconds=3.5), DAY + timedelta(hours=15, minutes=42)),
+           (DAY + timedelta(minutes=59, seconds=59.999), DAY + timedelta(hours=1, minutes=0.5))]
 
 
 def load(ch, events, cut, replay):
@@ -109,12 +112,14 @@ def test_funnel_assets_and_series_match_oracle(ch, events, window, channel):
     assert got["time_to_convert"]["count"] == len(want["time_to_convert_s"])
 
     for step in (1, 5, 10):
-        got_ids = sorted(r["lead_id"] for r in analytics.dropped(ch, start, end, step, window, channels, [], 10_000))
+        got_rows = analytics.dropped(ch, start, end, step, window, channels, [], 10_000)
+        got_ids = sorted(r["lead_id"] for r in got_rows)
         assert got_ids == sorted(r["lead_id"] for r in oracle.dropped(start, end, step, window, chset))
 
     got_aum, want_aum = analytics.assets(ch, NOW, channels, []), oracle.aum(NOW, chset)
     assert got_aum["total"] == want_aum["total"]
-    assert {k: v for k, v in got_aum["by_class"].items() if v} == {k: v for k, v in want_aum["by_class"].items() if v}
+    nonzero = lambda by_class: {k: v for k, v in by_class.items() if v}  # noqa: E731
+    assert nonzero(got_aum["by_class"]) == nonzero(want_aum["by_class"])
 
     for metric in ("leads", "opened", "deposit_amount", "calls"):
         got_series = analytics.series(ch, metric, "1h", start, end, channels, [])

@@ -1,0 +1,42 @@
+    -- the cohort (metrics.md): leads whose first done step-1 event is in [start, end), with the channel
+    -- of that event and the province and masked phone of the lead's first lead event
+    first_step1 AS
+    (
+        SELECT lead_id, min(ts) AS start_ts, argMin(channel, (ts, event_id)) AS channel_key
+        FROM events
+        WHERE type = 'step' AND step = 1 AND status = 'done'
+        GROUP BY lead_id
+        HAVING start_ts >= {start:DateTime64(3, 'UTC')} AND start_ts < {end:DateTime64(3, 'UTC')}
+    ),
+    cohort AS
+    (
+        SELECT f.lead_id AS lead_id, toUnixTimestamp64Milli(f.start_ts) AS start_ms,
+               f.channel_key AS channel_key, l.lead_province AS province_key, l.phone_masked AS phone_masked
+        FROM first_step1 AS f
+        LEFT JOIN lead_dim AS l ON l.lead_id = f.lead_id
+        WHERE
+-- include: filters
+    ),
+    -- each cohort lead's windowFunnel level over all its done steps from its first step 1 on (no upper
+    -- time bound: windowFunnel applies the window itself, and a later step 1 may restart the chain, as in
+    -- ClickHouse). windowFunnel takes a UInt64 of milliseconds (it rejects DateTime64 and Int64).
+    journeys AS
+    (
+        SELECT c.lead_id AS lead_id,
+               windowFunnel({window_ms:UInt64})(
+                   toUInt64(toUnixTimestamp64Milli(e.ts)),
+                   e.step = 1, e.step = 2, e.step = 3, e.step = 4, e.step = 5, e.step = 6,
+                   e.step = 7, e.step = 8, e.step = 9, e.step = 10, e.step = 11) AS level,
+               toUnixTimestamp64Milli(minIf(e.ts, e.step = 11)) - any(c.start_ms) AS convert_ms,
+               max(toUnixTimestamp64Milli(e.ts)) AS last_step_ms,
+               any(c.channel_key) AS channel,
+               any(c.province_key) AS province,
+               any(c.phone_masked) AS phone_masked
+        FROM events AS e
+        INNER JOIN cohort AS c ON c.lead_id = e.lead_id
+        WHERE e.type = 'step' AND e.status = 'done'
+          -- a coarse bound first (partition and minmax pruning), then the lead's own first step 1
+          AND e.ts >= {start:DateTime64(3, 'UTC')}
+          AND toUnixTimestamp64Milli(e.ts) >= c.start_ms
+        GROUP BY c.lead_id
+    )

@@ -1,0 +1,76 @@
+-- AUM (metrics.md) at an instant: each account's latest `asset` snapshot with ts < at (latest by ts,
+-- then event_id; parts/latest_snapshot.sql: from the rollup account_latest, sorted from the events only
+-- for accounts with a newer snapshot), summed per (channel, level, segment, province). Python adds these
+-- groups up into the breakdowns.
+-- Attribution: the snapshot's own channel, else the channel of the step-11 event that opened the
+-- account; its own province, else the province of that lead's first lead event. Filters apply to the
+-- latest snapshot (an older snapshot never stands in for an account filtered out now).
+WITH
+    -- per lead, its first `lead` event (rollup lead_attrs); reads nothing unless `attribute` is true
+    lead_dim AS
+    (
+        SELECT lead_id, first_lead.channel AS lead_channel, first_lead.province AS lead_province,
+               first_lead.phone_masked AS phone_masked
+        FROM lead_attrs FINAL
+        WHERE {attribute:Bool}
+    ),
+    -- per account, the lead that opened it and that step's channel (rollup account_attrs); reads
+    -- nothing unless `attribute` is true
+    account_dim AS
+    (
+        SELECT account_id, opener.lead_id AS opener_lead_id, opener.channel AS opener_channel
+        FROM account_attrs FINAL
+        WHERE {attribute:Bool}
+    ),
+    snapshot_accounts AS
+    (
+        SELECT account_id FROM account_latest
+    ),
+    -- each account of `snapshot_accounts` with its newest asset snapshot before `at` (by ts, then
+    -- event_id): rollup account_latest when the account's newest snapshot ever is before `at`, else
+    -- (only the accounts with a snapshot since) sorted from the events
+    latest AS
+    (
+        SELECT account_id, latest.h_stock AS h_stock, latest.h_fund AS h_fund, latest.h_wealth AS h_wealth,
+               latest.h_bond AS h_bond, latest.h_cash AS h_cash, latest.level AS level,
+               latest.segment AS segment, latest.province AS province, latest.channel AS channel
+        FROM account_latest FINAL
+        WHERE latest.ts < {at:DateTime64(3, 'UTC')}
+          AND account_id IN (SELECT account_id FROM snapshot_accounts)
+        UNION ALL
+        SELECT account_id, h_stock, h_fund, h_wealth, h_bond, h_cash, toString(level), toString(segment),
+               toString(province), toString(channel)
+        FROM events
+        WHERE type = 'asset' AND ts < {at:DateTime64(3, 'UTC')}
+          AND account_id IN (SELECT account_id FROM account_latest FINAL
+                             WHERE latest.ts >= {at:DateTime64(3, 'UTC')}
+                               AND account_id IN (SELECT account_id FROM snapshot_accounts))
+        ORDER BY account_id, ts DESC, event_id DESC
+        LIMIT 1 BY account_id
+    ),
+    attributed AS
+    (
+        SELECT s.h_stock AS stock, s.h_fund AS fund, s.h_wealth AS wealth, s.h_bond AS bond,
+               s.h_cash AS cash, s.level AS level, s.segment AS segment,
+               if(s.channel != '', s.channel, a.opener_channel) AS channel_key,
+               if(s.province != '', s.province, l.lead_province) AS province_key
+        FROM latest AS s
+        LEFT JOIN account_dim AS a ON a.account_id = s.account_id
+        LEFT JOIN lead_dim AS l ON l.lead_id = a.opener_lead_id
+    )
+SELECT
+    channel_key,
+    level,
+    segment,
+    province_key,
+    count() AS accounts,
+    sum(stock) AS stock,
+    sum(fund) AS fund,
+    sum(wealth) AS wealth,
+    sum(bond) AS bond,
+    sum(cash) AS cash
+FROM attributed
+WHERE
+    (empty({channels:Array(String)}) OR has({channels:Array(String)}, channel_key))
+    AND (empty({provinces:Array(String)}) OR has({provinces:Array(String)}, province_key))
+GROUP BY channel_key, level, segment, province_key

@@ -1,0 +1,83 @@
+-- Funding and trading KPIs (metrics.md) for the period [start, end), one row per
+-- (group, type, direction, product, segment):
+--   deposit rows: first_deposits (distinct accounts with a `first` in-deposit) and the amount;
+--   trade rows:   the amount per product and segment (turnover, wealth preference overall and per
+--                 segment); the segment of a trade is the `segment` of its account's latest asset
+--                 snapshot with ts < end (parts/latest_snapshot.sql, `at` = end), '' without one.
+--                 Deposit rows have segment ''.
+-- Raw events, not a rollup: a sum must not count a duplicate event row twice, and only `FINAL` over the
+-- events themselves guarantees that (a Summing rollup would add a row inserted twice twice).
+-- Attribution: the event's own channel, else the channel of the step-11 event that opened the account
+-- (rollup account_attrs); the province of that lead's first lead event (rollup lead_attrs; deposits
+-- and trades carry no province).
+WITH
+    -- per lead, its first `lead` event (rollup lead_attrs); reads nothing unless `attribute` is true
+    lead_dim AS
+    (
+        SELECT lead_id, first_lead.channel AS lead_channel, first_lead.province AS lead_province,
+               first_lead.phone_masked AS phone_masked
+        FROM lead_attrs FINAL
+        WHERE {attribute:Bool}
+    ),
+    -- per account, the lead that opened it and that step's channel (rollup account_attrs); reads
+    -- nothing unless `attribute` is true
+    account_dim AS
+    (
+        SELECT account_id, opener.lead_id AS opener_lead_id, opener.channel AS opener_channel
+        FROM account_attrs FINAL
+        WHERE {attribute:Bool}
+    ),
+    snapshot_accounts AS
+    (
+        SELECT account_id FROM events
+        WHERE type = 'trade' AND ts >= {start:DateTime64(3, 'UTC')} AND ts < {end:DateTime64(3, 'UTC')}
+    ),
+    -- each account of `snapshot_accounts` with its newest asset snapshot before `at` (by ts, then
+    -- event_id): rollup account_latest when the account's newest snapshot ever is before `at`, else
+    -- (only the accounts with a snapshot since) sorted from the events
+    latest AS
+    (
+        SELECT account_id, latest.h_stock AS h_stock, latest.h_fund AS h_fund, latest.h_wealth AS h_wealth,
+               latest.h_bond AS h_bond, latest.h_cash AS h_cash, latest.level AS level,
+               latest.segment AS segment, latest.province AS province, latest.channel AS channel
+        FROM account_latest FINAL
+        WHERE latest.ts < {at:DateTime64(3, 'UTC')}
+          AND account_id IN (SELECT account_id FROM snapshot_accounts)
+        UNION ALL
+        SELECT account_id, h_stock, h_fund, h_wealth, h_bond, h_cash, toString(level), toString(segment),
+               toString(province), toString(channel)
+        FROM events
+        WHERE type = 'asset' AND ts < {at:DateTime64(3, 'UTC')}
+          AND account_id IN (SELECT account_id FROM account_latest FINAL
+                             WHERE latest.ts >= {at:DateTime64(3, 'UTC')}
+                               AND account_id IN (SELECT account_id FROM snapshot_accounts))
+        ORDER BY account_id, ts DESC, event_id DESC
+        LIMIT 1 BY account_id
+    ),
+    money_in_period AS
+    (
+        SELECT e.account_id AS account_id, e.type AS type, e.direction AS direction, e.first AS first,
+               e.product AS product, e.amount AS amount,
+               if(e.type = 'trade', g.segment, '') AS segment,
+               if(e.channel != '', e.channel, a.opener_channel) AS channel_key,
+               l.lead_province AS province_key
+        FROM events AS e FINAL
+        LEFT JOIN account_dim AS a ON a.account_id = e.account_id
+        LEFT JOIN lead_dim AS l ON l.lead_id = a.opener_lead_id
+        LEFT JOIN latest AS g ON g.account_id = e.account_id
+        WHERE e.type IN ('deposit', 'trade')
+          AND e.ts >= {start:DateTime64(3, 'UTC')} AND e.ts < {end:DateTime64(3, 'UTC')}
+    )
+SELECT
+    if({by_channel:Bool}, channel_key, '') AS group_key,
+    type,
+    direction,
+    product,
+    segment,
+    uniqExactIf(account_id, first = 1) AS first_accounts,
+    sum(amount) AS amount
+FROM money_in_period
+WHERE
+    (empty({channels:Array(String)}) OR has({channels:Array(String)}, channel_key))
+    AND (empty({provinces:Array(String)}) OR has({provinces:Array(String)}, province_key))
+GROUP BY group_key, type, direction, product, segment
