@@ -1,8 +1,10 @@
 """The Dash application factory: shell, router and the screens' callbacks.
 
-The shell is a `dcc.Location`, a language `dcc.Store` and a page container; the router renders the page
-registered for the path in the language of the query string (`?lang=en`). Pages register their own
-callbacks; adding a screen means adding one entry to `_pages()`.
+The shell is a `dcc.Location`, a language `dcc.Store` and a page container inside the design canvas
+(`.ecc-canvas`, 1920×1080 design pixels scaled to the screen by assets/fit.js); the router renders the page
+registered for the path in the language of the query string (`?lang=en`), keeping the query string
+(`fit`, `kiosk`, …) in its links. Pages register their own callbacks; adding a screen means adding one
+entry to `_pages()`. Kiosk rotation (assets/kiosk.js) changes the path without reloading the page.
 """
 
 from __future__ import annotations
@@ -16,7 +18,8 @@ from dash import Dash, Input, Output, dcc, html
 
 import assets
 from ecc.config import Settings
-from layouts import ids, wall
+from layouts import ids, screens, wall
+from layouts.chrome import SCREEN_PATHS
 from layouts.i18n import DEFAULT_LANG, lang_from_search, t
 
 logger = logging.getLogger(__name__)
@@ -47,21 +50,30 @@ _INDEX = """<!DOCTYPE html>
 
 @dataclass(frozen=True)
 class Page:
-    """A screen: how to draw it (language, current pathname) and how to wire its callbacks."""
+    """A screen: how to draw it (language, pathname, query string, app base path) and how to wire its
+    callbacks (`register` may be shared by several pages: it runs once)."""
 
-    render: Callable[[str, str], object]
+    render: Callable[[str, str, str, str], object]
     register: Callable[[Dash, SnapshotProvider], None]
 
 
 def _pages(settings: Settings) -> dict[str, Page]:
     """Routes relative to the app's prefix, without slashes ("" is the root)."""
-    return {
+    def sub(name: str) -> Page:
+        return Page(
+            render=lambda lang, pathname, search, base: screens.layout(
+                name, lang=lang, refresh_ms=settings.refresh_ms, pathname=pathname, search=search, base=base),
+            register=screens.register_callbacks,
+        )
+    pages = {
         "": Page(
-            render=lambda lang, pathname: wall.layout(lang=lang, refresh_ms=settings.refresh_ms,
-                                                      pathname=pathname),
+            render=lambda lang, pathname, search, base: wall.layout(
+                lang=lang, refresh_ms=settings.refresh_ms, pathname=pathname, search=search, base=base),
             register=wall.register_callbacks,
         ),
     }
+    pages.update({SCREEN_PATHS[name]: sub(name) for name in screens.SCREEN_LAYOUTS})
+    return pages
 
 
 def _not_found(lang: str, pathname: str) -> html.Div:
@@ -73,11 +85,16 @@ def _not_found(lang: str, pathname: str) -> html.Div:
 
 
 def _shell() -> html.Div:
-    return html.Div(className="ecc-root", children=[
+    return html.Div(className="ecc-stage", children=html.Div(className="ecc-canvas", children=[
         dcc.Location(id=ids.URL, refresh=False),
         dcc.Store(id=ids.LANG_STORE, data=DEFAULT_LANG),
+        dcc.Store(id=ids.FIT),
         html.Div(id=ids.PAGE, className="ecc-page"),
-    ])
+    ]))
+
+
+# Re-fit the canvas when the query string changes (?fit=…): assets/fit.js.
+_FIT_JS = "function(search) { if (window.eccFit) { window.eccFit(search); } return search || ''; }"
 
 
 def create_app(settings: Settings, snapshot_provider: SnapshotProvider,
@@ -96,9 +113,10 @@ def create_app(settings: Settings, snapshot_provider: SnapshotProvider,
     )
     pages = _pages(settings)
     app.layout = _shell()
-    app.validation_layout = html.Div([
-        _shell(), *(page.render(DEFAULT_LANG, "/") for page in pages.values()),
-    ])
+    # The wall's ids and one sub-screen's header ids (the sub-screens share them; their widgets are
+    # pattern-matched and need no validation).
+    app.validation_layout = html.Div([_shell(), pages[""].render(DEFAULT_LANG, "/", "", "/"),
+                                      pages[SCREEN_PATHS["alerts"]].render(DEFAULT_LANG, "/", "", "/")])
 
     @app.callback(
         Output(ids.PAGE, "children"),
@@ -111,10 +129,11 @@ def create_app(settings: Settings, snapshot_provider: SnapshotProvider,
         page = pages.get(app.strip_relative_path(pathname or "/") or "")
         if page is None:
             return _not_found(lang, pathname or ""), lang
-        return page.render(lang, pathname or "/"), lang
+        return page.render(lang, pathname or "/", search or "", app.get_relative_path("/")), lang
 
-    for page in pages.values():
-        page.register(app, snapshot_provider)
+    app.clientside_callback(_FIT_JS, Output(ids.FIT, "data"), Input(ids.URL, "search"))
+    for register in dict.fromkeys(page.register for page in pages.values()):
+        register(app, snapshot_provider)
     if extra_setup is not None:
         extra_setup(app)
     logger.debug("dash app created with %d page(s), assets from %s", len(pages), ASSETS_DIR)

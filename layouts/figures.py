@@ -62,9 +62,12 @@ TEMPLATE = go.layout.Template(
 FUNNEL_MARGIN_PX = 8
 
 
-def _figure(margin: Mapping[str, int] | None = None, **layout: object) -> go.Figure:
+def _figure(uirevision: str, margin: Mapping[str, int] | None = None, **layout: object) -> go.Figure:
+    """A themed figure. `uirevision` names the chart: while it stays the same from one update to the
+    next, Plotly.react keeps hover and legend state and patches the SVG in place (no flash); the empty
+    placeholder has its own, so the first real figure is drawn in full (axis direction included)."""
     fig = go.Figure()
-    settings: dict[str, object] = {"showlegend": False}
+    settings: dict[str, object] = {"showlegend": False, "uirevision": uirevision}
     settings.update(layout)
     fig.update_layout(template=TEMPLATE, margin=dict(l=8, r=8, t=8, b=8) if margin is None else dict(margin),
                       **settings)
@@ -73,7 +76,7 @@ def _figure(margin: Mapping[str, int] | None = None, **layout: object) -> go.Fig
 
 def empty_figure(lang: str = "zh") -> go.Figure:
     """A transparent figure without axes that says "no data yet"."""
-    fig = _figure()
+    fig = _figure("empty")
     fig.update_xaxes(visible=False)
     fig.update_yaxes(visible=False)
     fig.add_annotation(
@@ -114,7 +117,7 @@ def funnel_figure(snapshot: Mapping, lang: str = "zh") -> go.Figure:
     conversions = funnel_conversions(snapshot)
     weakest = weakest_breakpoint(conversions)
     top = max(reach)
-    fig = _figure(margin=dict(l=FUNNEL_MARGIN_PX, r=FUNNEL_MARGIN_PX, t=6, b=0), bargap=0.38)
+    fig = _figure("funnel", margin=dict(l=FUNNEL_MARGIN_PX, r=FUNNEL_MARGIN_PX, t=6, b=0), bargap=0.38)
     fig.add_trace(go.Bar(
         x=list(STEPS), y=reach,
         marker=dict(color=_gradient(len(STEPS), (34, 211, 238), (59, 92, 246)), line=dict(width=0)),
@@ -170,7 +173,8 @@ def channel_figure(snapshot: Mapping, lang: str = "zh") -> go.Figure:
     labels = [channel_label(code, lang) for code, *_ in rows]
     leads = [row[1] for row in rows]
     opened = [row[2] for row in rows]
-    fig = _figure(margin=dict(l=8, r=118, t=34, b=8), barmode="overlay", bargap=0.34, showlegend=True,
+    fig = _figure("channels", margin=dict(l=8, r=118, t=34, b=8), barmode="overlay", bargap=0.34,
+                  showlegend=True,
                   legend=dict(orientation="h", x=0, y=1.0, yanchor="bottom", font=dict(size=13)))
     fig.add_trace(go.Bar(
         y=labels, x=leads, orientation="h", name=t("fig.leads", lang),
@@ -220,7 +224,7 @@ def trend_figure(snapshot: Mapping, lang: str = "zh") -> go.Figure:
     open_x, open_y = _series(snapshot, "opened")
     if not lead_x and not open_x:
         return empty_figure(lang)
-    fig = _figure(margin=dict(l=8, r=8, t=30, b=8), showlegend=True, hovermode="x unified",
+    fig = _figure("trend", margin=dict(l=8, r=8, t=30, b=8), showlegend=True, hovermode="x unified",
                   legend=dict(orientation="h", x=1.0, xanchor="right", y=1.0, yanchor="bottom",
                               font=dict(size=13)))
     fig.add_trace(go.Scatter(
@@ -269,7 +273,7 @@ def asset_figure(snapshot: Mapping, lang: str = "zh") -> go.Figure:
     total = as_decimal(get_in(snapshot, "aum", "total"))
     if total is None:
         total = sum((amount for _, amount in amounts), Decimal(0))
-    fig = _figure(margin=dict(l=8, r=8, t=24, b=24), showlegend=True,
+    fig = _figure("assets", margin=dict(l=8, r=8, t=24, b=24), showlegend=True,
                   legend=dict(orientation="v", x=1.0, xanchor="left", y=0.5, yanchor="middle",
                               font=dict(size=14), itemclick=False, itemdoubleclick=False))
     fig.add_trace(go.Pie(
@@ -302,7 +306,7 @@ def wealth_figure(snapshot: Mapping, lang: str = "zh") -> go.Figure:
     if not shares or not any(share for _, share in shares):
         return empty_figure(lang)
     shares.sort(key=lambda item: -item[1])
-    fig = _figure(margin=dict(l=8, r=8, t=8, b=8), bargap=0.42)
+    fig = _figure("wealth", margin=dict(l=8, r=8, t=8, b=8), bargap=0.42)
     fig.add_trace(go.Bar(
         y=[_class_label(code, lang) for code, _ in shares], x=[share for _, share in shares], orientation="h",
         marker=dict(color=[_color(code, i) for i, (code, _) in enumerate(shares)], line=dict(width=0)),
@@ -312,5 +316,29 @@ def wealth_figure(snapshot: Mapping, lang: str = "zh") -> go.Figure:
     ))
     top = max(share for _, share in shares) or 1
     fig.update_xaxes(range=[0, top * 1.25], visible=False, fixedrange=True)
+    _ranked_categories(fig)
+    return fig
+
+
+def reject_figure(snapshot: Mapping, lang: str = "zh") -> go.Figure:
+    """Reject rate per step (rejects ÷ (reach + rejects)) for the steps that reject, the count on each bar."""
+    rows = []
+    for k in STEPS:
+        rate = as_float(get_in(snapshot, "ratios", "reject_rate", str(k)))
+        count = as_int(get_in(snapshot, "totals", "rejects", str(k)))
+        if rate is not None and count:
+            rows.append((k, rate, count))
+    if not rows:
+        return empty_figure(lang)
+    fig = _figure("rejects", margin=dict(l=8, r=8, t=8, b=8), bargap=0.42)
+    fig.add_trace(go.Bar(
+        y=[f"{k:02d} {step_label(k, lang)}" for k, _, _ in rows], x=[rate for _, rate, _ in rows],
+        orientation="h", marker=dict(color=RED, line=dict(width=0)),
+        text=[f"{fmt_pct(rate)} · {fmt_int(count)}" for _, rate, count in rows], textposition="outside",
+        cliponaxis=False, textfont=dict(size=15, color=TEXT),
+        hovertemplate="%{y}<br>" + t("fig.reject_rate", lang) + " %{x:.1%}<extra></extra>",
+    ))
+    top = max(rate for _, rate, _ in rows) or 1
+    fig.update_xaxes(range=[0, top * 1.35], visible=False, fixedrange=True)
     _ranked_categories(fig)
     return fig

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from urllib.parse import parse_qs
 
+from ecc.catalogue import step_label
+
 LANGS = ("zh", "en")
 DEFAULT_LANG = "zh"
 
@@ -68,7 +70,64 @@ STRINGS: dict[str, tuple[str, str]] = {
     "unit.yi": ("亿", ""),
     # router
     "page.not_found": ("页面不存在", "Page not found"),
+    # trading session (layouts/session.py) and business hours
+    "session.night": ("夜间", "Night"),
+    "session.closed": ("休市", "Market closed"),
+    "session.pre_open": ("集合竞价", "Pre-open"),
+    "session.trading": ("交易中", "Trading"),
+    "session.lunch": ("午间休市", "Lunch break"),
+    "session.off_hours": ("非营业时间", "outside business hours"),
+    "session.weekend": ("周末", "weekend"),
+    # screens (业务分屏)
+    "screen.wall": ("作战大屏", "Wall"),
+    "screen.acquisition": ("获客", "Acquisition"),
+    "screen.funnel": ("开户漏斗", "Funnel"),
+    "screen.assets": ("资金资产", "Funding & assets"),
+    "screen.service": ("客户服务", "Service"),
+    "screen.alerts": ("告警", "Alerts"),
+    "screen.acquisition.title": ("获客分屏 · 渠道与拨打", "Acquisition · channels and calls"),
+    "screen.funnel.title": ("开户漏斗分屏 · 断点与驳回", "Funnel · breakpoints and rejects"),
+    "screen.assets.title": ("资金与资产分屏", "Funding and assets"),
+    "screen.service.title": ("客户服务分屏 · 换手与偏好", "Service · turnover and preferences"),
+    "screen.alerts.title": ("告警分屏", "Alerts"),
+    "keys.help": ("键盘：← → 切换分屏 · 1–6 直达 · K 轮播模式 · F 适配方式 · L 中/英",
+                  "Keys: ← → switch screen · 1–6 jump · K kiosk rotation · F fit mode · L language"),
+    # panels of the sub-screens
+    "panel.alerts": ("告警", "Alerts"),
+    "alerts.none": ("暂无告警", "No alerts"),
+    "panel.leaderboard": ("渠道排行 · 线索 / 拨打率 / 开户率", "Channel leaderboard"),
+    "panel.rejects": ("各步驳回率", "Reject rate by step"),
+    "panel.money": ("资金流水", "Money flows"),
+    "panel.turnover": ("换手率", "Turnover rate"),
+    "hint.turnover": ("今日交易额 ÷ 资产规模", "Today's trades ÷ AUM"),
+    "col.channel": ("渠道", "Channel"),
+    "col.leads": ("线索", "Leads"),
+    "col.dial_rate": ("拨打率", "Dial rate"),
+    "col.opened": ("开户", "Opened"),
+    "col.open_rate": ("开户率", "Open rate"),
+    "money.deposit": ("入金", "Deposits"),
+    "money.withdraw": ("出金", "Withdrawals"),
+    "money.net": ("净流入", "Net inflow"),
+    "money.trades": ("交易额", "Trades"),
+    "product.stock": ("股票", "Stocks"),
+    "product.fund": ("基金", "Funds"),
+    "product.wealth": ("理财产品", "Wealth products"),
+    "product.bond": ("债券", "Bonds"),
+    "product.other": ("其他", "Other"),
+    "fig.reject_rate": ("驳回率", "Reject rate"),
 }
+
+# Step names short enough for the wall's 11-cell strip (the catalogue's full name is the cell's tooltip).
+SHORT_STEPS_EN = {
+    1: "Phone verified", 2: "ID card (OCR)", 3: "Personal details", 4: "Job & tax status", 5: "Risk test",
+    6: "Suitability & sign", 7: "Bank bound", 8: "Video witness", 9: "Password & cert", 10: "In review",
+    11: "Account opened",
+}
+
+
+def short_step_label(step: int, lang: str = DEFAULT_LANG) -> str:
+    """The step's name for a narrow cell: the catalogue's Chinese name, a short English one."""
+    return SHORT_STEPS_EN.get(step, step_label(step, "en")) if lang == "en" else step_label(step, "zh")
 
 
 def normalize_lang(value: object) -> str:

@@ -10,11 +10,23 @@ import logging
 from collections.abc import Callable, Mapping
 from datetime import datetime
 
-from dash import Dash, Input, Output, State, dcc, html, no_update
+from dash import Dash, Input, Output, dcc, html, no_update
 
 from ecc.catalogue import STEPS, step_label
 from ecc.timeutil import TZ
 from layouts import ids
+from layouts.chrome import (
+    HeaderIds,
+    footer,
+    freshness_badge,
+    header,
+    rates_line,
+    rebuilding_badge,
+    register_clientside,
+    session_badge,
+    stores,
+    tick,
+)
 from layouts.figures import (
     asset_figure,
     channel_figure,
@@ -32,17 +44,14 @@ from layouts.formatting import (
     as_int,
     effective_freshness,
     fmt_day,
-    fmt_freshness,
     fmt_int,
     fmt_money,
     fmt_pct,
-    fmt_rate,
-    freshness_level,
     get_in,
     money_parts,
     share_of,
 )
-from layouts.i18n import LANGS, normalize_lang, t
+from layouts.i18n import normalize_lang, short_step_label, t
 
 logger = logging.getLogger(__name__)
 
@@ -50,24 +59,23 @@ SnapshotProvider = Callable[[], Mapping | None]
 
 # ---- component ids ---------------------------------------------------------------------------------
 KPI_KEYS = ("leads", "dial_rate", "opened", "open_rate", "first_deposits", "deposit_amount", "net_inflow")
-ID_INTERVAL = "wall-interval"
-ID_CLOCK_TICK = "wall-clock-tick"
-ID_CLOCK = "wall-clock"
-ID_DAY = "wall-day"
-ID_FRESHNESS = "wall-freshness"
-ID_RATES = "wall-rates"
+HEADER = HeaderIds("wall")
+ID_INTERVAL = HEADER.interval
+ID_CLOCK_TICK = HEADER.clock_tick
+ID_CLOCK = HEADER.clock
+ID_DAY = HEADER.day
+ID_SESSION = HEADER.session
+ID_FRESHNESS = HEADER.freshness
+ID_RATES = HEADER.rates
+ID_TICK = HEADER.tick
+ID_STALE = HEADER.stale
+ID_STALE_CFG = HEADER.stale_cfg
 ID_FUNNEL_GRAPH = "wall-funnel-graph"
 ID_FUNNEL_STEPS = "wall-funnel-steps"
 ID_CHANNEL_GRAPH = "wall-channel-graph"
 ID_TREND_GRAPH = "wall-trend-graph"
 ID_ASSET_GRAPH = "wall-asset-graph"
 ID_WEALTH_GRAPH = "wall-wealth-graph"
-ID_TICK = "wall-tick"  # dcc.Store: the server's time of the last successful refresh (ms)
-ID_STALE = "wall-stale"  # the browser's own stale watermark (assets/watermark.js)
-ID_STALE_CFG = "wall-stale-cfg"  # dcc.Store: after how long without a refresh, and the text to show
-# The browser calls the data stale after this many refresh intervals without an answer (and 5 s at least).
-STALE_AFTER_REFRESHES = 3
-STALE_MIN_S = 5.0
 
 
 def kpi_id(key: str) -> str:
@@ -85,22 +93,12 @@ def reach_id(step: int) -> str:
 
 
 def lang_link_id(lang: str) -> str:
-    return f"wall-lang-{lang}"
+    return f"{HEADER.prefix}-lang-{lang}"
 
 
 _COUNTS = ("leads", "opened", "first_deposits")
 _RATIOS = ("dial_rate", "open_rate")
 _MONEY = ("deposit_amount", "net_inflow")
-
-_CLOCK_JS = """
-function(n) {
-    return new Date().toLocaleTimeString('en-GB', {timeZone: 'Asia/Shanghai', hour12: false});
-}
-"""
-# The watermark: runs in the browser every second, with or without the server (assets/watermark.js).
-_STALE_JS = ("function(n, tick, cfg) {"
-             " return window.eccWatermark(dash_clientside.callback_context, tick, cfg); }")
-
 
 # ---- pure view functions ---------------------------------------------------------------------------
 
@@ -162,7 +160,7 @@ def funnel_steps(snapshot: Mapping, lang: str) -> list:
         weak = " weak" if weakest is not None and k in (weakest, weakest + 1) else ""
         items.append(html.Li(className=f"funnel-step{weak}", children=[
             html.Div(f"{k:02d}", className="step-no"),
-            html.Div(step_label(k, lang), className="step-name", title=step_label(k, lang)),
+            html.Div(short_step_label(k, lang), className="step-name", title=step_label(k, lang)),
             html.Div(fmt_int(value), id=reach_id(k), className="step-reach",
                      **{"data-value": "" if value is None else str(value)}),
             html.Div(t("funnel.rejects", lang, count=fmt_int(rejects)) if rejects else "\u00a0",
@@ -171,40 +169,22 @@ def funnel_steps(snapshot: Mapping, lang: str) -> list:
     return items
 
 
-def freshness_badge(seconds: float | None, lang: str, source_down: bool = False) -> tuple[list, str]:
-    """(children, className) of the 数据延迟 badge: green < 5 s, amber < 60 s, red beyond or unknown."""
-    level = "bad" if source_down else freshness_level(seconds)
-    text = t("fresh.down", lang) if source_down else fmt_freshness(seconds, lang)
-    return [html.Span(className="fresh-dot"), html.Span(text, className="fresh-text")], f"fresh fresh-{level}"
-
-
-def rates_line(snapshot: Mapping, lang: str) -> list:
-    return [
-        html.Span(t("header.ingest", lang, rate=fmt_rate(get_in(snapshot, "ingest_rate")))),
-        html.Span(t("header.rejected", lang, rate=fmt_rate(get_in(snapshot, "reject_rate"))),
-                  className="rate-rejected"),
-    ]
-
-
 def source_down(lang: str, now: datetime | None = None) -> tuple:
     """The refresh outputs when the snapshot cannot be read: the last numbers stay, the badge turns red.
 
     The tick still moves: the server answered, and says itself that its source is down.
     """
-    badge, badge_class = freshness_badge(None, lang, source_down=True)
-    return (*(no_update for _ in _OUTPUTS[:-3]), badge, badge_class, _tick(now))
+    moment = now or datetime.now(TZ)
+    return (*(no_update for _ in _OUTPUTS[:-5]), *session_badge(moment, lang),
+            *freshness_badge(None, lang, source_down=True), tick(moment))
 
 
 def rebuilding(lang: str, now: datetime | None = None) -> tuple:
     """While the live store is rebuilt from ClickHouse its counts are partial: the numbers are not
     redrawn (the last right ones stay, or "—" on a fresh page) and the badge says why."""
-    children = [html.Span(className="fresh-dot"),
-                html.Span(t("fresh.rebuilding", lang), className="fresh-text")]
-    return (*(no_update for _ in _OUTPUTS[:-3]), children, "fresh fresh-warn fresh-rebuilding", _tick(now))
-
-
-def _tick(now: datetime | None) -> int:
-    return int((now or datetime.now(TZ)).timestamp() * 1000)
+    moment = now or datetime.now(TZ)
+    return (*(no_update for _ in _OUTPUTS[:-5]), *session_badge(moment, lang), *rebuilding_badge(lang),
+            tick(moment))
 
 
 def render(snapshot: Mapping | None, lang: str, now: datetime) -> tuple:
@@ -218,7 +198,6 @@ def render(snapshot: Mapping | None, lang: str, now: datetime) -> tuple:
         return source_down(lang, now)
     if get_in(snap, "live_state", "state") == "rebuilding":
         return rebuilding(lang, now)
-    badge, badge_class = freshness_badge(effective_freshness(snap, now), lang)
     return (
         *(kpi_card(key, snap, lang) for key in KPI_KEYS),
         funnel_steps(snap, lang),
@@ -229,9 +208,9 @@ def render(snapshot: Mapping | None, lang: str, now: datetime) -> tuple:
         wealth_figure(snap, lang),
         fmt_day(get_in(snap, "day") or now.astimezone(TZ).date().isoformat(), lang),
         rates_line(snap, lang),
-        badge,
-        badge_class,
-        _tick(now),
+        *session_badge(now, lang),
+        *freshness_badge(effective_freshness(snap, now), lang),
+        tick(now),
     )
 
 
@@ -245,6 +224,8 @@ _OUTPUTS = (
     (ID_WEALTH_GRAPH, "figure"),
     (ID_DAY, "children"),
     (ID_RATES, "children"),
+    (ID_SESSION, "children"),  # the last five move even when the snapshot cannot be read
+    (ID_SESSION, "className"),
     (ID_FRESHNESS, "children"),
     (ID_FRESHNESS, "className"),
     (ID_TICK, "data"),
@@ -253,12 +234,12 @@ _OUTPUTS = (
 
 # ---- layout ----------------------------------------------------------------------------------------
 
-def _graph(graph_id: str, lang: str) -> dcc.Graph:
+def graph(graph_id: object, lang: str) -> dcc.Graph:
     return dcc.Graph(id=graph_id, figure=empty_figure(lang), responsive=True, className="graph",
                      config={"displayModeBar": False, "displaylogo": False})
 
 
-def _panel(name: str, title_key: str, lang: str, *body: object, note_key: str | None = None) -> html.Section:
+def panel(name: str, title_key: str, lang: str, *body: object, note_key: str | None = None) -> html.Section:
     head = [html.Span(className="panel-mark"), html.H2(t(title_key, lang))]
     if note_key:
         head.append(html.Span(t(note_key, lang), className="panel-note"))
@@ -268,60 +249,41 @@ def _panel(name: str, title_key: str, lang: str, *body: object, note_key: str | 
     ])
 
 
-def _lang_switch(lang: str, pathname: str) -> html.Nav:
-    return html.Nav(className="lang-switch", children=[
-        dcc.Link(t(f"lang.{code}", lang), href=f"{pathname}?lang={code}", id=lang_link_id(code),
-                 className="lang-option active" if code == lang else "lang-option")
-        for code in LANGS
+def alerts_empty(lang: str) -> html.Div:
+    """The alert list until alerts exist (issue 8: fed by the alerts once they do)."""
+    return html.Div(className="alerts-empty", children=[
+        html.Div("✓", className="alerts-empty-mark"),
+        html.Div(t("alerts.none", lang), className="alerts-empty-text"),
     ])
 
 
 def layout(lang: str = "zh", refresh_ms: int = 1000, pathname: str = "/",
-           now: datetime | None = None) -> html.Div:
-    """The wall page in `lang`; numbers show "—" until the first refresh fills them."""
+           now: datetime | None = None, search: str | None = None, base: str = "/") -> html.Div:
+    """The wall page in `lang`; numbers show "—" until the first refresh fills them.
+
+    On a wide canvas (32:9, assets/fit.js adds `ecc-wide`) the grid gets four columns and the alerts panel.
+    """
     lang = normalize_lang(lang)
     moment = (now or datetime.now(TZ)).astimezone(TZ)
-    badge, badge_class = freshness_badge(None, lang)
-    header = html.Header(className="wall-header", children=[
-        html.Div(className="header-side header-left", children=[
-            html.Div(moment.strftime("%H:%M:%S"), id=ID_CLOCK, className="clock"),
-            html.Div([html.Div(t("header.clock", lang), className="clock-label"),
-                      html.Div(fmt_day(moment.date().isoformat(), lang), id=ID_DAY, className="day")],
-                     className="clock-meta"),
-        ]),
-        html.Div(className="header-title", children=[
-            html.H1(t("wall.title", lang)),
-            html.Div(t("wall.subtitle", lang), className="subtitle"),
-        ]),
-        html.Div(className="header-side header-right", children=[
-            html.Div(rates_line({}, lang), id=ID_RATES, className="rates"),
-            html.Div(badge, id=ID_FRESHNESS, className=badge_class),
-            html.Div(id=ID_STALE, className="fresh fresh-bad stale stale-hidden", role="status"),
-            _lang_switch(lang, pathname or "/"),
-        ]),
-    ])
     kpis = html.Section(className="kpi-row", children=[
         html.Div(kpi_card(key, {}, lang), id=kpi_card_id(key), className=f"kpi-card kpi-card-{key}")
         for key in KPI_KEYS
     ])
     grid = html.Main(className="wall-grid", children=[
-        _panel("funnel", "panel.funnel", lang,
-               _graph(ID_FUNNEL_GRAPH, lang),
-               html.Ol(funnel_steps({}, lang), id=ID_FUNNEL_STEPS, className="funnel-steps"),
-               note_key="panel.funnel.note"),
-        _panel("channels", "panel.channels", lang, _graph(ID_CHANNEL_GRAPH, lang)),
-        _panel("trend", "panel.trend", lang, _graph(ID_TREND_GRAPH, lang)),
-        _panel("assets", "panel.assets", lang, _graph(ID_ASSET_GRAPH, lang)),
-        _panel("wealth", "panel.wealth", lang, _graph(ID_WEALTH_GRAPH, lang)),
+        panel("funnel", "panel.funnel", lang,
+              graph(ID_FUNNEL_GRAPH, lang),
+              html.Ol(funnel_steps({}, lang), id=ID_FUNNEL_STEPS, className="funnel-steps"),
+              note_key="panel.funnel.note"),
+        panel("channels", "panel.channels", lang, graph(ID_CHANNEL_GRAPH, lang)),
+        panel("trend", "panel.trend", lang, graph(ID_TREND_GRAPH, lang)),
+        panel("assets", "panel.assets", lang, graph(ID_ASSET_GRAPH, lang)),
+        panel("wealth", "panel.wealth", lang, graph(ID_WEALTH_GRAPH, lang)),
+        panel("alerts", "panel.alerts", lang, alerts_empty(lang)),
     ])
-    return html.Div(className=f"wall lang-{lang}", children=[
-        dcc.Interval(id=ID_INTERVAL, interval=max(200, int(refresh_ms))),
-        dcc.Interval(id=ID_CLOCK_TICK, interval=1000),
-        dcc.Store(id=ID_TICK),
-        dcc.Store(id=ID_STALE_CFG, data={
-            "stale_s": max(STALE_MIN_S, STALE_AFTER_REFRESHES * max(200, int(refresh_ms)) / 1000),
-            "text": t("fresh.stale", lang)}),
-        header, kpis, grid,
+    return html.Div(className=f"wall ecc-screen screen-wall lang-{lang}", children=[
+        *stores(HEADER, lang, refresh_ms),
+        header(HEADER, lang, "wall", pathname or "/", search, moment), kpis, grid,
+        footer(lang, "wall", search, base),
     ])
 
 
@@ -329,7 +291,7 @@ def layout(lang: str = "zh", refresh_ms: int = 1000, pathname: str = "/",
 
 def register_callbacks(app: Dash, snapshot_provider: SnapshotProvider,
                        clock: Callable[[], datetime] | None = None) -> None:
-    """The one refresh callback (reads the snapshot once per tick) and the clientside clock."""
+    """The one refresh callback (reads the snapshot once per tick), the clock and the watermark."""
     now = clock or (lambda: datetime.now(TZ))
 
     @app.callback(
@@ -346,8 +308,4 @@ def register_callbacks(app: Dash, snapshot_provider: SnapshotProvider,
             return source_down(lang, now())
         return render(snapshot, lang, now())
 
-    app.clientside_callback(_CLOCK_JS, Output(ID_CLOCK, "children"), Input(ID_CLOCK_TICK, "n_intervals"))
-    app.clientside_callback(_STALE_JS, Output(ID_STALE, "children"), Output(ID_STALE, "className"),
-                            Input(ID_CLOCK_TICK, "n_intervals"), Input(ID_TICK, "data"),
-                            State(ID_STALE_CFG, "data"))
-
+    register_clientside(app, HEADER)

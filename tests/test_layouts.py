@@ -45,6 +45,7 @@ def sample_snapshot(now: datetime | None = None) -> dict:
     now = (now or datetime.now(TZ)).astimezone(TZ)
     reach = {str(k): n for k, n in zip(STEPS, REACH, strict=True)}
     conversion = {str(k): REACH[k] / REACH[k - 1] for k in STEPS[:-1]}
+    rejects = {"2": 412, "5": 96, "7": 231, "8": 187, "10": 64}
     start = now.replace(hour=9, minute=0, second=0, microsecond=0)
     minutes = [(start + timedelta(minutes=i)).strftime("%H:%M") for i in range(335)]
     leads_series = [[m, int(50 + 16 * math.sin(i / 41) + 5 * math.sin(i / 6.1) + i / 20)]
@@ -61,7 +62,7 @@ def sample_snapshot(now: datetime | None = None) -> dict:
         "generated_at": now.isoformat(),
         "totals": {
             "leads": 18642, "dialed_leads": 15473, "connected_leads": 11208,
-            "reach": reach, "rejects": {"2": 412, "5": 96, "7": 231, "8": 187, "10": 64},
+            "reach": reach, "rejects": rejects,
             "opened": 4987, "first_deposits": 2031,
             "deposit_amount": "123456789.12", "withdraw_amount": "23456789.00", "net_inflow": "100000000.12",
             "trade_amount": {"stock": "8000000", "fund": "3000000", "wealth": "2500000", "bond": "900000",
@@ -72,6 +73,7 @@ def sample_snapshot(now: datetime | None = None) -> dict:
             "dial_rate": 15473 / 18642, "connect_rate": 11208 / 18642, "open_rate": 4987 / 18642,
             "deposit_rate": 2650 / 4987,
             "step_conversion": conversion,
+            "reject_rate": {k: (rejects.get(k, 0) / (reach[k] + rejects.get(k, 0))) for k in reach},
             "wealth_preference": {"stock": 0.5555, "fund": 0.2083, "wealth": 0.1736, "bond": 0.0625,
                                   "other": 0.0069},
         },
@@ -218,7 +220,9 @@ def test_render_fills_every_output_and_survives_an_empty_snapshot():
     assert "pos" in cards["net_inflow"][1].className
     assert outputs[-2] == "fresh fresh-ok" and outputs[-1] == int(now.timestamp() * 1000)
     down = wall.render({"error": "live store unreachable"}, "zh", now)
-    assert all(value is no_update for value in down[:-3]) and down[-2] == "fresh fresh-bad"
+    # the numbers stay; the session badge, the freshness badge and the tick move
+    assert all(value is no_update for value in down[:-5]) and down[-2] == "fresh fresh-bad"
+    assert down[-4].startswith("session session-")
     assert down[-3][1].children == "数据源异常" and down[-1] == int(now.timestamp() * 1000)
     empty = wall.render({}, "en", now)
     assert empty[0][1].children == ["—"] and empty[-2] == "fresh fresh-bad"
@@ -227,7 +231,7 @@ def test_render_fills_every_output_and_survives_an_empty_snapshot():
 def test_rebuilding_live_store_shows_no_numbers_as_if_right():
     now = datetime.now(TZ)
     out = wall.render({**sample_snapshot(now), "live_state": {"state": "rebuilding"}}, "zh", now)
-    assert all(value is no_update for value in out[:-3])
+    assert all(value is no_update for value in out[:-5])
     assert out[-3][1].children == "实时数据重建中" and "fresh-rebuilding" in out[-2]
     ok = wall.render({**sample_snapshot(now), "live_state": {"state": "ok"}}, "en", now)
     assert ok[0][1].children == ["18,642"]

@@ -1,0 +1,234 @@
+"""The sub-screens (业务分屏): acquisition, funnel, funding & assets, service, alerts.
+
+Each screen is a list of widgets placed in a grid; a widget is a named pure function of the live snapshot
+(a figure or HTML children). One callback serves every sub-screen: its outputs are pattern-matched ids
+(`{"type": "ecc-fig" | "ecc-html", "name": …}`), so it fills whichever widgets the current screen holds,
+reading the snapshot once per tick, like the wall.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from decimal import Decimal
+
+from dash import ALL, Dash, Input, Output, State, html, no_update
+
+from ecc.catalogue import PRODUCTS, channel_label
+from ecc.timeutil import TZ
+from layouts import ids
+from layouts.chrome import (
+    HeaderIds,
+    footer,
+    freshness_badge,
+    header,
+    rates_line,
+    rebuilding_badge,
+    register_clientside,
+    session_badge,
+    stores,
+    tick,
+)
+from layouts.figures import (
+    asset_figure,
+    channel_figure,
+    channel_rows,
+    funnel_figure,
+    reject_figure,
+    trend_figure,
+    wealth_figure,
+)
+from layouts.formatting import (
+    as_decimal,
+    as_float,
+    as_mapping,
+    effective_freshness,
+    fmt_day,
+    fmt_int,
+    fmt_money,
+    fmt_pct,
+    get_in,
+)
+from layouts.i18n import normalize_lang, t
+from layouts.wall import alerts_empty, funnel_steps, graph, kpi_card, panel
+
+logger = logging.getLogger(__name__)
+
+HEADER = HeaderIds("screen")
+FIG, HTML = "ecc-fig", "ecc-html"
+
+
+def turnover_rate(snapshot: Mapping) -> float | None:
+    """Today's trade amount ÷ AUM now (contract: turnover_rate); None while AUM is 0 or unknown."""
+    trades = [as_decimal(v) for v in as_mapping(get_in(snapshot, "totals", "trade_amount")).values()]
+    aum = as_decimal(get_in(snapshot, "aum", "total"))
+    if not aum:
+        return None
+    return float(sum((v for v in trades if v is not None), Decimal(0)) / aum)
+
+
+def leaderboard(snapshot: Mapping, lang: str) -> html.Table:
+    """Channels ranked by leads, with dial rate and open rate (the drill-down will make it sortable)."""
+    by_channel = as_mapping(get_in(snapshot, "by_channel"))
+    head = html.Tr([html.Th(t(f"col.{key}", lang)) for key in
+                    ("channel", "leads", "dial_rate", "opened", "open_rate")])
+    rows = []
+    for rank, (code, leads, opened, open_rate) in enumerate(channel_rows(snapshot), start=1):
+        dial = as_float(get_in(by_channel, code, "dial_rate"))
+        rows.append(html.Tr([
+            html.Td([html.Span(str(rank), className="rank"), channel_label(code, lang)], className="name"),
+            html.Td(fmt_int(leads)), html.Td(fmt_pct(dial)), html.Td(fmt_int(opened)),
+            html.Td(fmt_pct(open_rate)),
+        ]))
+    if not rows:
+        rows = [html.Tr(html.Td(t("fig.empty", lang), colSpan=5, className="empty"))]
+    return html.Table([html.Thead(head), html.Tbody(rows)], className="leaderboard")
+
+
+def _big(label: str, value: str, css: str = "") -> html.Div:
+    return html.Div([html.Div(label, className="big-label"), html.Div(value, className=f"big-value {css}")],
+                    className="big-figure")
+
+
+def money_flows(snapshot: Mapping, lang: str) -> list:
+    totals = get_in(snapshot, "totals", default={})
+    net = as_decimal(get_in(totals, "net_inflow"))
+    trades = [as_decimal(v) for v in as_mapping(get_in(totals, "trade_amount")).values()]
+    trade_sum = sum((v for v in trades if v is not None), Decimal(0)) if trades else None
+    return [
+        _big(t("money.deposit", lang), fmt_money(get_in(totals, "deposit_amount"), lang)),
+        _big(t("money.withdraw", lang), fmt_money(get_in(totals, "withdraw_amount"), lang)),
+        _big(t("money.net", lang), fmt_money(net, lang), "pos" if net and net > 0 else "neg" if net else ""),
+        _big(t("money.trades", lang), fmt_money(trade_sum, lang)),
+    ]
+
+
+def turnover(snapshot: Mapping, lang: str) -> list:
+    trades = as_mapping(get_in(snapshot, "totals", "trade_amount"))
+    return [
+        _big(t("panel.turnover", lang), fmt_pct(turnover_rate(snapshot), 2), "accent"),
+        html.Div(t("hint.turnover", lang), className="big-hint"),
+        html.Ul([html.Li([html.Span(t(f"product.{p}", lang)), html.Span(fmt_money(trades.get(p), lang))])
+                 for p in PRODUCTS], className="product-list"),
+    ]
+
+
+def _kpi(key: str) -> Callable[[Mapping, str], list]:
+    return lambda snapshot, lang: kpi_card(key, snapshot, lang)
+
+
+@dataclass(frozen=True)
+class Widget:
+    kind: str  # FIG or HTML
+    render: Callable[[Mapping, str], object]
+    title_key: str | None = None  # a panel around it; None for a bare KPI card
+
+
+WIDGETS: dict[str, Widget] = {
+    **{f"kpi-{key}": Widget(HTML, _kpi(key)) for key in
+       ("leads", "dial_rate", "opened", "open_rate", "first_deposits", "deposit_amount", "net_inflow")},
+    "channels": Widget(FIG, channel_figure, "panel.channels"),
+    "leaderboard": Widget(HTML, leaderboard, "panel.leaderboard"),
+    "trend": Widget(FIG, trend_figure, "panel.trend"),
+    "funnel": Widget(FIG, funnel_figure, "panel.funnel"),
+    "funnel-steps": Widget(HTML, funnel_steps),
+    "rejects": Widget(FIG, reject_figure, "panel.rejects"),
+    "assets": Widget(FIG, asset_figure, "panel.assets"),
+    "money": Widget(HTML, money_flows, "panel.money"),
+    "wealth": Widget(FIG, wealth_figure, "panel.wealth"),
+    "turnover": Widget(HTML, turnover, "panel.turnover"),
+}
+
+# Each screen: KPI cards on top, then panels (a panel is one widget name, or a list shown together).
+SCREEN_LAYOUTS: dict[str, tuple[tuple[str, ...], tuple[object, ...]]] = {
+    "acquisition": (("kpi-leads", "kpi-dial_rate", "kpi-opened", "kpi-open_rate"),
+                    ("channels", "leaderboard", "trend")),
+    "funnel": (("kpi-leads", "kpi-opened", "kpi-open_rate"),
+               (("funnel", "funnel-steps"), "rejects", "channels")),
+    "assets": (("kpi-first_deposits", "kpi-deposit_amount", "kpi-net_inflow"), ("assets", "money")),
+    "service": ((), ("turnover", "wealth")),
+    "alerts": ((), ()),
+}
+
+
+def _widget(name: str, lang: str) -> object:
+    widget = WIDGETS[name]
+    wid = {"type": widget.kind, "name": name}
+    if widget.kind == FIG:
+        return graph(wid, lang)
+    tag = html.Ol if name == "funnel-steps" else html.Div
+    return tag(widget.render({}, lang), id=wid, className=f"widget widget-{name}")
+
+
+def layout(screen: str, lang: str = "zh", refresh_ms: int = 1000, pathname: str = "/",
+           now: datetime | None = None, search: str | None = None, base: str = "/") -> html.Div:
+    lang = normalize_lang(lang)
+    moment = (now or datetime.now(TZ)).astimezone(TZ)
+    kpi_names, panels = SCREEN_LAYOUTS[screen]
+    kpis = [html.Div(_widget(name, lang), className=f"kpi-card kpi-card-{name[4:]}") for name in kpi_names]
+    body = []
+    for entry in panels:
+        names = entry if isinstance(entry, tuple) else (entry,)
+        body.append(panel(names[0], WIDGETS[names[0]].title_key or "", lang,
+                          *(_widget(name, lang) for name in names)))
+    if screen == "alerts":
+        body.append(panel("alerts", "panel.alerts", lang, alerts_empty(lang)))
+    return html.Div(className=f"ecc-screen sub-screen screen-{screen} lang-{lang}", children=[
+        *stores(HEADER, lang, refresh_ms),
+        header(HEADER, lang, screen, pathname, search, moment),
+        html.Section(kpis, className=f"kpi-row kpi-row-{len(kpis)}") if kpis else None,
+        html.Main(body, className=f"screen-grid screen-grid-{len(body)}"),
+        footer(lang, screen, search, base),
+    ])
+
+
+def render(snapshot: Mapping | None, lang: str, now: datetime, fig_ids: list, html_ids: list) -> tuple:
+    """(day, rates, session children, session class, badge children, badge class, tick, figures, htmls)."""
+    snap = snapshot if isinstance(snapshot, Mapping) else {}
+    session = session_badge(now, lang)
+    keep = ([no_update] * len(fig_ids), [no_update] * len(html_ids))
+    if snap.get("error"):
+        down = freshness_badge(None, lang, source_down=True)
+        return (no_update, no_update, *session, *down, tick(now), *keep)
+    if get_in(snap, "live_state", "state") == "rebuilding":
+        return (no_update, no_update, *session, *rebuilding_badge(lang), tick(now), *keep)
+    return (
+        fmt_day(get_in(snap, "day") or now.astimezone(TZ).date().isoformat(), lang),
+        rates_line(snap, lang),
+        *session,
+        *freshness_badge(effective_freshness(snap, now), lang),
+        tick(now),
+        [WIDGETS[i["name"]].render(snap, lang) for i in fig_ids],
+        [WIDGETS[i["name"]].render(snap, lang) for i in html_ids],
+    )
+
+
+def register_callbacks(app: Dash, snapshot_provider: Callable[[], Mapping | None],
+                       clock: Callable[[], datetime] | None = None) -> None:
+    now = clock or (lambda: datetime.now(TZ))
+
+    @app.callback(
+        Output(HEADER.day, "children"), Output(HEADER.rates, "children"),
+        Output(HEADER.session, "children"), Output(HEADER.session, "className"),
+        Output(HEADER.freshness, "children"), Output(HEADER.freshness, "className"),
+        Output(HEADER.tick, "data"),
+        Output({"type": FIG, "name": ALL}, "figure"),
+        Output({"type": HTML, "name": ALL}, "children"),
+        Input(HEADER.interval, "n_intervals"),
+        Input(ids.LANG_STORE, "data"),
+        State({"type": FIG, "name": ALL}, "id"),
+        State({"type": HTML, "name": ALL}, "id"),
+    )
+    def refresh_screen(_n: int | None, lang_data: str | None, fig_ids: list, html_ids: list) -> tuple:
+        lang = normalize_lang(lang_data)
+        try:
+            snapshot = snapshot_provider()
+        except Exception:  # the provider is pluggable (Redis, tests): the screen must outlive a blip
+            logger.exception("snapshot provider failed; the screen keeps its last numbers")
+            snapshot = {"error": "snapshot provider failed"}
+        return render(snapshot, lang, now(), fig_ids or [], html_ids or [])
+
+    register_clientside(app, HEADER)
+
