@@ -29,7 +29,7 @@ import redis
 import requests
 from report import load_average, machine_cpu_seconds, own_cpu_seconds, pct, table
 
-from ecc import live, simulate, timeutil, validate
+from ecc import live_codec, simulate, timeutil, validate
 from ecc.config import Settings
 from ecc.embedded import Stack, free_port
 from ecc.events import Event
@@ -97,8 +97,8 @@ class Expected:
         elif event.type == "trade":
             c[f"trade_fen:{event.product}"] += event.amount_fen
         elif event.type == "asset":
-            args = live.encode(event)  # the same ordering key and fen values the script compares
-            key, fen = args[7], [int(v) for v in args[8:13]]
+            record = live_codec.from_event(event)  # the same ordering key and fen the script compares
+            key, fen = live_codec.order_key(record), live_codec.asset_fen(record)
             if event.account_id not in self._latest_asset or self._latest_asset[event.account_id][0] < key:
                 self._latest_asset[event.account_id] = (key, fen)
 
@@ -327,7 +327,7 @@ def main() -> int:
     load_before = load_average()
     tmp = tempfile.mkdtemp(prefix="ecc-bench-")
     os.chdir(tmp)  # faust writes its data dir into the cwd: keep it out of the repository
-    settings = Settings(data_dir=tmp)
+    settings = Settings(data_dir=tmp, phone_hash_key="bench")  # the stack and the generator share it
     log.info("generating and validating %d + %d + %d events", n, int(args.rate * steady_s),
              int(surge_rate * surge_s))
     warm = make_events(2_000, "bw", settings.phone_hash_key)

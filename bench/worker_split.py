@@ -2,11 +2,11 @@
 
     .venv/bin/python bench/worker_split.py          # ~2 minutes
 
-The same `streams.app` worker (faust, `stream.take(2000, within=0.2)`, `Event.from_json`) consumes N events
-from its own tansu broker three times, with `LiveStore.apply` replaced by:
-- `faust`:  nothing (only a counter), i.e. faust + aiokafka + JSON decoding alone;
-- `encode`: + building the Lua arguments (`ecc.live.encode`), no Redis call;
-- `full`:   the real `LiveStore.apply` (Lua script in Valkey), as in production.
+The same `ecc worker` (its live consumer thread, streams/live_consumer.py: confluent-kafka batches of up to
+5,000) consumes N events from its own tansu broker three times, with `LiveStore.apply_payloads` replaced by:
+- `consume`: nothing (only a counter), i.e. the Kafka client and the worker's loop alone;
+- `decode`:  + decoding each payload to its Lua record (orjson, `ecc.live_codec`) and packing the batch;
+- `full`:    the real `LiveStore.apply_payloads` (one Lua call per batch in Valkey), as in production.
 The differences between the rows are the cost of each step per event. No web process or sink runs here, so
 the `full` row is the worker's ceiling on this machine when it has the cores to itself.
 """
@@ -23,31 +23,30 @@ import tempfile
 import time
 
 log = logging.getLogger("bench.worker_split")
-MODES = ("faust", "encode", "full")
+MODES = ("consume", "decode", "full")
 COUNTER = "bench:applied"
 
 
 def run_patched_worker(mode: str) -> None:
     """In the child process: the real worker, with LiveStore.apply cut down to `mode`."""
-    from ecc import live, live_store
+    from ecc import live_codec, live_store
     from ecc.config import Settings
     from streams.app import run
 
-    real_apply = live_store.LiveStore.apply
+    real_apply = live_store.LiveStore.apply_payloads
 
-    def apply(self, events, now=None):
-        if mode == "encode":
-            for event in events:
-                live.encode(event)
-            result = (len(events), 0)
+    def apply(self, payloads, now=None):
+        if mode == "decode":
+            live_codec.pack([live_codec.from_payload(live_codec.decode(p)) for p in payloads])
+            result = (len(payloads), 0)
         elif mode == "full":
-            result = real_apply(self, events, now)
+            result = real_apply(self, payloads, now)
         else:
-            result = (len(events), 0)
-        self.r.incrby(COUNTER, len(events))
+            result = (len(payloads), 0)
+        self.r.incrby(COUNTER, len(payloads))
         return result
 
-    live_store.LiveStore.apply = apply
+    live_store.LiveStore.apply_payloads = apply
     run(Settings.from_env())
 
 
@@ -75,7 +74,7 @@ def measure(mode: str, n: int, tmp: str, redis_url: str, client) -> tuple[float,
     try:
         wait_for_port(port, 15, broker, "tansu")
         settings = Settings(data_dir=tmp, kafka_bootstrap=f"127.0.0.1:{port}", redis_url=redis_url,
-                            log_level="WARNING")
+                            log_level="WARNING", phone_hash_key="bench")
         ensure_topics(settings)
         client.flushdb()
         worker = subprocess.Popen([sys.executable, __file__, "--as-worker", mode],

@@ -39,6 +39,9 @@ class Settings:
     topic_raw: str = "ecc.raw"  # upstream producers publish here; the gate validates
     topic_events: str = "ecc.events"  # accepted, normalised events (phones masked)
     topic_rejects: str = "ecc.rejects"  # dead letters with their reason
+    # Accepted events older than today (Shanghai): a backfill has its own topic so that it never queues in
+    # front of today's events (the live worker takes it only when today's topic is not behind).
+    topic_history: str = "ecc.events.history"
     topic_partitions: int = 4
     # False for the embedded tansu (memory only): the door says so to its clients.
     broker_durable: bool = True

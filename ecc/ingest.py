@@ -16,7 +16,7 @@ from typing import Any
 
 from ecc import pii, validate
 from ecc.config import Settings
-from ecc.kafka import Publisher
+from ecc.kafka import Publisher, event_topic, today_start_ms
 
 log = logging.getLogger(__name__)
 
@@ -53,7 +53,8 @@ class Door:
 
     def publish(self, batch: validate.Batch) -> IngestResult:
         s = self.settings
-        messages = [(s.topic_events, e.key, e.to_json()) for e in batch.accepted]
+        start = today_start_ms()  # events before today go to the history topic (a backfill waits its turn)
+        messages = [(event_topic(s, e.ts_ms, start), e.key, e.to_json()) for e in batch.accepted]
         messages += [(s.topic_rejects, r.reject_id, r.to_json()) for r in batch.rejected]
         delivery = self._publisher.deliver(messages)
         n = len(batch.accepted)

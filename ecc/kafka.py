@@ -14,6 +14,7 @@ from functools import partial
 from confluent_kafka import Consumer, KafkaException, Producer
 from confluent_kafka.admin import AdminClient, NewTopic
 
+from ecc import timeutil
 from ecc.config import Settings
 
 log = logging.getLogger(__name__)
@@ -24,7 +25,17 @@ class BrokerError(RuntimeError):
 
 
 def topics(settings: Settings) -> list[str]:
-    return [settings.topic_raw, settings.topic_events, settings.topic_rejects]
+    return [settings.topic_raw, settings.topic_events, settings.topic_rejects, settings.topic_history]
+
+
+def event_topic(settings: Settings, ts_ms: int, today_start_ms: int) -> str:
+    """Where an accepted event goes: today's topic, or the history topic for events before today
+    (Shanghai), so that a backfill never queues in front of today's events (streams/live_consumer.py)."""
+    return settings.topic_events if ts_ms >= today_start_ms else settings.topic_history
+
+
+def today_start_ms() -> int:
+    return int(timeutil.day_start(timeutil.today()).timestamp() * 1000)
 
 
 def ensure_topics(settings: Settings, timeout: float = 10.0) -> None:
@@ -128,7 +139,8 @@ class Publisher:
         return result
 
 
-def consumer_lag(settings: Settings, group: str, topic_names: Iterable[str], timeout: float = 3.0) -> int | None:
+def consumer_lag(settings: Settings, group: str, topic_names: Iterable[str],
+                 timeout: float = 3.0) -> int | None:
     """Messages on the broker not yet committed by `group` (None if the broker cannot tell).
 
     tansu's end offsets are not reliable (DESIGN.md): treat this as a health hint, not an exact figure.

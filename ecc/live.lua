@@ -7,9 +7,10 @@
 -- Distinct counts (leads, reach, dialed, ...) are kept as sets per Shanghai day with a counter beside
 -- them that only moves when SADD adds a new member: reading the wall is one HGETALL.
 --
--- ARGV: prefix, seen_ttl_s, day_ttl_s, n_live_days, live_day_1..n, then per event a record:
---   type, event_id, day, minute, ts_ms, channel, a1, a2, a3, a4, a5, a6, a7, a8
--- where a1..a8 depend on the type (see ecc/live.py `encode`).
+-- ARGV: prefix, seen_ttl_s, day_ttl_s, n_live_days, live_day_1..n, then the batch: ONE JSON array of
+-- records, each an array of strings  [type, event_id, day, minute, ts_ms, channel, a1, a2, ...]
+-- where a1.. depend on the type (see ecc/live_codec.py). One argument for the whole batch: redis-py
+-- packs it at once and cjson decodes it in C (14 arguments an event cost more in Python than the script).
 -- Returns {applied, duplicates}.
 
 local P = ARGV[1]
@@ -60,18 +61,19 @@ local function join_deposit(day, account, ch)
   if redis.call('ZSCORE', P .. 'deposited', account) then distinct(day, 'opened_deposited', account, ch) end
 end
 
-local function max_field(key, field, value)
-  local cur = tonumber(redis.call('HGET', key, field) or '0')
-  if value > cur then redis.call('HSET', key, field, value) end
+-- Freshness: the newest event time per type, kept in Lua over the batch and written once at the end.
+local fresh, fresh_text = {}, {}
+local function note_fresh(field, ts, text)
+  if not fresh[field] or ts > fresh[field] then fresh[field] = ts; fresh_text[field] = text end
 end
 
 local applied, dups = 0, 0
-local i = 5 + n_days
-local REC = 14
-while i + REC - 1 <= #ARGV do
-  local etype, id, day, minute, ts, ch = ARGV[i], ARGV[i+1], ARGV[i+2], ARGV[i+3], tonumber(ARGV[i+4]), ARGV[i+5]
-  local a = {ARGV[i+6], ARGV[i+7], ARGV[i+8], ARGV[i+9], ARGV[i+10], ARGV[i+11], ARGV[i+12], ARGV[i+13]}
-  i = i + REC
+local records = cjson.decode(ARGV[5 + n_days])
+for j = 1, #records do
+  local r = records[j]
+  local etype, id, day, minute, ts_text, ch = r[1], r[2], r[3], r[4], r[5], r[6]
+  local ts = tonumber(ts_text)
+  local a = {r[7] or '', r[8] or '', r[9] or '', r[10] or '', r[11] or '', r[12] or '', r[13] or ''}
   if not redis.call('SET', P .. 'seen:' .. id, '1', 'NX', 'EX', seen_ttl) then
     dups = dups + 1
   else
@@ -95,8 +97,8 @@ while i + REC - 1 <= #ARGV do
     elseif etype == 'call' then
       -- a1 = lead_id, a2 = outcome
       add(day, 'calls', ch, 1, minute)
-      redis.call('ZADD', P .. 'called', 'GT', ts, a[1])
-      if a[2] == 'connected' then redis.call('ZADD', P .. 'connected', 'GT', ts, a[1]) end
+      redis.call('ZADD', P .. 'called', 'GT', ts_text, a[1])
+      if a[2] == 'connected' then redis.call('ZADD', P .. 'connected', 'GT', ts_text, a[1]) end
       for _, d in ipairs(live_days) do
         local lead_ch = redis.call('HGET', P .. d .. ':leadch', a[1])
         if lead_ch then join_calls(d, a[1], lead_ch) end
@@ -107,7 +109,7 @@ while i + REC - 1 <= #ARGV do
       if a[2] == 'in' then
         add(day, 'deposit_in_fen', ch, tonumber(a[4]), minute)
         if a[3] == '1' then distinct(day, 'first_deposits', a[1], ch) end
-        redis.call('ZADD', P .. 'deposited', 'GT', ts, a[1])
+        redis.call('ZADD', P .. 'deposited', 'GT', ts_text, a[1])
         for _, d in ipairs(live_days) do
           local acct_ch = redis.call('HGET', P .. d .. ':acct', a[1])
           if acct_ch then join_deposit(d, a[1], acct_ch) end
@@ -136,10 +138,14 @@ while i + REC - 1 <= #ARGV do
         redis.call('HSET', P .. 'asset:val', a[1], table.concat({a[3], a[4], a[5], a[6], a[7]}, ','))
       end
     end
-    max_field(P .. 'fresh', etype, ts)
-    max_field(P .. 'fresh', 'all', ts)
+    note_fresh(etype, ts, ts_text)
+    note_fresh('all', ts, ts_text)
   end
 end
 
+for field, ts in pairs(fresh) do
+  local cur = tonumber(redis.call('HGET', P .. 'fresh', field) or '0')
+  if ts > cur then redis.call('HSET', P .. 'fresh', field, fresh_text[field]) end
+end
 for key, _ in pairs(touched) do redis.call('EXPIRE', key, day_ttl) end
 return {applied, dups}

@@ -1,4 +1,5 @@
-"""Pure half of the live store: events in, Lua arguments out; Redis hashes in, wall snapshot out.
+"""Pure half of the live store: Redis hashes in, wall snapshot out (events in, Lua records out: see
+ecc.live_codec).
 
 The Redis half (`ecc.live_store`) only moves these values to and from the server.
 """
@@ -9,52 +10,13 @@ from datetime import date, timedelta
 from decimal import Decimal
 
 from ecc import catalogue, metrics, timeutil
-from ecc.events import Event
 
-RECORD_WIDTH = 14  # fields per event in the Lua ARGV, see ecc/live.lua
 _CLASSES = catalogue.ASSET_CLASSES  # AUM hash fields 1..5 are these, in this order
-
-
-def _fen(amount: str) -> str:
-    return str(int(Decimal(amount) * 100))
-
-
-def _type_args(event: Event) -> list[str]:
-    """The eight type-specific arguments a1..a8 of one event record."""
-    t = event.type
-    if t == "lead":
-        args = [event.lead_id]
-    elif t == "step":
-        args = [event.lead_id, str(event.step), event.status, event.account_id]
-    elif t == "call":
-        args = [event.lead_id, event.outcome]
-    elif t == "deposit":
-        args = [event.account_id, event.direction, "1" if event.first else "0", _fen(event.amount)]
-    elif t == "trade":
-        args = [event.account_id, event.product, "", _fen(event.amount)]
-    elif t == "asset":
-        # Latest snapshot wins by (ts, event_id): a fixed-width ts makes the string order the time order.
-        order_key = f"{event.ts_ms:015d}|{event.event_id}"
-        args = [event.account_id, order_key] + [_fen(event.holdings.get(c, "0")) for c in _CLASSES]
-    else:
-        raise ValueError(f"unknown event type {t!r}")
-    return args + [""] * (8 - len(args))
-
-
-def encode(event: Event) -> list[str]:
-    """One event as the 14 Lua arguments of its record."""
-    return [event.type, event.event_id, timeutil.day_key(event.ts_ms), timeutil.minute_key(event.ts_ms),
-            str(event.ts_ms), event.channel, *_type_args(event)]
 
 
 def live_days(today: date, days: int) -> list[str]:
     """Day keys the live store keeps, newest first: today and the `days - 1` before."""
     return [(today - timedelta(days=n)).strftime("%Y%m%d") for n in range(days)]
-
-
-def is_live(event: Event, oldest_day: str) -> bool:
-    """Events older than the live window are left to ClickHouse (the wall shows only recent days)."""
-    return timeutil.day_key(event.ts_ms) >= oldest_day
 
 
 # ---- reading: raw hash values to the wall snapshot ----

@@ -19,7 +19,7 @@ from importlib import resources
 
 import redis
 
-from ecc import live, timeutil
+from ecc import live, live_codec, timeutil
 from ecc.events import Event, Rejection
 from ecc.faults import describe
 
@@ -68,23 +68,33 @@ class LiveStore:
         """Apply a batch exactly once per event_id; returns (applied, duplicates). Older days are skipped.
 
         `count_rate=False` for a rebuild: replayed history is not ingest."""
+        return self._apply_records(events, live_codec.from_event, now, count_rate)
+
+    def apply_payloads(self, payloads: list[bytes], now: date | None = None) -> tuple[int, int]:
+        """`apply` for raw payloads of the events topic (`Event.to_json()`), the stream worker's hot path:
+        each is decoded straight to its Lua record, no `Event` in between."""
+        return self._apply_records(payloads, _payload_record, now, True)
+
+    def _apply_records(self, items: list, to_record, now: date | None, count_rate: bool) -> tuple[int, int]:
         days = live.live_days(now or timeutil.today(), self.live_days)
-        args: list[str] = [self.prefix, str(self.live_days * DAY_S * 2), str((self.live_days + 1) * DAY_S),
-                           str(len(days)), *days]
-        skipped = 0
-        for event in events:
+        oldest = days[-1]
+        records, skipped = [], 0
+        for item in items:
             try:
-                if not live.is_live(event, days[-1]):
-                    skipped += 1
-                    continue
-                record = live.encode(event)
-            except (ValueError, TypeError, ArithmeticError, AttributeError) as exc:
+                record = to_record(item)
+            except (ValueError, TypeError, KeyError, ArithmeticError, AttributeError, RecursionError) as exc:
                 # Not countable (e.g. a type the door never lets in): it must not stop the batch.
-                log.error("event %r cannot be counted live: %s", getattr(event, "event_id", "?"),
-                          describe(exc))
+                log.error("event %r cannot be counted live: %s", _event_id(item), describe(exc))
                 continue
-            args.extend(record)
-        applied, duplicates = self._apply(args=args) if len(args) > 4 + len(days) else (0, 0)
+            if record[2] < oldest:  # the day key: older days are left to ClickHouse
+                skipped += 1
+                continue
+            records.append(record)
+        applied = duplicates = 0
+        if records:
+            applied, duplicates = self._apply(args=[self.prefix, str(self.live_days * DAY_S * 2),
+                                                    str((self.live_days + 1) * DAY_S), str(len(days)), *days,
+                                                    live_codec.pack(records)])
         if count_rate:
             self._count_rate("accepted", applied)
         if skipped:
@@ -246,6 +256,16 @@ class LiveStore:
             last, _, caught = value.partition(",")
             out[sink_id] = (int(last or 0), int(caught or 0))
         return out
+
+
+def _payload_record(payload: bytes) -> list[str]:
+    return live_codec.from_payload(live_codec.decode(payload))
+
+
+def _event_id(item) -> str:
+    if isinstance(item, bytes | str):
+        return repr(item[:80])
+    return getattr(item, "event_id", "?")
 
 
 def _ms(seconds: float | None) -> int:

@@ -175,13 +175,14 @@ def _checked(item: Event | Rejection, text_fields: tuple[str, ...]) -> Event | R
     return item
 
 
-def decode(messages: list, topic_events: str, now_ms: int) -> tuple[list[Event], list[Rejection]]:
-    """Events and dead letters of a batch; a message that is neither becomes a dead letter itself."""
+def decode(messages: list, event_topics: tuple[str, ...], now_ms: int) -> tuple[list[Event], list[Rejection]]:
+    """Events (today's and history topics) and dead letters of a batch; a message that is neither becomes a
+    dead letter itself."""
     events: list[Event] = []
     rejections: list[Rejection] = []
     for m in messages:
         try:
-            if m.topic() == topic_events:
+            if m.topic() in event_topics:
                 events.append(_checked(Event.from_json(m.value()), ("event_id", "type")))
             else:
                 rejection = _checked(Rejection.from_json(m.value()), ("reject_id", "reason", "raw", "source"))
@@ -297,7 +298,7 @@ class Sink:
             from ecc.live_rebuild import Rebuilder
 
             self.rebuilder = Rebuilder(self.live, self.client, self).start()
-        c = consumer(s, GROUP, [s.topic_events, s.topic_rejects])
+        c = consumer(s, GROUP, [s.topic_events, s.topic_history, s.topic_rejects])
         try:
             while not self._stop.is_set():
                 started = time.time()
@@ -310,7 +311,8 @@ class Sink:
                         messages.append(m)
                 self.stats.last_poll_at = started
                 if messages:
-                    events, rejections = decode(messages, s.topic_events, timeutil.now_ms())
+                    events, rejections = decode(messages, (s.topic_events, s.topic_history),
+                                                timeutil.now_ms())
                     if not self._retry(partial(store_batch, self.client, events, rejections, self.stats)):
                         break  # stopped while retrying: do not commit
                     self.stats.batches += 1

@@ -1,9 +1,13 @@
 """The stream worker (faust-streaming): a thin adapter between Kafka and the pure code in `ecc/`.
 
-Agents
-- gate:    `ecc.raw` (upstream producers) -> validate -> `ecc.events` or `ecc.rejects`
-- live:    `ecc.events` -> today's live counters in Redis (ecc.live_store, exactly once per event_id)
+Agents (faust, consumer group "ecc-gate")
+- gate:    `ecc.raw` (upstream producers) -> validate -> `ecc.events` (today), `ecc.events.history` (before
+           today, Shanghai) or `ecc.rejects`
 - rejects: `ecc.rejects` -> reject-rate counters
+Live counters (streams/live_consumer.py, threads of the same process, consumer group "ecc-worker"):
+- `ecc.events` -> today's live counters in Redis (ecc.live_store, exactly once per event_id), in whole
+  batches below faust's per-event stream: faust alone would cap the worker near 10,000 events/s;
+- `ecc.events.history` -> the same, only while today's topic is not behind.
 
 Delivery is at-least-once (tansu has no transactions); exactness comes from the live store's
 idempotent writes, not from Kafka.
@@ -29,7 +33,9 @@ from ecc import validate
 from ecc.config import Settings
 from ecc.events import Event, Rejection
 from ecc.faults import REDIS_TRANSIENT, describe
+from ecc.kafka import event_topic, today_start_ms
 from ecc.live_store import LiveStore
+from streams.live_consumer import start_live
 
 log = logging.getLogger(__name__)
 BATCH_MAX = 2000
@@ -47,8 +53,19 @@ class Retrier:
         self.store = store
         self.errors: dict[str, str] = {}
 
+    def note(self, step: str, error: str | None) -> None:
+        """A step run outside the event loop (a live consumer thread) reports its error, or recovery."""
+        if error:
+            self.errors[step] = error
+        elif self.errors.pop(step, None) is not None:
+            log.info("%s: recovered", step)
+        else:
+            return
+        self.beat()
+
     def beat(self) -> None:
-        self.store.beat("worker", error="; ".join(f"{k}: {v}" for k, v in self.errors.items()) or None)
+        errors = dict(self.errors)  # a copy: the live consumer threads change it too
+        self.store.beat("worker", error="; ".join(f"{k}: {v}" for k, v in errors.items()) or None)
 
     async def until_done(self, step: str, attempt: Callable[[], Any], transient: tuple) -> Any:
         delay = BACKOFF_S[0]
@@ -82,9 +99,9 @@ def decoded(values: list[bytes], parse: Callable[[bytes], Any], what: str) -> li
     return out
 
 
-def create_app(settings: Settings, store: LiveStore) -> faust.App:
+def create_app(settings: Settings, store: LiveStore, retrier: Retrier | None = None) -> faust.App:
     app = faust.App(
-        "ecc-worker",
+        "ecc-gate",  # not "ecc-worker": that group is the live consumers' (streams/live_consumer.py)
         broker=f"kafka://{settings.kafka_bootstrap}",
         store="memory://",
         topic_partitions=settings.topic_partitions,
@@ -97,12 +114,15 @@ def create_app(settings: Settings, store: LiveStore) -> faust.App:
     )
     raw_topic = app.topic(settings.topic_raw, value_serializer="raw", key_serializer="raw")
     events_topic = app.topic(settings.topic_events, value_serializer="raw", key_serializer="raw")
+    history_topic = app.topic(settings.topic_history, value_serializer="raw", key_serializer="raw")
     rejects_topic = app.topic(settings.topic_rejects, value_serializer="raw", key_serializer="raw")
-    retrier = Retrier(store)
+    retrier = retrier or Retrier(store)
 
     async def publish(accepted: list[Event], rejected: list[Rejection]) -> None:
         """Send now (not attached to the source offset) and wait for the broker's acknowledgements."""
-        futures = [await events_topic.send(key=e.key.encode(), value=e.to_json(), force=True)
+        start = today_start_ms()
+        futures = [await (events_topic if event_topic(settings, e.ts_ms, start) == settings.topic_events
+                          else history_topic).send(key=e.key.encode(), value=e.to_json(), force=True)
                    for e in accepted]
         futures += [await rejects_topic.send(key=r.reject_id.encode(), value=r.to_json(), force=True)
                     for r in rejected]
@@ -115,15 +135,6 @@ def create_app(settings: Settings, store: LiveStore) -> faust.App:
                                          history_days=settings.history_days)
             # Re-sent whole on a failure: duplicates are dropped downstream by event_id / reject_id.
             await retrier.until_done("gate", lambda b=batch: publish(b.accepted, b.rejected), SEND_TRANSIENT)
-
-    @app.agent(events_topic)
-    async def live(stream):
-        async for values in stream.take(BATCH_MAX, within=BATCH_WITHIN_S):
-            events = decoded(values, Event.from_json, "event")
-            _applied, duplicates = await retrier.until_done("live", lambda e=events: store.apply(e),
-                                                            REDIS_TRANSIENT)
-            if duplicates:
-                log.info("skipped %d redelivered events", duplicates)
 
     @app.agent(rejects_topic)
     async def rejects(stream):
@@ -149,6 +160,12 @@ def create_app(settings: Settings, store: LiveStore) -> faust.App:
 def run(settings: Settings) -> None:
     """`ecc worker`: run until SIGTERM/SIGINT."""
     store = LiveStore.from_url(settings.redis_url, live_days=settings.live_days)
-    app = create_app(settings, store)
+    retrier = Retrier(store)
+    app = create_app(settings, store, retrier)
     worker = faust.Worker(app, loglevel=settings.log_level.lower(), redirect_stdouts=False, quiet=True)
-    worker.execute_from_commandline()
+    consumers = start_live(settings, store, on_error=retrier.note)
+    try:
+        worker.execute_from_commandline()
+    finally:
+        for consumer in consumers:
+            consumer.stop()

@@ -28,7 +28,8 @@ pytestmark = pytest.mark.e2e
 def worker_settings(settings, broker, valkey_url, request):
     tag = request.node.name[:40]
     s = settings.with_(kafka_bootstrap=broker, redis_url=valkey_url, topic_raw=f"raw.{tag}",
-                       topic_events=f"events.{tag}", topic_rejects=f"rejects.{tag}")
+                       topic_events=f"events.{tag}", topic_rejects=f"rejects.{tag}",
+                       topic_history=f"history.{tag}")
     kafka.ensure_topics(s)
     redis.Redis.from_url(valkey_url).flushdb()
     return s

@@ -1,0 +1,131 @@
+"""The live path of the stream worker: events topic -> Redis, in whole batches below faust's per-event stream.
+
+Why not a faust agent: faust hands every message through its own machinery (tasks, waits and an event-loop
+turn per message), which alone tops out near 10,000 events/s on one core here, before any work is done
+(docs/benchmarks.md, "where the worker's time goes"). This consumer takes up to BATCH_MAX messages per
+poll from librdkafka (which prefetches in its own C thread), decodes each payload straight to its Lua
+record and applies the batch with one Lua call, then commits: at-least-once, made exact by the live
+store's `seen:<event_id>` keys.
+
+It runs in a thread of the `ecc worker` process, so the blocking Redis call never stops faust's event
+loop (the gate and the dead-letter counter keep going). Each process joins the consumer group GROUP: a
+second `ecc worker` takes half of the partitions.
+
+History: events older than today (Shanghai) come on their own topic (`ecc.kafka.event_topic`), consumed by
+a second LiveConsumer that yields to today's: it takes a batch only while today's consumer is not behind,
+so a backfill of past days never queues in front of today's events.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+
+from confluent_kafka import KafkaException
+
+from ecc import kafka
+from ecc.config import Settings
+from ecc.faults import REDIS_TRANSIENT, describe
+from ecc.live_store import LiveStore
+
+log = logging.getLogger(__name__)
+GROUP = "ecc-worker"  # the live counters' consumer group (health reads its lag on the events topic)
+HISTORY_GROUP = "ecc-worker-history"
+BATCH_MAX = 5000
+# How long a poll waits to fill its batch: the latency a quiet stream adds (the broker's own fetch wait,
+# ecc.kafka.consumer's fetch.wait.max.ms, comes on top).
+POLL_S = 0.1
+HISTORY_BATCH_MAX = 1000  # smaller: today's events wait behind at most one history batch
+BEAT_S = 2.0
+BACKOFF_S = (0.2, 5.0)
+
+
+class LiveConsumer:
+    """One consumer thread: topics -> `LiveStore.apply_payloads`, commit after each stored batch."""
+
+    def __init__(self, settings: Settings, store: LiveStore, topics: list[str], group: str, name: str,
+                 *, batch_max: int = BATCH_MAX, yield_to: LiveConsumer | None = None,
+                 on_error=None):
+        self.settings = settings
+        self.store = store
+        self.topics = topics
+        self.group = group
+        self.name = name
+        self.batch_max = batch_max
+        self.yield_to = yield_to
+        self.on_error = on_error or (lambda _step, _error: None)  # the worker's heartbeat (Retrier)
+        self.behind = False  # the last poll came back full: there is more waiting
+        self.applied = 0
+        self.duplicates = 0
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def start(self) -> LiveConsumer:
+        self._thread = threading.Thread(target=self.run, name=self.name, daemon=True)
+        self._thread.start()
+        return self
+
+    def stop(self, timeout: float = 10.0) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout)
+
+    def run(self) -> None:
+        c = kafka.consumer(self.settings, self.group, self.topics)
+        try:
+            while not self._stop.is_set():
+                if self.yield_to is not None and self.yield_to.behind:
+                    time.sleep(0.02)  # today's consumer is working off a backlog: it goes first
+                    continue
+                polled = c.consume(self.batch_max, POLL_S)
+                self.behind = len(polled) >= self.batch_max
+                values = []
+                for m in polled:
+                    if m.error():
+                        log.warning("%s: consumer error: %s", self.name, m.error())
+                    elif m.value() is not None:
+                        values.append(m.value())
+                if not values:
+                    continue
+                result = self._until_stored(values)
+                if result is None:
+                    break  # stopped while retrying: do not commit, the batch comes again
+                self.applied += result[0]
+                self.duplicates += result[1]
+                if result[1]:
+                    log.info("%s: skipped %d redelivered events", self.name, result[1])
+                try:
+                    c.commit(asynchronous=False)
+                except KafkaException as exc:
+                    # A rebalance while the batch was applied: it comes again and is found applied.
+                    log.warning("%s: offset commit failed (the batch will be skipped when redelivered): %s",
+                                self.name, exc)
+        finally:
+            self.behind = False
+            c.close()
+
+    def _until_stored(self, values: list[bytes]) -> tuple[int, int] | None:
+        """Apply until Redis takes the batch (retrying with backoff), or None once stopped."""
+        delay = BACKOFF_S[0]
+        while not self._stop.is_set():
+            try:
+                result = self.store.apply_payloads(values)
+            except REDIS_TRANSIENT as exc:
+                error = describe(exc, 200)
+                log.warning("%s: not stored, retrying the same batch in %.1fs: %s", self.name, delay, error)
+                self.on_error(self.name, error)
+                self._stop.wait(delay)
+                delay = min(delay * 2, BACKOFF_S[1])
+                continue
+            self.on_error(self.name, None)
+            return result
+        return None
+
+
+def start_live(settings: Settings, store: LiveStore, on_error=None) -> list[LiveConsumer]:
+    """Today's consumer and the history consumer that yields to it, both started."""
+    today = LiveConsumer(settings, store, [settings.topic_events], GROUP, "live", on_error=on_error)
+    history = LiveConsumer(settings, store, [settings.topic_history], HISTORY_GROUP, "live-history",
+                           batch_max=HISTORY_BATCH_MAX, yield_to=today, on_error=on_error)
+    return [today.start(), history.start()]
