@@ -368,7 +368,13 @@ def series(client: Any, metric: str, interval: str, start: datetime, end: dateti
               "bucket_minutes": INTERVALS[interval] // timedelta(minutes=1),
               "attribute": bool(filters["channels"] or filters["provinces"])}
     values: dict[tuple[int, int], Any] = {}
-    for row in query_rows(client, "series", params):
+    # whole hours from the rollup when it holds the metric for these filters (own channel only: a
+    # call's channel and every province are attributed through the lead, at query time)
+    rolled = (spec.code in ("leads", "reach") or (spec.code == "calls" and not filters["channels"])) \
+        and interval in ("1h", "1d") and not filters["provinces"]
+    if rolled:
+        params.update(rollup_hours(start, end), type=spec.types[0])
+    for row in query_rows(client, "series_counts" if rolled else "series", params):
         values[(row["shift_days"], row["bucket_s"])] = row["amount"] if spec.money else row["distinct_count"]
     buckets = bucket_starts(interval, start, end)
     expected = {int(b.timestamp()) for b in buckets}

@@ -125,3 +125,24 @@ def test_funnel_assets_and_series_match_oracle(ch, events, window, channel):
         got_series = analytics.series(ch, metric, "1h", start, end, channels, [])
         want_series = oracle.series(metric, "1h", start, end, chset)
         assert [p["value"] for p in got_series["points"]] == list(want_series.values()), metric
+
+
+@settings(suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(events=scenario(), channel=st.sampled_from([None, *CHANNELS]), interval=st.sampled_from(["1h", "1d"]),
+       edges=st.sampled_from([(0, 0), (17 * 60 + 3.5, 13 * 60), (3599.999, 0.001)]))
+def test_series_from_rollup_hours_and_edges_match_oracle(ch, events, channel, interval, edges):
+    """Series of distinct counts read whole hours from facts_hourly and the period's edges from the
+    events; the comparisons one day earlier come from the same states, shifted."""
+    clickhouse.truncate_all(ch)
+    load(ch, events, 7, 5)
+    oracle = Oracle(events)
+    start, end = DAY + timedelta(seconds=edges[0]), DAY + timedelta(days=1) - timedelta(seconds=edges[1])
+    channels = [channel] if channel else []
+    chset = set(channels) or None
+    for metric in ("leads", "opened", "reach_2", *(() if channel else ("calls",))):
+        got = analytics.series(ch, metric, interval, start, end, channels, [])
+        want = oracle.series(metric, interval, start, end, chset)
+        assert [p["value"] for p in got["points"]] == list(want.values()), metric
+        one_day = timedelta(days=1)
+        day_before = oracle.series(metric, interval, start - one_day, end - one_day, chset)
+        assert [p["value"] for p in got["previous_day"]] == list(day_before.values()), metric
