@@ -1,4 +1,4 @@
-"""The OpenAPI 3.1 document of /api/v1, served at /api/v1/openapi.json (contract/api.md)."""
+"""The OpenAPI 3.1 document of /api/v1, served at /api/v1/openapi.json (described in docs/api.md)."""
 
 from __future__ import annotations
 
@@ -35,6 +35,25 @@ KPIS = {
         "freshness_s": {"type": ["number", "null"]},
     },
 }
+_OBJECT = {"type": "object"}
+_INGESTED = {"type": "object", "properties": {
+    "accepted": {"type": "integer"}, "rejected": {"type": "integer"},
+    "errors": {"type": "array", "items": {"type": "object", "properties": {
+        "index": {"type": "integer"}, "reason": {"type": "string"}}}}}}
+_FUNNEL = {"type": "object", "properties": {
+    "window_hours": {"type": "integer"}, "cohort": {"type": "object", "properties": _STEP_KEYS},
+    "overall_conversion": _RATIO_BY_STEP, "step_conversion": _RATIO_BY_STEP, "time_to_convert": _OBJECT}}
+_ASSETS = {"type": "object", "properties": {
+    "total": _MONEY, "by_class": _OBJECT, "by_level": _OBJECT, "by_segment": _OBJECT, "by_province": _OBJECT,
+    "by_channel": _OBJECT}}
+_SERIES = {"type": "object", "properties": {
+    "points": {"type": "array"}, "previous_day": {"type": "array"}, "previous_week": {"type": "array"}}}
+_REJECTS = {"type": "object", "properties": {
+    "total": {"type": "integer"},
+    "items": {"type": "array", "items": {"type": "object", "properties": {
+        "received_at": {"type": "string"}, "reason": {"type": "string"}, "raw": {"type": "string"}}}}}}
+_METRIC = {"name": "metric", "in": "query", "required": True, "schema": {"type": "string"}}
+_INTERVAL = {"name": "interval", "in": "query", "schema": {"enum": ["1m", "5m", "1h", "1d"]}}
 ERROR = {"type": "object", "required": ["error"],
          "properties": {"error": {"type": "string"}, "detail": {}}}
 
@@ -52,22 +71,25 @@ def _int_param(name: str, description: str, required: bool = False) -> dict:
             "description": description}
 
 
+def _instant_param(name: str, description: str) -> dict:
+    return {"name": name, "in": "query", "schema": {"type": "string", "format": "date-time"},
+            "description": description}
+
+
 def document() -> dict:
     return {
         "openapi": "3.1.0",
         "info": {"title": "ECC 业务指挥中心 API", "version": "1",
-                 "description": "Metrics follow contract/metrics.md; events follow contract/events.md."},
+                 "description": "Metric definitions: docs/metrics.md; event format: docs/events.md; "
+                                "endpoints and caching: docs/api.md (in the ECC repository)."},
         "paths": {
             "/api/v1/events": {"post": {
                 "summary": "Ingest events (NDJSON or a JSON array), up to 50,000 a request",
                 "requestBody": {"content": {"application/x-ndjson": {"schema": {"type": "string"}},
                                             "application/json": {"schema": {"type": "array"}}}},
                 "responses": {
-                    "200": {"description": "published (some may be rejected)", "content": {"application/json": {
-                        "schema": {"type": "object", "properties": {
-                            "accepted": {"type": "integer"}, "rejected": {"type": "integer"},
-                            "errors": {"type": "array", "items": {"type": "object", "properties": {
-                                "index": {"type": "integer"}, "reason": {"type": "string"}}}}}}}}},
+                    "200": {"description": "published (some may be rejected)",
+                            "content": {"application/json": {"schema": _INGESTED}}},
                     "400": {"description": "body is not JSON"},
                     "413": {"description": "too large"}, "415": {"description": "wrong content type"},
                     "422": {"description": "every event was rejected"},
@@ -76,36 +98,21 @@ def document() -> dict:
             "/api/v1/channels": _get("One row per channel with the same metrics", _PERIOD, {
                 "type": "object", "properties": {"channels": {"type": "array", "items": KPIS}}}),
             "/api/v1/funnel": _get("Cohort funnel (windowFunnel)",
-                                   _PERIOD + [_int_param("window_hours", "conversion window, default 72")], {
-                "type": "object", "properties": {
-                    "window_hours": {"type": "integer"}, "cohort": {"type": "object", "properties": _STEP_KEYS},
-                    "overall_conversion": _RATIO_BY_STEP, "step_conversion": _RATIO_BY_STEP,
-                    "time_to_convert": {"type": "object"}}}),
+                                   [*_PERIOD, _int_param("window_hours", "conversion window, default 72")],
+                                   _FUNNEL),
             "/api/v1/funnel/dropped": _get(
                 "Dropped-off leads at a step (phones masked); CSV with Accept: text/csv",
-                _PERIOD + [_int_param("step", "1..10", True), _int_param("window_hours", "default 72"),
-                           _int_param("limit", "default 1000")],
+                [*_PERIOD, _int_param("step", "1..10", True), _int_param("window_hours", "default 72"),
+                 _int_param("limit", "default 1000")],
                 {"type": "object", "properties": {"items": {"type": "array"}}},
                 {"text/csv": {"schema": {"type": "string"}}}),
-            "/api/v1/assets": _get("AUM by class, level, segment, province, channel", _PERIOD + [
-                {"name": "at", "in": "query", "schema": {"type": "string", "format": "date-time"}}],
-                {"type": "object", "properties": {"total": _MONEY, "by_class": {"type": "object"},
-                                                  "by_level": {"type": "object"},
-                                                  "by_segment": {"type": "object"},
-                                                  "by_province": {"type": "object"},
-                                                  "by_channel": {"type": "object"}}}),
-            "/api/v1/series": _get("Time series with previous_day and previous_week companions", _PERIOD + [
-                {"name": "metric", "in": "query", "required": True, "schema": {"type": "string"}},
-                {"name": "interval", "in": "query", "schema": {"enum": ["1m", "5m", "1h", "1d"]}}],
-                {"type": "object", "properties": {"points": {"type": "array"}, "previous_day": {"type": "array"},
-                                                  "previous_week": {"type": "array"}}}),
+            "/api/v1/assets": _get("AUM by class, level, segment, province, channel",
+                                   [*_PERIOD, _instant_param("at", "default: the period end")], _ASSETS),
+            "/api/v1/series": _get("Time series with previous_day and previous_week companions",
+                                   [*_PERIOD, _METRIC, _INTERVAL], _SERIES),
             "/api/v1/rejects": _get("Recent rejected events, newest first (phones masked)",
                                     [_int_param("limit", "default 100"), _int_param("offset", "default 0")],
-                                    {"type": "object", "properties": {
-                                        "total": {"type": "integer"},
-                                        "items": {"type": "array", "items": {"type": "object", "properties": {
-                                            "received_at": {"type": "string"}, "reason": {"type": "string"},
-                                            "raw": {"type": "string"}}}}}}),
+                                    _REJECTS),
             "/api/v1/health": _get("Each component up/down, consumer lag, freshness", [], {"type": "object"}),
             "/metrics": _get("Prometheus text format", [], {"type": "string"}),
         },
