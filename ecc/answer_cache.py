@@ -7,11 +7,6 @@ Redis for a second or two, so the other gunicorn workers and the next poller get
 Across processes a Redis `SET NX` lock plays the same part, with a bounded wait.
 
 Redis is a help, not a dependency: when it is unreachable every request computes its own answer.
-
-Each process also keeps the answers it last saw in Redis for a fraction of a second (`LOCAL_S`, never
-longer than the answer's TTL): under a crowd every request was a Redis round trip for the same few keys,
-and that CPU is taken from the wall's own refresh in the same process. An answer is thus at most
-TTL + LOCAL_S old.
 """
 
 from __future__ import annotations
@@ -30,8 +25,6 @@ PREFIX = "ecc:answer:"
 LOCK_MS = 15_000  # longer than any drill-down query should take; a crashed holder frees it by then
 POLL_S = 0.02
 PAUSE_S = 5.0  # after a Redis error, answer without the cache for this long instead of waiting on it
-LOCAL_S = 0.25  # how long a process reuses an answer it already holds without asking Redis again
-LOCAL_MAX = 1024  # answers held per process; past this the expired ones are dropped, then all
 
 
 def client_for(url: str) -> redis.Redis:
@@ -50,18 +43,12 @@ class AnswerCache:
         self._flights: dict[str, Future] = {}
         self._guard = threading.Lock()
         self._paused_until = 0.0
-        self._local: dict[str, tuple[float, str]] = {}  # key -> (monotonic expiry, answer)
         self.computed = 0  # answers this process computed itself (tests and the bench read it)
 
     def get(self, key: str, ttl_s: float, compute: Callable[[], str]) -> str:
         """The cached answer for `key`, or `compute()`'s, shared with every concurrent caller."""
-        now = time.monotonic()
-        held = self._local.get(key)
-        if held is not None and held[0] > now:
-            return held[1]
         hit = self._read(key)
         if hit is not None:
-            self._keep(key, hit, now + min(ttl_s, LOCAL_S))
             return hit
         with self._guard:
             flight = self._flights.get(key)
@@ -91,30 +78,17 @@ class AnswerCache:
                 time.sleep(POLL_S)
                 hit = self._read(key)
                 if hit is not None:
-                    self._keep(key, hit, time.monotonic() + min(ttl_s, LOCAL_S))
                     return hit
                 if not self._try(lambda r: r.exists(lock), default=False):
                     break
         try:
             value = compute()
             self.computed += 1
-            if self._try(lambda r: r.set(self.prefix + key, value, px=max(1, int(ttl_s * 1000)))):
-                # held here too only when shared: without Redis every request computes (a help, not a need)
-                self._keep(key, value, time.monotonic() + min(ttl_s, LOCAL_S))
+            self._try(lambda r: r.set(self.prefix + key, value, px=max(1, int(ttl_s * 1000))))
             return value
         finally:
             if owner:
                 self._try(lambda r: r.delete(lock))
-
-    def _keep(self, key: str, value: str, expires: float) -> None:
-        # Plain dict operations are atomic under the GIL; a lost race only costs one more Redis read.
-        if len(self._local) >= LOCAL_MAX:
-            now = time.monotonic()
-            for stale in [k for k, (until, _) in list(self._local.items()) if until <= now]:
-                self._local.pop(stale, None)
-            if len(self._local) >= LOCAL_MAX:
-                self._local.clear()
-        self._local[key] = (expires, value)
 
     def _read(self, key: str) -> str | None:
         value = self._try(lambda r: r.get(self.prefix + key))
