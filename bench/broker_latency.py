@@ -6,12 +6,15 @@ tansu does not answer a waiting fetch when new data arrives: a consumer whose fe
 empty gets the next records only when its `fetch.wait.max.ms` runs out. faust's aiokafka consumer uses
 1,500 ms (hard-coded in faust's aiokafka driver), the ClickHouse sink 50 ms (ecc.kafka.consumer). This
 measures that floor with a confluent-kafka consumer and no ECC code in between, so that the pipeline's
-event->Redis latency (bench/pipeline.py) can be split into "broker" and "worker".
+event->Redis latency (bench/pipeline.py) can be split into "broker" and "worker", and with an aiokafka
+consumer (faust's client) at faust's 1,500 ms and at the 50 ms the gate now uses (streams.app
+`shorten_fetch_wait`).
 """
 
 from __future__ import annotations
 
 import argparse
+import asyncio
 import logging
 import os
 import subprocess
@@ -72,6 +75,51 @@ def measure(settings: Settings, fetch_wait_ms: int, rate: float, seconds: float)
     return latencies
 
 
+def measure_aiokafka(settings: Settings, fetch_wait_ms: int, rate: float, seconds: float) -> list[float]:
+    """The same with aiokafka (faust's client) and its fetch_max_wait_ms."""
+    from aiokafka import AIOKafkaConsumer
+
+    latencies: list[float] = []
+
+    async def run() -> None:
+        c = AIOKafkaConsumer(settings.topic_events, bootstrap_servers=settings.kafka_bootstrap,
+                             group_id=f"lat-aio-{fetch_wait_ms}-{rate}", auto_offset_reset="latest",
+                             fetch_max_wait_ms=fetch_wait_ms, session_timeout_ms=6000,
+                             heartbeat_interval_ms=500)
+        await c.start()
+        try:
+            deadline = time.monotonic() + 30
+            while not c.assignment() and time.monotonic() < deadline:
+                await c.getmany(timeout_ms=100)
+            await asyncio.sleep(1)
+            started = time.perf_counter()
+            n = int(rate * seconds)
+            producing = asyncio.get_running_loop().run_in_executor(None, produce, settings, rate, seconds)
+            deadline = time.monotonic() + seconds + 10
+            while len(latencies) < n and time.monotonic() < deadline:
+                for records in (await c.getmany(timeout_ms=100, max_records=1000)).values():
+                    for m in records:
+                        if float(m.value) >= started:
+                            latencies.append(time.perf_counter() - float(m.value))
+            await producing
+        finally:
+            await c.stop()
+
+    asyncio.run(run())
+    return latencies
+
+
+def produce(settings: Settings, rate: float, seconds: float) -> None:
+    p = producer(settings)
+    t0 = time.perf_counter()
+    for i in range(int(rate * seconds)):
+        while time.perf_counter() < t0 + i / rate:
+            time.sleep(0.0005)
+        p.produce(settings.topic_events, key=str(i), value=repr(time.perf_counter()).encode())
+        p.poll(0)
+    p.flush(30)
+
+
 def main() -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--seconds", type=float, default=5.0, help="per measurement")
@@ -89,11 +137,15 @@ def main() -> int:
     rows = []
     try:
         wait_for_port(port, 15, broker, "tansu")
-        settings = Settings(data_dir=tempfile.gettempdir(), kafka_bootstrap=f"127.0.0.1:{port}")
+        settings = Settings(data_dir=tempfile.gettempdir(), kafka_bootstrap=f"127.0.0.1:{port}",
+                            phone_hash_key="bench")
         ensure_topics(settings)
-        for wait_ms in (50, 500, 1500):
-            lat = measure(settings, wait_ms, args.rate, args.seconds)
-            rows.append([f"{wait_ms}", f"{args.rate:,.0f}", f"{len(lat)}", f"{pct(lat, .5):.3f}",
+        for client, wait_ms, fn in (("confluent-kafka", 50, measure), ("confluent-kafka", 500, measure),
+                                    ("confluent-kafka", 1500, measure),
+                                    ("aiokafka (faust default)", 1500, measure_aiokafka),
+                                    ("aiokafka (the gate now)", 50, measure_aiokafka)):
+            lat = fn(settings, wait_ms, args.rate, args.seconds)
+            rows.append([client, f"{wait_ms}", f"{args.rate:,.0f}", f"{len(lat)}", f"{pct(lat, .5):.3f}",
                          f"{pct(lat, .99):.3f}", f"{max(lat):.3f}"])
     finally:
         broker.terminate()
@@ -101,7 +153,7 @@ def main() -> int:
     print()
     print(table(f"tansu produce -> consume latency, {time.strftime('%Y-%m-%d %H:%M')} (confluent-kafka both "
                 f"sides, linger.ms 5); load average before {load_before:.2f}, after {os.getloadavg()[0]:.2f}",
-                ["fetch.wait.max.ms", "msgs/s", "received", "p50 s", "p99 s", "max s"], rows))
+                ["consumer", "fetch wait ms", "msgs/s", "received", "p50 s", "p99 s", "max s"], rows))
     return 0
 
 

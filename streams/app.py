@@ -43,6 +43,31 @@ BATCH_WITHIN_S = 0.2
 HEARTBEAT_S = 2.0
 BACKOFF_S = (0.2, 5.0)  # first and longest wait between two tries of a batch
 SEND_TRANSIENT = (KafkaError, asyncio.TimeoutError, ConnectionError, OSError)
+# faust's aiokafka driver fixes the consumer's fetch wait at 1,500 ms, and tansu answers a waiting fetch only
+# when that wait runs out (not when data arrives): every raw event would wait up to 1.5 s at the gate
+# (bench/broker_latency.py). The live consumers use 50 ms (ecc.kafka.consumer); so does the gate.
+FETCH_WAIT_MS = 50
+
+
+def shorten_fetch_wait(wait_ms: int = FETCH_WAIT_MS) -> None:
+    """Make faust's aiokafka consumers wait at most `wait_ms` per fetch (faust has no setting for it)."""
+    from faust.transport.drivers import aiokafka as driver
+
+    original = driver.AIOKafkaConsumerThread._create_worker_consumer
+    if getattr(original, "ecc_fetch_wait_ms", None) == wait_ms:
+        return
+
+    def create(self, transport):
+        consumer = original(self, transport)
+        if hasattr(consumer, "_fetch_max_wait_ms"):  # read by AIOKafkaConsumer.start() for its Fetcher
+            consumer._fetch_max_wait_ms = wait_ms
+        else:
+            log.warning("aiokafka changed: the gate keeps faust's 1.5 s fetch wait")
+        return consumer
+
+    create.ecc_fetch_wait_ms = wait_ms
+    create.ecc_original = getattr(original, "ecc_original", original)
+    driver.AIOKafkaConsumerThread._create_worker_consumer = create
 
 
 class Retrier:
@@ -100,6 +125,7 @@ def decoded(values: list[bytes], parse: Callable[[bytes], Any], what: str) -> li
 
 
 def create_app(settings: Settings, store: LiveStore, retrier: Retrier | None = None) -> faust.App:
+    shorten_fetch_wait()
     app = faust.App(
         "ecc-gate",  # not "ecc-worker": that group is the live consumers' (streams/live_consumer.py)
         broker=f"kafka://{settings.kafka_bootstrap}",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import signal
@@ -109,3 +110,17 @@ def test_kill_9_mid_stream_converges(worker_settings):
     finally:
         proc.terminate()
         proc.wait(20)
+
+
+def test_gate_fetch_wait_is_short(worker_settings, redis_client):
+    """faust fixes aiokafka's fetch wait at 1.5 s and tansu answers a waiting fetch only when it runs out:
+    the gate's consumer must be built with the short wait instead (a real consumer of a real app)."""
+    from streams.app import FETCH_WAIT_MS, create_app
+
+    app = create_app(worker_settings, LiveStore(redis_client))
+
+    async def build():  # aiokafka objects are made inside a running loop
+        return app.consumer._thread._create_worker_consumer(app.transport)
+
+    consumer = asyncio.run(build())
+    assert consumer._fetch_max_wait_ms == FETCH_WAIT_MS < 1500
