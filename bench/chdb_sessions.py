@@ -4,9 +4,11 @@
 
 Loads `--rows` synthetic rows into a scratch chDB path, then times a short query (the sink's kind: a
 primary-key lookup and a small insert) alone, and again while a long aggregation (a drill-down's kind)
-runs in another thread: (a) on the same client, (b) on a second client of the same path. If (b) stays near
-"alone" while (a) waits for the long query, the sink can have its own client and never wait for a
-drill-down. Prints one table; nothing is left behind (the scratch path is removed).
+runs in another thread: (a) on the same client, (b) on a second client of the same path, (c) both through
+one `ecc.clickhouse.ClientPool` of 3 clients (what the web process uses). If (b) and (c) stay near "alone"
+while (a) waits for the long query, the sink can have its own client and never wait for a drill-down, and
+one user's long query does not queue the others'. Prints one table; nothing is left behind (the scratch
+path is removed).
 """
 
 from __future__ import annotations
@@ -20,6 +22,8 @@ import time
 
 import clickhouse_connect
 from report import pct, table
+
+from ecc.clickhouse import ClientPool
 
 LONG = ("SELECT k % 1000 AS g, uniqExact(k), sum(v) FROM t GROUP BY g ORDER BY g "
         "SETTINGS max_threads = 2")
@@ -77,15 +81,19 @@ def main() -> None:
         alone = short_ops(first, args.ops)
         same, long_same = during_long(first, first, args.ops)
         other, long_other = during_long(first, second, args.ops)
+        pool = ClientPool(dsn, 3)
+        pooled, long_pooled = during_long(pool, pool, args.ops)
         def row(name: str, lat: list[float], long_s: float) -> list[str]:
             return [name, *(f"{x * 1000:.1f}" for x in (pct(lat, .5), pct(lat, .95), max(lat), long_s))]
         rows = [row("alone", alone, long_alone), row("same client as the long query", same, long_same),
-                row("second client, same path", other, long_other)]
+                row("second client, same path", other, long_other),
+                row("pool of 3 clients, same pool", pooled, long_pooled)]
         print(table(f"chDB sessions: {args.rows:,} rows, {args.ops} short ops (id lookup + 100-row insert), "
                     f"load average {os.getloadavg()[0]:.2f}",
                     ["short op", "p50 ms", "p95 ms", "max ms", "long query ms"], rows))
         first.close()
         second.close()
+        pool.close()
     finally:
         shutil.rmtree(path, ignore_errors=True)
 

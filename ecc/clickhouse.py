@@ -6,8 +6,9 @@
 - Locking (`locked(client)`): a chDB client is one handle on the process's engine and serves one call at
   a time, so calls through this module hold its lock; but chDB runs queries of *different* handles on the
   same path at once (bench/chdb_sessions.py), so a part that must not wait for another (the sink beside
-  the web's drill-down) opens its own client. An HTTP client sends session-less queries over a pool of
-  connections and may run them side by side: no lock at all.
+  the web's drill-down) opens its own client, and the web process lends one client of a `ClientPool` per
+  query (`connect_shared`). An HTTP client sends session-less queries over a pool of connections and may
+  run them side by side: no lock at all.
 - SQL lives in `queries/<name>.sql` (`load_query`), values are always bound server-side
   (`{name:Type}` with `parameters=`), never formatted into the text. A piece shared by several queries
   is written once in `queries/parts/<piece>.sql` and pulled in by a line `-- include: <piece>`
@@ -19,6 +20,7 @@
 from __future__ import annotations
 
 import logging
+import queue
 import re
 import threading
 import weakref
@@ -103,6 +105,54 @@ def locked(client: Any) -> Iterator[Any]:
         return
     with lock:
         yield client
+
+
+class ClientPool:
+    """Several chDB clients on one path, one lent per call: a query waits only when every client is busy,
+    so one user's long drill-down does not queue the others' (chDB runs queries of different clients at
+    once). Quacks like a client for this module's functions (`query`, `command`, `insert`)."""
+
+    def __init__(self, dsn: str, size: int):
+        if size < 1:
+            raise ValueError(f"a pool needs at least one client, got {size}")
+        self.clients = [connect(dsn) for _ in range(size)]
+        self._idle: queue.LifoQueue = queue.LifoQueue()  # the warmest client first
+        for client in self.clients:
+            self._idle.put(client)
+        with _locks_guard:
+            _locks[self] = None  # each lent client is used by one caller at a time already
+
+    @contextmanager
+    def lend(self) -> Iterator[Client]:
+        client = self._idle.get()
+        try:
+            yield client
+        finally:
+            self._idle.put(client)
+
+    def query(self, *args: Any, **kwargs: Any) -> Any:
+        with self.lend() as client:
+            return client.query(*args, **kwargs)
+
+    def command(self, *args: Any, **kwargs: Any) -> Any:
+        with self.lend() as client:
+            return client.command(*args, **kwargs)
+
+    def insert(self, *args: Any, **kwargs: Any) -> Any:
+        with self.lend() as client:
+            return client.insert(*args, **kwargs)
+
+    def close(self) -> None:
+        for client in self.clients:
+            client.close()
+
+
+def connect_shared(dsn: str, pool_size: int = 3) -> Client | ClientPool:
+    """A client for many threads (the web process): a ClickHouse server's HTTP client runs concurrent
+    session-less queries itself; for chDB, a pool of `pool_size` clients on the one path."""
+    if dsn.startswith("chdb://"):
+        return ClientPool(dsn, pool_size)
+    return connect(dsn)
 
 
 @cache

@@ -19,7 +19,7 @@ log = logging.getLogger(__name__)
 class Services:
     settings: Settings
     live: LiveStore
-    ch: object  # clickhouse-connect client (chDB or server) of the API and the dashboard
+    ch: object  # the API's and the dashboard's client: ecc.clickhouse.ClientPool (chDB) or an HTTP client
     meta: object  # SQLAlchemy engine of the metadata database
     sink: object | None = None  # ecc.sink.Sink when this process owns the sink (embedded)
     started_at: float = field(default_factory=time.time)
@@ -30,7 +30,8 @@ class Services:
     @classmethod
     def build(cls, settings: Settings) -> Services:
         live = LiveStore.from_url(settings.redis_url, live_days=settings.live_days)
-        ch = clickhouse.connect(settings.clickhouse)
+        # Many request threads: a pool of chDB clients (one lent per query), or the server's HTTP client.
+        ch = clickhouse.connect_shared(settings.clickhouse)
         clickhouse.apply_schema(ch)
         meta = metadata.connect(settings.metadata)
         metadata.migrate(meta)

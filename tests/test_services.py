@@ -3,6 +3,7 @@ client never stops it; two clients on one chDB path run side by side."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import threading
 
@@ -44,6 +45,26 @@ def test_a_held_client_does_hold_its_own_callers(chdb_client, ch):
         in_thread(lambda: clickhouse.ping(ch), timeout=1.0)
 
 
+def test_pool_lends_another_client_while_one_is_busy(chdb_client, ch):
+    pool = clickhouse.ClientPool(f"chdb://{chdb_client.path}", 2)
+    try:
+        with clickhouse.locked(pool), pool.lend():  # one client busy with a long drill-down
+            assert in_thread(lambda: clickhouse.ping(pool))  # the other one answers
+            assert in_thread(lambda: clickhouse.query_rows(pool, "freshness", {}))[0]["events"] == 0
+    finally:
+        pool.close()
+
+
+def test_pool_of_one_waits_for_its_client(chdb_client, ch):
+    pool = clickhouse.ClientPool(f"chdb://{chdb_client.path}", 1)
+    try:
+        with pool.lend(), pytest.raises(TimeoutError):
+            in_thread(lambda: clickhouse.ping(pool), timeout=1.0)
+        assert clickhouse.ping(pool)  # and gets it once it is back
+    finally:
+        pool.close()
+
+
 @pytest.fixture
 def embedded(settings, chdb_client, valkey_url, broker, request):
     tag = request.node.name[:40]
@@ -54,14 +75,17 @@ def embedded(settings, chdb_client, valkey_url, broker, request):
     services = Services.build(s)
     yield services
     services.close()
-    services.ch.close()  # its own handle; the session's shared client stays open
+    services.ch.close()  # its own handles; the session's shared client stays open
 
 
 def test_embedded_sink_stores_while_a_drill_down_holds_the_web_client(embedded, ch):
     sink = embedded.sink
     assert wait_until(lambda: sink.client is not None)
-    assert sink.client is not embedded.ch  # its own handle on the same chDB path
-    with clickhouse.locked(embedded.ch):  # a long drill-down on the web's client, for the whole test
+    assert isinstance(embedded.ch, clickhouse.ClientPool) and sink.client not in embedded.ch.clients
+    holds = [embedded.ch.lend() for _ in embedded.ch.clients]
+    with contextlib.ExitStack() as busy:  # long drill-downs on every client of the web, for the whole test
+        for hold in holds:
+            busy.enter_context(hold)
         result = Door(embedded.settings).publish_lines([json.dumps(LEAD)], "file")
         assert result.accepted == 1
         assert wait_until(lambda: sink.stats.inserted >= 1)
