@@ -2,7 +2,7 @@
  *
  * URL: /?kiosk=1&rotate=30&fit=width&screens=wall,funnel,assets&lang=en
  *   kiosk=1   hides every control and the cursor, and rotates through `screens` every `rotate` seconds
- *             (at least 5; default 30; default list: every screen).
+ *             (at least 3; default 30; default list: every screen).
  * The parameters stay in the URL on every rotation (a reload keeps kiosk mode) and in sessionStorage
  * (a reload of the bare address in the same tab comes back in kiosk mode, until `k` turns it off).
  * Keyboard, for setting a wall up without a mouse:
@@ -51,6 +51,7 @@
             window.history.pushState({}, "", url);
             window.dispatchEvent(new CustomEvent("_dashprivate_pushstate"));
         }
+        if (window.eccFit) { window.eccFit(); }  // ?fit= may have changed
         apply();
     }
 
@@ -67,7 +68,7 @@
         if (timer) { window.clearInterval(timer); timer = null; }
         var p = params();
         if (!isKiosk(p)) { return; }
-        var seconds = Math.max(5, parseFloat(p.get("rotate") || "30") || 30);
+        var seconds = Math.max(3, parseFloat(p.get("rotate") || "30") || 30);
         timer = window.setInterval(function () { step(1); }, seconds * 1000);
     }
 

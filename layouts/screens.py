@@ -52,12 +52,13 @@ from layouts.formatting import (
     get_in,
 )
 from layouts.i18n import normalize_lang, t
-from layouts.wall import alerts_empty, funnel_steps, graph, kpi_card, panel
+from layouts.wall import KPI_PROPS, alerts_empty, funnel_steps, graph, kpi_card, kpi_parts, panel
 
 logger = logging.getLogger(__name__)
 
 HEADER = HeaderIds("screen")
 FIG, HTML = "ecc-fig", "ecc-html"
+KPI_VALUE, KPI_HINT = "ecc-kpi", "ecc-kpi-hint"
 
 
 def turnover_rate(snapshot: Mapping) -> float | None:
@@ -115,10 +116,6 @@ def turnover(snapshot: Mapping, lang: str) -> list:
     ]
 
 
-def _kpi(key: str) -> Callable[[Mapping, str], list]:
-    return lambda snapshot, lang: kpi_card(key, snapshot, lang)
-
-
 @dataclass(frozen=True)
 class Widget:
     kind: str  # FIG or HTML
@@ -127,8 +124,6 @@ class Widget:
 
 
 WIDGETS: dict[str, Widget] = {
-    **{f"kpi-{key}": Widget(HTML, _kpi(key)) for key in
-       ("leads", "dial_rate", "opened", "open_rate", "first_deposits", "deposit_amount", "net_inflow")},
     "channels": Widget(FIG, channel_figure, "panel.channels"),
     "leaderboard": Widget(HTML, leaderboard, "panel.leaderboard"),
     "trend": Widget(FIG, trend_figure, "panel.trend"),
@@ -141,13 +136,11 @@ WIDGETS: dict[str, Widget] = {
     "turnover": Widget(HTML, turnover, "panel.turnover"),
 }
 
-# Each screen: KPI cards on top, then panels (a panel is one widget name, or a list shown together).
+# Each screen: KPI cards on top (wall.KPI_KEYS), then panels (a widget name, or several in one panel).
 SCREEN_LAYOUTS: dict[str, tuple[tuple[str, ...], tuple[object, ...]]] = {
-    "acquisition": (("kpi-leads", "kpi-dial_rate", "kpi-opened", "kpi-open_rate"),
-                    ("channels", "leaderboard", "trend")),
-    "funnel": (("kpi-leads", "kpi-opened", "kpi-open_rate"),
-               (("funnel", "funnel-steps"), "rejects", "channels")),
-    "assets": (("kpi-first_deposits", "kpi-deposit_amount", "kpi-net_inflow"), ("assets", "money")),
+    "acquisition": (("leads", "dial_rate", "opened", "open_rate"), ("channels", "leaderboard", "trend")),
+    "funnel": (("leads", "opened", "open_rate"), (("funnel", "funnel-steps"), "rejects", "channels")),
+    "assets": (("first_deposits", "deposit_amount", "net_inflow"), ("assets", "money")),
     "service": ((), ("turnover", "wealth")),
     "alerts": ((), ()),
 }
@@ -157,7 +150,9 @@ def _widget(name: str, lang: str) -> object:
     widget = WIDGETS[name]
     wid = {"type": widget.kind, "name": name}
     if widget.kind == FIG:
-        return graph(wid, lang)
+        chart = graph(wid, lang)
+        chart.className = f"graph widget-fig-{name}"
+        return chart
     tag = html.Ol if name == "funnel-steps" else html.Div
     return tag(widget.render({}, lang), id=wid, className=f"widget widget-{name}")
 
@@ -167,7 +162,9 @@ def layout(screen: str, lang: str = "zh", refresh_ms: int = 1000, pathname: str 
     lang = normalize_lang(lang)
     moment = (now or datetime.now(TZ)).astimezone(TZ)
     kpi_names, panels = SCREEN_LAYOUTS[screen]
-    kpis = [html.Div(_widget(name, lang), className=f"kpi-card kpi-card-{name[4:]}") for name in kpi_names]
+    kpis = [html.Div(kpi_card(key, {}, lang, value_id={"type": KPI_VALUE, "name": key},
+                              hint_id={"type": KPI_HINT, "name": key}), className=f"kpi-card kpi-card-{key}")
+            for key in kpi_names]
     body = []
     for entry in panels:
         names = entry if isinstance(entry, tuple) else (entry,)
@@ -184,16 +181,21 @@ def layout(screen: str, lang: str = "zh", refresh_ms: int = 1000, pathname: str 
     ])
 
 
-def render(snapshot: Mapping | None, lang: str, now: datetime, fig_ids: list, html_ids: list) -> tuple:
-    """(day, rates, session children, session class, badge children, badge class, tick, figures, htmls)."""
+def render(snapshot: Mapping | None, lang: str, now: datetime, fig_ids: list, html_ids: list,
+           kpi_ids: list | None = None) -> tuple:
+    """(day, rates, session children, session class, badge children, badge class, tick, figures, htmls,
+    then per KPI part (value children, data-value, className, style, hint) one list over `kpi_ids`)."""
     snap = snapshot if isinstance(snapshot, Mapping) else {}
+    kpi_ids = kpi_ids or []
     session = session_badge(now, lang)
-    keep = ([no_update] * len(fig_ids), [no_update] * len(html_ids))
+    keep = ([no_update] * len(fig_ids), [no_update] * len(html_ids),
+            *([no_update] * len(kpi_ids) for _ in range(len(KPI_PROPS) + 1)))
     if snap.get("error"):
         down = freshness_badge(None, lang, source_down=True)
         return (no_update, no_update, *session, *down, tick(now), *keep)
     if get_in(snap, "live_state", "state") == "rebuilding":
         return (no_update, no_update, *session, *rebuilding_badge(lang), tick(now), *keep)
+    parts = [kpi_parts(i["name"], snap, lang) for i in kpi_ids]
     return (
         fmt_day(get_in(snap, "day") or now.astimezone(TZ).date().isoformat(), lang),
         rates_line(snap, lang),
@@ -202,8 +204,8 @@ def render(snapshot: Mapping | None, lang: str, now: datetime, fig_ids: list, ht
         tick(now),
         [WIDGETS[i["name"]].render(snap, lang) for i in fig_ids],
         [WIDGETS[i["name"]].render(snap, lang) for i in html_ids],
+        *([part[j] for part in parts] for j in range(len(KPI_PROPS) + 1)),
     )
-
 
 def register_callbacks(app: Dash, snapshot_provider: Callable[[], Mapping | None],
                        clock: Callable[[], datetime] | None = None) -> None:
@@ -216,19 +218,23 @@ def register_callbacks(app: Dash, snapshot_provider: Callable[[], Mapping | None
         Output(HEADER.tick, "data"),
         Output({"type": FIG, "name": ALL}, "figure"),
         Output({"type": HTML, "name": ALL}, "children"),
+        *(Output({"type": KPI_VALUE, "name": ALL}, prop) for prop in KPI_PROPS),
+        Output({"type": KPI_HINT, "name": ALL}, "children"),
         Input(HEADER.interval, "n_intervals"),
         Input(ids.LANG_STORE, "data"),
         State({"type": FIG, "name": ALL}, "id"),
         State({"type": HTML, "name": ALL}, "id"),
+        State({"type": KPI_VALUE, "name": ALL}, "id"),
     )
-    def refresh_screen(_n: int | None, lang_data: str | None, fig_ids: list, html_ids: list) -> tuple:
+    def refresh_screen(_n: int | None, lang_data: str | None, fig_ids: list, html_ids: list,
+                       kpi_ids: list) -> tuple:
         lang = normalize_lang(lang_data)
         try:
             snapshot = snapshot_provider()
         except Exception:  # the provider is pluggable (Redis, tests): the screen must outlive a blip
             logger.exception("snapshot provider failed; the screen keeps its last numbers")
             snapshot = {"error": "snapshot provider failed"}
-        return render(snapshot, lang, now(), fig_ids or [], html_ids or [])
+        return render(snapshot, lang, now(), fig_ids or [], html_ids or [], kpi_ids or [])
 
     register_clientside(app, HEADER)
 

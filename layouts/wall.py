@@ -83,6 +83,10 @@ def kpi_id(key: str) -> str:
     return f"kpi-{key}"
 
 
+def kpi_hint_id(key: str) -> str:
+    return f"kpi-hint-{key}"
+
+
 def kpi_card_id(key: str) -> str:
     return f"kpi-card-{key}"
 
@@ -135,18 +139,27 @@ def kpi_hint(key: str, snapshot: Mapping, lang: str) -> str:
     return t(f"hint.{key}", lang)
 
 
-def kpi_card(key: str, snapshot: Mapping, lang: str) -> list:
-    """Children of one KPI card: label, value (id `kpi-<key>`), hint.
+def kpi_parts(key: str, snapshot: Mapping, lang: str) -> tuple[list, str, str, dict, str]:
+    """(value children, data-value, value className, value style, hint) of one KPI card.
 
     The value's character count goes to CSS (`--chars`) which shrinks long numbers to fit the card.
+    Each part is its own callback output, so a refresh changes text in place and never re-creates a card.
     """
     children, raw, extra = kpi_value(key, snapshot, lang)
     chars = sum(len(part) for part in children if isinstance(part, str)) + (1 if len(children) > 1 else 0)
+    return children, raw, f"kpi-value{extra}", {"--chars": str(max(chars, 5))}, kpi_hint(key, snapshot, lang)
+
+
+KPI_PROPS = ("children", "data-value", "className", "style")  # of the value element, in kpi_parts order
+
+
+def kpi_card(key: str, snapshot: Mapping, lang: str, value_id: object = None, hint_id: object = None) -> list:
+    """Children of one KPI card: label, value (id `kpi-<key>` on the wall), hint."""
+    children, raw, css, style, hint = kpi_parts(key, snapshot, lang)
     return [
         html.Div(t(f"kpi.{key}", lang), className="kpi-label"),
-        html.Div(children, id=kpi_id(key), className=f"kpi-value{extra}",
-                 style={"--chars": str(max(chars, 5))}, **{"data-value": raw}),
-        html.Div(kpi_hint(key, snapshot, lang), className="kpi-hint"),
+        html.Div(children, id=value_id or kpi_id(key), className=css, style=style, **{"data-value": raw}),
+        html.Div(hint, id=hint_id or kpi_hint_id(key), className="kpi-hint"),
     ]
 
 
@@ -199,7 +212,7 @@ def render(snapshot: Mapping | None, lang: str, now: datetime) -> tuple:
     if get_in(snap, "live_state", "state") == "rebuilding":
         return rebuilding(lang, now)
     return (
-        *(kpi_card(key, snap, lang) for key in KPI_KEYS),
+        *(part for key in KPI_KEYS for part in kpi_parts(key, snap, lang)),
         funnel_steps(snap, lang),
         funnel_figure(snap, lang),
         channel_figure(snap, lang),
@@ -215,7 +228,8 @@ def render(snapshot: Mapping | None, lang: str, now: datetime) -> tuple:
 
 
 _OUTPUTS = (
-    *((kpi_card_id(key), "children") for key in KPI_KEYS),
+    *(output for key in KPI_KEYS
+      for output in (*((kpi_id(key), prop) for prop in KPI_PROPS), (kpi_hint_id(key), "children"))),
     (ID_FUNNEL_STEPS, "children"),
     (ID_FUNNEL_GRAPH, "figure"),
     (ID_CHANNEL_GRAPH, "figure"),

@@ -2,12 +2,9 @@
 
 from __future__ import annotations
 
-import copy
 import math
 import re
-import threading
-import time
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
 import plotly.graph_objects as go
@@ -18,8 +15,9 @@ from dash import no_update
 from ecc.catalogue import CHANNELS, STEPS
 from ecc.config import Settings
 from ecc.timeutil import TZ
-from layouts import figures, wall
+from layouts import figures, screens, wall
 from layouts.app import APP_TITLE, create_app
+from layouts.chrome import screen_nav, session_badge, with_params
 from layouts.formatting import (
     effective_freshness,
     fmt_day,
@@ -30,7 +28,8 @@ from layouts.formatting import (
     freshness_level,
     money_parts,
 )
-from layouts.i18n import STRINGS, lang_from_search, normalize_lang, t
+from layouts.i18n import STRINGS, lang_from_search, normalize_lang, short_step_label, t
+from layouts.session import Session, session_at
 
 REACH = (15230, 12874, 11902, 11210, 9874, 9310, 6420, 5980, 5702, 5516, 4987)
 CHANNEL_LEADS = {
@@ -204,7 +203,8 @@ def test_trend_asset_and_wealth_figures():
 def _ids(component) -> dict:
     found = {getattr(component, "id", None): component}
     for child in component._traverse():
-        found[getattr(child, "id", None)] = child
+        key = getattr(child, "id", None)
+        found[str(key) if isinstance(key, dict) else key] = child
     return found
 
 
@@ -214,10 +214,12 @@ def test_render_fills_every_output_and_survives_an_empty_snapshot():
         outputs = wall.render(snapshot, "zh", now)
         assert len(outputs) == len(wall._OUTPUTS)
     outputs = wall.render(sample_snapshot(now), "zh", now)
-    cards = dict(zip(wall.KPI_KEYS, outputs[: len(wall.KPI_KEYS)], strict=True))
-    assert cards["leads"][1].id == "kpi-leads" and cards["leads"][1].children == ["18,642"]
-    assert cards["deposit_amount"][1].to_plotly_json()["props"]["data-value"] == "123456789.12"
-    assert "pos" in cards["net_inflow"][1].className
+    by_output = dict(zip(wall._OUTPUTS, outputs, strict=True))
+    assert by_output[("kpi-leads", "children")] == ["18,642"]
+    assert by_output[("kpi-leads", "data-value")] == "18642"
+    assert by_output[("kpi-deposit_amount", "data-value")] == "123456789.12"
+    assert "pos" in by_output[("kpi-net_inflow", "className")]
+    assert by_output[("kpi-hint-leads", "children")].startswith("昨日全天 26,310")
     assert outputs[-2] == "fresh fresh-ok" and outputs[-1] == int(now.timestamp() * 1000)
     down = wall.render({"error": "live store unreachable"}, "zh", now)
     # the numbers stay; the session badge, the freshness badge and the tick move
@@ -225,7 +227,7 @@ def test_render_fills_every_output_and_survives_an_empty_snapshot():
     assert down[-4].startswith("session session-")
     assert down[-3][1].children == "数据源异常" and down[-1] == int(now.timestamp() * 1000)
     empty = wall.render({}, "en", now)
-    assert empty[0][1].children == ["—"] and empty[-2] == "fresh fresh-bad"
+    assert empty[0] == ["—"] and empty[1] == "" and empty[-2] == "fresh fresh-bad"
 
 
 def test_rebuilding_live_store_shows_no_numbers_as_if_right():
@@ -234,7 +236,7 @@ def test_rebuilding_live_store_shows_no_numbers_as_if_right():
     assert all(value is no_update for value in out[:-5])
     assert out[-3][1].children == "实时数据重建中" and "fresh-rebuilding" in out[-2]
     ok = wall.render({**sample_snapshot(now), "live_state": {"state": "ok"}}, "en", now)
-    assert ok[0][1].children == ["18,642"]
+    assert ok[0] == ["18,642"]
     steps = wall.funnel_steps(sample_snapshot(now), "zh")
     assert [item.children[2].id for item in steps] == [f"reach-{k}" for k in STEPS]
     assert [item.children[2].children for item in steps][:2] == ["15,230", "12,874"]
@@ -263,159 +265,104 @@ def test_create_app_routes_assets_and_extra_setup():
     assert "//cdn" not in page.get_data(as_text=True).replace("\\/", "/")
 
 
-# ---- one real browser -------------------------------------------------------------------------------
+# ---- trading session, links, sub-screens -----------------------------------------------------------
 
-CLOCK_PATTERN = re.compile(r"^\d{2}:\d{2}:\d{2}$")
-BROWSER_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                "--disable-background-networking", "--disable-component-update", "--disable-sync"]
-
-
-@pytest.fixture
-def live_wall():
-    from werkzeug.serving import make_server
-
-    state = {"snapshot": sample_snapshot(), "fail": False}
-
-    def provider():  # like the worker, which rewrites the snapshot every tick
-        if state["fail"] == "raise":
-            raise ConnectionError("redis is down")
-        if state["fail"] == "error":
-            return {"error": "live store unreachable: redis is down"}
-        return {**state["snapshot"], "generated_at": datetime.now(TZ).isoformat()}
-
-    app = create_app(Settings(refresh_ms=500), provider)
-    server = make_server("127.0.0.1", 0, app.server, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_port}/", state
-    finally:
-        server.shutdown()
-        thread.join(5)
+@pytest.mark.parametrize(("clock", "phase", "business"), [
+    ("02:30", "night", False), ("08:29", "night", False), ("08:30", "closed", True),
+    ("09:14", "closed", True), ("09:15", "pre_open", True), ("09:29", "pre_open", True),
+    ("09:30", "trading", True), ("11:29", "trading", True), ("11:30", "lunch", True),
+    ("12:59", "lunch", True), ("13:00", "trading", True), ("14:59", "trading", True),
+    ("15:00", "closed", True), ("19:59", "closed", True), ("20:00", "night", False),
+    ("23:59", "night", False),
+])
+def test_session_of_a_weekday(clock, phase, business):
+    hour, minute = map(int, clock.split(":"))
+    moment = datetime(2026, 11, 23, hour, minute, tzinfo=TZ)  # a Monday
+    assert session_at(moment) == Session(phase, business, weekend=False)
 
 
-def _wait_for_charts(page, expect) -> None:
-    """Every chart drawn with its data (not the empty placeholder) before a screenshot."""
-    for selector in ("#wall-funnel-graph .bars path", "#wall-channel-graph .bars path",
-                     "#wall-trend-graph .scatterlayer .trace", "#wall-asset-graph .slice",
-                     "#wall-wealth-graph .bars path"):
-        expect(page.locator(selector).first).to_be_attached(timeout=5000)
-    page.wait_for_timeout(500)  # plotly's last layout pass
+def test_session_on_weekends_and_in_other_time_zones():
+    saturday_ten = datetime(2026, 11, 21, 10, 0, tzinfo=TZ)
+    assert session_at(saturday_ten) == Session("closed", True, weekend=True)
+    assert session_at(datetime(2026, 11, 21, 22, 0, tzinfo=TZ)).phase == "night"
+    # 01:45 UTC is 09:45 in Shanghai: trading, whatever zone the instant is given in
+    assert session_at(datetime(2026, 11, 23, 1, 45, tzinfo=UTC)).phase == "trading"
+    assert session_at(datetime(2026, 11, 23, 9, 20)).phase == "pre_open"  # naive = Shanghai time
+    children, css = session_badge(datetime(2026, 11, 23, 2, 30, tzinfo=TZ), "zh")
+    assert css == "session session-night" and children[-1].children == "非营业时间"
+    children, css = session_badge(saturday_ten, "en")
+    assert css == "session session-closed" and children[-1].children == "weekend"
+    assert len(session_badge(datetime(2026, 11, 23, 10, 0, tzinfo=TZ), "en")[0]) == 2
 
 
-@pytest.mark.browser
-def test_wall_in_a_real_browser(live_wall):
-    from playwright.sync_api import expect, sync_playwright
-
-    url, state = live_wall
-    with sync_playwright() as pw:
-        browser = pw.chromium.launch(executable_path="/usr/bin/chromium", args=BROWSER_ARGS)
-        try:
-            page = browser.new_page(viewport={"width": 1920, "height": 1080})
-            errors: list[str] = []
-            page.on("pageerror", lambda error: errors.append(str(error)))
-            page.goto(url)
-            expect(page.locator("#kpi-leads")).to_have_attribute("data-value", "18642", timeout=15000)
-            expect(page.locator(".header-title h1")).to_have_text("互联网分公司 · 业务指挥中心")
-            expect(page.locator("#kpi-card-leads .kpi-label")).to_have_text("线索数")
-            expect(page.locator("#kpi-leads")).to_have_text("18,642")
-            expect(page.locator("#kpi-opened")).to_have_text("4,987")
-            expect(page.locator("#kpi-first_deposits")).to_have_text("2,031")
-            expect(page.locator("#kpi-dial_rate")).to_have_text("83.0%")
-            expect(page.locator("#kpi-open_rate")).to_have_text("26.8%")
-            expect(page.locator("#kpi-deposit_amount")).to_have_text("1.23 亿")
-            expect(page.locator("#kpi-net_inflow")).to_have_text("1.00 亿")
-            for k, value in zip(STEPS, REACH, strict=True):
-                expect(page.locator(f"#reach-{k}")).to_have_attribute("data-value", str(value))
-                expect(page.locator(f"#reach-{k}")).to_have_text(f"{value:,}")
-            expect(page.locator("#wall-freshness")).to_have_class("fresh fresh-ok")
-            expect(page.locator("#wall-clock")).to_have_text(CLOCK_PATTERN)
-            _wait_for_charts(page, expect)
-            page.screenshot(path="/tmp/wall.png")
-
-            changed = copy.deepcopy(state["snapshot"])
-            changed["totals"]["leads"] = 18777
-            changed["totals"]["reach"]["3"] = 12001
-            changed["totals"]["net_inflow"] = "-5000000.00"
-            state["snapshot"] = changed
-            expect(page.locator("#kpi-leads")).to_have_text("18,777", timeout=3000)
-            expect(page.locator("#reach-3")).to_have_attribute("data-value", "12001", timeout=3000)
-            expect(page.locator("#kpi-net_inflow")).to_have_text("-500.00 万", timeout=3000)
-
-            for failure in ("raise", "error"):  # the provider raises, or says so as layouts.server does
-                state["fail"] = failure
-                expect(page.locator("#wall-freshness")).to_have_text("数据源异常", timeout=3000)
-                expect(page.locator("#kpi-leads")).to_have_text("18,777")  # the last numbers stay up
-                state["fail"] = False
-                expect(page.locator("#wall-freshness")).to_have_class("fresh fresh-ok", timeout=3000)
-
-            page.locator("#wall-lang-en").click()
-            expect(page.locator(".header-title h1")).to_have_text("Internet Branch · Business Command Center")
-            expect(page.locator("#kpi-card-leads .kpi-label")).to_have_text("Leads", timeout=3000)
-            expect(page.locator("#kpi-deposit_amount")).to_have_text("123,456,789.12", timeout=3000)
-            assert page.url.endswith("?lang=en")
-            _wait_for_charts(page, expect)
-            page.screenshot(path="/tmp/wall-en.png")
-
-            page.goto(url + "?lang=en")
-            expect(page.locator("#kpi-card-opened .kpi-label")).to_have_text("Accounts opened", timeout=15000)
-            page.locator("#wall-lang-zh").click()
-            expect(page.locator("#kpi-card-opened .kpi-label")).to_have_text("开户数", timeout=3000)
-            assert errors == []
-        finally:
-            browser.close()
+def test_links_keep_the_query_string():
+    assert with_params("/", "?kiosk=1&fit=width&lang=zh", lang="en") == "/?kiosk=1&fit=width&lang=en"
+    assert with_params("/screen/funnel", "", lang="en") == "/screen/funnel?lang=en"
+    assert with_params("/", "?kiosk=1", kiosk=None) == "/"
+    nav = screen_nav("funnel", "en", "?fit=width", base="/ecc/")
+    hrefs = {link.id: link.href for link in nav.children}
+    assert hrefs["nav-wall"] == "/ecc/?fit=width" and hrefs["nav-funnel"] == "/ecc/screen/funnel?fit=width"
+    assert [link.className for link in nav.children].count("screen-tab active") == 1
 
 
+def test_short_step_labels_fit_the_strip():
+    assert short_step_label(6, "en") == "Suitability & sign"
+    assert short_step_label(6, "zh") == "适当性匹配与协议签署"
+    assert all(len(short_step_label(k, "en")) <= 18 for k in STEPS)
 
-@pytest.mark.browser
-def test_stale_watermark_turns_red_in_the_browser_when_the_server_stops(tmp_path):
-    """Finding 7: the badge was drawn by the server, so a frozen or dead server left "0.4 s" on the wall.
-    The browser now judges staleness by itself, shows "reconnecting", and heals when the server returns."""
-    from playwright.sync_api import expect, sync_playwright
-    from werkzeug.serving import make_server
 
-    state = {"snapshot": sample_snapshot()}
+def test_turnover_and_sub_screen_views():
+    snap = sample_snapshot()
+    trades = sum(Decimal(v) for v in snap["totals"]["trade_amount"].values())
+    assert screens.turnover_rate(snap) == pytest.approx(float(trades / Decimal(snap["aum"]["total"])))
+    assert screens.turnover_rate({"aum": {"total": "0.00"}}) is None and screens.turnover_rate({}) is None
+    table = screens.leaderboard(snap, "zh")
+    first = table.children[1].children[0].children
+    assert first[0].children[1] == "抖音" and first[1].children == "4,820"
+    assert [td.children for td in first[2:]] == ["83.0%", "1,210", fmt_pct(1210 / 4820)]
+    empty = screens.leaderboard({}, "en").children[1].children[0]
+    assert empty.children.children == "No data yet"
+    reject = figures.reject_figure(snap, "zh")
+    assert list(reject.data[0].x) == [snap["ratios"]["reject_rate"][k] for k in ("2", "5", "7", "8", "10")]
 
-    def provider():
-        return {**state["snapshot"], "generated_at": datetime.now(TZ).isoformat()}
 
-    app = create_app(Settings(refresh_ms=500), provider)
+def test_sub_screen_render_fills_only_the_widgets_present():
+    now = datetime(2026, 11, 23, 10, 0, tzinfo=TZ)
+    figs = [{"type": screens.FIG, "name": "funnel"}, {"type": screens.FIG, "name": "rejects"}]
+    htmls = [{"type": screens.HTML, "name": "leaderboard"}, {"type": screens.HTML, "name": "funnel-steps"}]
+    kpis = [{"type": screens.KPI_VALUE, "name": "leads"}, {"type": screens.KPI_VALUE, "name": "net_inflow"}]
+    out = screens.render(sample_snapshot(now), "en", now, figs, htmls, kpis)
+    assert out[0] == "2026-11-23 Mon" and len(out) == 9 + len(wall.KPI_PROPS) + 1
+    assert out[3] == "session session-trading" and out[5] == "fresh fresh-ok"
+    fig_out, html_out, values, raws, classes, _styles, hints = out[7:]
+    assert len(fig_out) == 2 and fig_out[0].data and len(html_out) == 2
+    assert values == [["18,642"], ["100,000,000.12"]] and raws == ["18642", "100000000.12"]
+    assert classes == ["kpi-value", "kpi-value pos"] and hints[1] == "Deposits − withdrawals"
+    down = screens.render({"error": "x"}, "en", now, figs, htmls, kpis)
+    assert down[7] == [no_update, no_update] and down[-1] == [no_update, no_update]
+    assert down[5] == "fresh fresh-bad" and down[6] == int(now.timestamp() * 1000)
+    building = screens.render({"live_state": {"state": "rebuilding"}}, "zh", now, figs, [])
+    assert "fresh-rebuilding" in building[5] and building[8] == [] and building[-1] == []
 
-    def serve(port: int = 0):
-        server = make_server("127.0.0.1", port, app.server, threaded=True)
-        threading.Thread(target=server.serve_forever, daemon=True).start()
-        return server
 
-    server = serve()
-    port = server.server_port
-    with sync_playwright() as pw:
-        browser = pw.chromium.launch(executable_path="/usr/bin/chromium", args=BROWSER_ARGS)
-        try:
-            page = browser.new_page(viewport={"width": 1920, "height": 1080})
-            page.goto(f"http://127.0.0.1:{port}/")
-            expect(page.locator("#wall-freshness")).to_have_class("fresh fresh-ok", timeout=15000)
-            expect(page.locator("#wall-stale")).to_be_hidden()
+def test_every_sub_screen_lays_out_in_both_languages():
+    for name in screens.SCREEN_LAYOUTS:
+        for lang in ("zh", "en"):
+            page = screens.layout(name, lang=lang, search="?kiosk=1")
+            found = _ids(page)
+            assert screens.HEADER.interval in found and screens.HEADER.freshness in found
+            text = str(page.to_plotly_json())
+            assert t(f"screen.{name}.title", lang) in text
+    assert "暂无告警" in str(screens.layout("alerts", "zh").to_plotly_json())
 
-            state["snapshot"] = {**sample_snapshot(), "live_state": {"state": "rebuilding"}}
-            expect(page.locator("#wall-freshness")).to_have_text("实时数据重建中", timeout=3000)
-            state["snapshot"] = sample_snapshot()
-            expect(page.locator("#wall-freshness")).to_have_class("fresh fresh-ok", timeout=3000)
 
-            server.shutdown()
-            server.server_close()
-            stopped = time.monotonic()
-            expect(page.locator("#wall-stale")).to_be_visible(timeout=10000)
-            assert time.monotonic() - stopped < 8  # 5 s without an answer, judged every second
-            expect(page.locator("#wall-stale")).to_contain_text("数据已过期")
-            expect(page.locator("#wall-stale")).to_contain_text("重连中")
-            expect(page.locator("#wall-freshness")).to_be_hidden()  # its last words were "0.x s"
-            expect(page.locator("#kpi-leads")).to_have_text("18,642")  # no error page: the wall stays
-            page.screenshot(path=str(tmp_path / "wall-stale.png"))
-
-            server = serve(port)
-            expect(page.locator("#wall-stale")).to_be_hidden(timeout=10000)
-            expect(page.locator("#wall-freshness")).to_have_class("fresh fresh-ok", timeout=3000)
-        finally:
-            browser.close()
-            server.shutdown()
-            server.server_close()
+def test_app_routes_every_screen():
+    app = create_app(Settings(refresh_ms=1000), lambda: {})
+    client = app.server.test_client()
+    for path in ("/", "/screen/acquisition", "/screen/funnel", "/screen/assets", "/screen/service",
+                 "/screen/alerts"):
+        assert client.get(path).status_code == 200, path
+    for asset in ("fit.js", "kiosk.js", "watermark.js", "wall.css"):
+        assert client.get(f"/assets/{asset}").status_code == 200
+    css = client.get("/assets/wall.css").get_data(as_text=True)
+    assert not re.search(r"(^|[;{\s])zoom\s*:", css)  # CSS zoom misplaces Plotly's hover: scale instead
