@@ -144,9 +144,9 @@ def weighted(weights: dict[str, float], size: int) -> list[str]:
     return (out + [out[-1]] * size)[:size]
 
 
-def load_params(total_leads: int, now: datetime) -> dict:
+def load_params(total_leads: int, now: datetime, days: int = DAYS) -> dict:
     today = timeutil.today(now)
-    day0 = timeutil.day_start(today - timedelta(days=DAYS - 1))
+    day0 = timeutil.day_start(today - timedelta(days=days - 1))
     # minute of day at 1024 quantiles of the diurnal lead curve: `minutes[1 + hash % 1024]` follows it
     cumulative = list(itertools.accumulate(simulate.DIURNAL))
     minutes = [min(1439, bisect.bisect_left(cumulative, (i + .5) / 1024 * cumulative[-1]))
@@ -154,7 +154,7 @@ def load_params(total_leads: int, now: datetime) -> dict:
     spread = [math.exp(1.2 * NormalDist().inv_cdf((i + .5) / 1024)) for i in range(1024)]
     products = (weighted(dict(zip(("stock", "fund", "wealth", "bond", "other"), mix, strict=True)), 100)
                 for mix in ((70, 10, 5, 5, 10), (5, 25, 55, 10, 5), (20, 35, 15, 25, 5)))
-    return {"day0_ms": int(day0.timestamp() * 1000), "days": DAYS, "total_leads": total_leads,
+    return {"day0_ms": int(day0.timestamp() * 1000), "days": days, "total_leads": total_leads,
             "now_ms": int(now.timestamp() * 1000), "minutes": minutes, "spread": spread,
             "channels": weighted(CHANNEL_SHARES, 1000), "provinces": weighted(PROVINCES, 1000),
             "segments": weighted({"trading": 50, "wealth": 30, "allocation": 20}, 100),
@@ -163,22 +163,22 @@ def load_params(total_leads: int, now: datetime) -> dict:
             "products": [p for table in products for p in table]}
 
 
-def count_rows(client, total_leads: int, now: datetime) -> int:
+def count_rows(client, total_leads: int, now: datetime, days: int = DAYS) -> int:
     """How many rows a load of `total_leads` would insert (the generator without the INSERT)."""
     query = "SELECT count() FROM (WITH" + LOAD_SQL.split("WITH", 1)[1] + ")"
-    params = {**load_params(total_leads, now), "first": 0, "count": total_leads * SLOTS}
+    params = {**load_params(total_leads, now, days), "first": 0, "count": total_leads * SLOTS}
     with clickhouse.locked(client):
         return int(client.command(query, parameters=params))
 
 
-def load(client, rows: int, now: datetime) -> tuple[int, float]:
-    """Insert about `rows` events ending at `now`; returns (rows stored, seconds)."""
+def load(client, rows: int, now: datetime, days: int = DAYS) -> tuple[int, float]:
+    """Insert about `rows` events over `days` days ending at `now`; returns (rows stored, seconds)."""
     guess = rows // 8
-    per_lead = count_rows(client, guess, now) / guess  # calibrate: ~8.6 events a lead, fewer near now
+    per_lead = count_rows(client, guess, now, days) / guess  # calibrate: ~8.6 events a lead, fewer near now
     total_leads = int(rows / per_lead)
-    log.info("loading ~%d events: %d leads over %d days (%.2f events a lead)", rows, total_leads, DAYS,
+    log.info("loading ~%d events: %d leads over %d days (%.2f events a lead)", rows, total_leads, days,
              per_lead)
-    params = load_params(total_leads, now)
+    params = load_params(total_leads, now, days)
     t0 = time.perf_counter()
     for first in range(0, total_leads, CHUNK_LEADS):
         count = min(CHUNK_LEADS, total_leads - first)

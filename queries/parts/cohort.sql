@@ -1,12 +1,22 @@
     -- the cohort (metrics.md): leads whose first done step-1 event is in [start, end), with the channel
     -- of that event and the province and masked phone of the lead's first lead event
+    -- a lead's first step 1 is in the period when it has one there and none before: the period's step-1
+    -- events, minus the leads among them with an earlier one (looked up for those leads only, so the
+    -- cost follows the period, not the history)
     first_step1 AS
     (
         SELECT lead_id, min(ts) AS start_ts, argMin(channel, (ts, event_id)) AS channel_key
         FROM events
         WHERE type = 'step' AND step = 1 AND status = 'done'
+          AND ts >= {start:DateTime64(3, 'UTC')} AND ts < {end:DateTime64(3, 'UTC')}
+          AND lead_id NOT IN (SELECT lead_id FROM events
+                              WHERE type = 'step' AND step = 1 AND status = 'done'
+                                AND ts < {start:DateTime64(3, 'UTC')}
+                                AND lead_id IN (SELECT lead_id FROM events
+                                                WHERE type = 'step' AND step = 1 AND status = 'done'
+                                                  AND ts >= {start:DateTime64(3, 'UTC')}
+                                                  AND ts < {end:DateTime64(3, 'UTC')}))
         GROUP BY lead_id
-        HAVING start_ts >= {start:DateTime64(3, 'UTC')} AND start_ts < {end:DateTime64(3, 'UTC')}
     ),
     cohort AS
     (

@@ -6,19 +6,24 @@
 -- account; its own province, else the province of that lead's first lead event. Filters apply to the
 -- latest snapshot (an older snapshot never stands in for an account filtered out now).
 WITH
+    -- (tupleElement: a `col.name` subcolumn is read under FINAL without merging, see latest_snapshot)
     -- per lead, its first `lead` event (rollup lead_attrs); reads nothing unless `attribute` is true
     lead_dim AS
     (
-        SELECT lead_id, first_lead.channel AS lead_channel, first_lead.province AS lead_province,
-               first_lead.phone_masked AS phone_masked
+        SELECT lead_id,
+               tupleElement(first_lead, 'channel') AS lead_channel,
+               tupleElement(first_lead, 'province') AS lead_province,
+               tupleElement(first_lead, 'phone_masked') AS phone_masked
         FROM lead_attrs FINAL
         WHERE {attribute:Bool}
     ),
+    -- (tupleElement: a `col.name` subcolumn is read under FINAL without merging, see latest_snapshot)
     -- per account, the lead that opened it and that step's channel (rollup account_attrs); reads
     -- nothing unless `attribute` is true
     account_dim AS
     (
-        SELECT account_id, opener.lead_id AS opener_lead_id, opener.channel AS opener_channel
+        SELECT account_id, tupleElement(opener, 'lead_id') AS opener_lead_id,
+               tupleElement(opener, 'channel') AS opener_channel
         FROM account_attrs FINAL
         WHERE {attribute:Bool}
     ),
@@ -26,16 +31,21 @@ WITH
     (
         SELECT account_id FROM account_latest
     ),
+    -- (tupleElement, not `latest.ts`: chDB 26.9 reads a subcolumn of a SimpleAggregateFunction column
+    -- under FINAL from one part without merging, tests/test_analytics.py shows it)
     -- each account of `snapshot_accounts` with its newest asset snapshot before `at` (by ts, then
     -- event_id): rollup account_latest when the account's newest snapshot ever is before `at`, else
     -- (only the accounts with a snapshot since) sorted from the events
     latest AS
     (
-        SELECT account_id, latest.h_stock AS h_stock, latest.h_fund AS h_fund, latest.h_wealth AS h_wealth,
-               latest.h_bond AS h_bond, latest.h_cash AS h_cash, latest.level AS level,
-               latest.segment AS segment, latest.province AS province, latest.channel AS channel
+        SELECT account_id,
+               tupleElement(latest, 'h_stock') AS h_stock, tupleElement(latest, 'h_fund') AS h_fund,
+               tupleElement(latest, 'h_wealth') AS h_wealth, tupleElement(latest, 'h_bond') AS h_bond,
+               tupleElement(latest, 'h_cash') AS h_cash, tupleElement(latest, 'level') AS level,
+               tupleElement(latest, 'segment') AS segment, tupleElement(latest, 'province') AS province,
+               tupleElement(latest, 'channel') AS channel
         FROM account_latest FINAL
-        WHERE latest.ts < {at:DateTime64(3, 'UTC')}
+        WHERE tupleElement(latest, 'ts') < {at:DateTime64(3, 'UTC')}
           AND account_id IN (SELECT account_id FROM snapshot_accounts)
         UNION ALL
         SELECT account_id, h_stock, h_fund, h_wealth, h_bond, h_cash, toString(level), toString(segment),
@@ -43,7 +53,7 @@ WITH
         FROM events
         WHERE type = 'asset' AND ts < {at:DateTime64(3, 'UTC')}
           AND account_id IN (SELECT account_id FROM account_latest FINAL
-                             WHERE latest.ts >= {at:DateTime64(3, 'UTC')}
+                             WHERE tupleElement(latest, 'ts') >= {at:DateTime64(3, 'UTC')}
                                AND account_id IN (SELECT account_id FROM snapshot_accounts))
         ORDER BY account_id, ts DESC, event_id DESC
         LIMIT 1 BY account_id

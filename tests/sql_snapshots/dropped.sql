@@ -5,23 +5,36 @@
 -- masked phone and province of its first lead event, and the time of its last done step (when the
 -- lead was last seen in the flow). `attribute` is always true here (the phone comes from lead_dim).
 WITH
+    -- (tupleElement: a `col.name` subcolumn is read under FINAL without merging, see latest_snapshot)
     -- per lead, its first `lead` event (rollup lead_attrs); reads nothing unless `attribute` is true
     lead_dim AS
     (
-        SELECT lead_id, first_lead.channel AS lead_channel, first_lead.province AS lead_province,
-               first_lead.phone_masked AS phone_masked
+        SELECT lead_id,
+               tupleElement(first_lead, 'channel') AS lead_channel,
+               tupleElement(first_lead, 'province') AS lead_province,
+               tupleElement(first_lead, 'phone_masked') AS phone_masked
         FROM lead_attrs FINAL
         WHERE {attribute:Bool}
     ),
     -- the cohort (metrics.md): leads whose first done step-1 event is in [start, end), with the channel
     -- of that event and the province and masked phone of the lead's first lead event
+    -- a lead's first step 1 is in the period when it has one there and none before: the period's step-1
+    -- events, minus the leads among them with an earlier one (looked up for those leads only, so the
+    -- cost follows the period, not the history)
     first_step1 AS
     (
         SELECT lead_id, min(ts) AS start_ts, argMin(channel, (ts, event_id)) AS channel_key
         FROM events
         WHERE type = 'step' AND step = 1 AND status = 'done'
+          AND ts >= {start:DateTime64(3, 'UTC')} AND ts < {end:DateTime64(3, 'UTC')}
+          AND lead_id NOT IN (SELECT lead_id FROM events
+                              WHERE type = 'step' AND step = 1 AND status = 'done'
+                                AND ts < {start:DateTime64(3, 'UTC')}
+                                AND lead_id IN (SELECT lead_id FROM events
+                                                WHERE type = 'step' AND step = 1 AND status = 'done'
+                                                  AND ts >= {start:DateTime64(3, 'UTC')}
+                                                  AND ts < {end:DateTime64(3, 'UTC')}))
         GROUP BY lead_id
-        HAVING start_ts >= {start:DateTime64(3, 'UTC')} AND start_ts < {end:DateTime64(3, 'UTC')}
     ),
     cohort AS
     (

@@ -7,11 +7,14 @@
 -- The leads themselves are read from the events: "of those leads, the dialed ones" needs the set.
 -- Distinct counts are immune to a duplicate event row, so no FINAL is needed here.
 WITH
+    -- (tupleElement: a `col.name` subcolumn is read under FINAL without merging, see latest_snapshot)
     -- per lead, its first `lead` event (rollup lead_attrs); reads nothing unless `attribute` is true
     lead_dim AS
     (
-        SELECT lead_id, first_lead.channel AS lead_channel, first_lead.province AS lead_province,
-               first_lead.phone_masked AS phone_masked
+        SELECT lead_id,
+               tupleElement(first_lead, 'channel') AS lead_channel,
+               tupleElement(first_lead, 'province') AS lead_province,
+               tupleElement(first_lead, 'phone_masked') AS phone_masked
         FROM lead_attrs FINAL
         WHERE {attribute:Bool}
     ),

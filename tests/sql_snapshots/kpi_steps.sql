@@ -9,11 +9,14 @@
 -- counts once). With a province filter the hour range is empty and everything is read from the events,
 -- because a step's province is its lead's, which a late lead event can change.
 WITH
+    -- (tupleElement: a `col.name` subcolumn is read under FINAL without merging, see latest_snapshot)
     -- per lead, its first `lead` event (rollup lead_attrs); reads nothing unless `attribute` is true
     lead_dim AS
     (
-        SELECT lead_id, first_lead.channel AS lead_channel, first_lead.province AS lead_province,
-               first_lead.phone_masked AS phone_masked
+        SELECT lead_id,
+               tupleElement(first_lead, 'channel') AS lead_channel,
+               tupleElement(first_lead, 'province') AS lead_province,
+               tupleElement(first_lead, 'phone_masked') AS phone_masked
         FROM lead_attrs FINAL
         WHERE {attribute:Bool}
     ),

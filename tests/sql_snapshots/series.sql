@@ -14,19 +14,24 @@
 -- When `attribute` is false (no filter) the dimension CTEs have a constant-false WHERE and read nothing.
 -- dialed_leads: leads with a call at any time (rollup lead_calls: one row per called lead).
 WITH
+    -- (tupleElement: a `col.name` subcolumn is read under FINAL without merging, see latest_snapshot)
     -- per lead, its first `lead` event (rollup lead_attrs); reads nothing unless `attribute` is true
     lead_dim AS
     (
-        SELECT lead_id, first_lead.channel AS lead_channel, first_lead.province AS lead_province,
-               first_lead.phone_masked AS phone_masked
+        SELECT lead_id,
+               tupleElement(first_lead, 'channel') AS lead_channel,
+               tupleElement(first_lead, 'province') AS lead_province,
+               tupleElement(first_lead, 'phone_masked') AS phone_masked
         FROM lead_attrs FINAL
         WHERE {attribute:Bool}
     ),
+    -- (tupleElement: a `col.name` subcolumn is read under FINAL without merging, see latest_snapshot)
     -- per account, the lead that opened it and that step's channel (rollup account_attrs); reads
     -- nothing unless `attribute` is true
     account_dim AS
     (
-        SELECT account_id, opener.lead_id AS opener_lead_id, opener.channel AS opener_channel
+        SELECT account_id, tupleElement(opener, 'lead_id') AS opener_lead_id,
+               tupleElement(opener, 'channel') AS opener_channel
         FROM account_attrs FINAL
         WHERE {attribute:Bool}
     ),
