@@ -54,8 +54,11 @@ def time_wall(url: str, seconds: float, timeout: float = 30.0) -> tuple[list[flo
             try:
                 resp = http.post(f"{url}/_dash-update-component", json=refresh_payload(n), timeout=timeout)
                 ok = resp.status_code == 200
-            except requests.RequestException:
+                if not ok:
+                    log.warning("wall refresh: HTTP %s %s", resp.status_code, resp.text[:200])
+            except requests.RequestException as exc:
                 ok = False
+                log.warning("wall refresh failed: %s", exc)
             elapsed = time.monotonic() - started
             if ok:
                 latencies.append(elapsed)
