@@ -82,14 +82,17 @@ def snapshot(day: date, counters: dict[str, int], minutes: dict[str, int], previ
             value = minutes[field]
             series[source[name]].append([minute, _money(value) if name == "deposit_in_fen" else value])
     by_class = {c: _money(aum_fen.get(str(i), 0)) for i, c in enumerate(_CLASSES, 1)}
+    aum_total = _money(sum(aum_fen.get(str(i), 0) for i in range(1, 6)))
     previous_totals = _counts(previous)
+    # turnover_rate: today's trades / the AUM now (the end of "today so far")
+    trades = sum((Decimal(v) for v in totals["trade_amount"].values()), Decimal(0))
     return {
         "day": day.isoformat(),
         "generated_at": timeutil.to_local(now_ms).isoformat(timespec="seconds"),
         "totals": totals,
-        "ratios": _ratios(totals),
+        "ratios": {**_ratios(totals), "turnover_rate": metrics.turnover_rate(trades, Decimal(aum_total))},
         "by_channel": by_channel,
-        "aum": {"total": _money(sum(aum_fen.get(str(i), 0) for i in range(1, 6))), "by_class": by_class},
+        "aum": {"total": aum_total, "by_class": by_class},
         "series": series,
         "previous_day": {"leads": previous_totals["leads"], "opened": previous_totals["opened"]},
         "freshness_s": None if fresh_ms is None else max(0.0, (now_ms - fresh_ms) / 1000),

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import date
 from decimal import Decimal as D
 
 import pytest
@@ -134,3 +135,13 @@ def test_wall_and_drill_down_share_the_formulas(leads, dialed, connected, reach,
     expected_shares = {p: metrics.ratio(a, total) for p, a in trades.items()} if total else {}
     assert wall["wealth_preference"] == expected_shares
     assert wall["connect_rate"] == metrics.ratio(connected, leads)
+
+
+@pytest.mark.parametrize(("trade_fen", "aum_fen", "expected"), [
+    ({"trade_fen:stock": 500_000, "trade_fen:wealth": 2_000_000}, {"1": 3_000_000, "5": 110_000}, 250 / 311),
+    ({"trade_fen:fund": 100}, {}, None),  # no assets known: no turnover, not 0 and not an error
+    ({}, {"1": 100}, 0.0),
+])
+def test_wall_turnover_rate_is_todays_trades_over_aum_now(trade_fen, aum_fen, expected):
+    snap = live.snapshot(date(2026, 11, 21), trade_fen, {}, {}, aum_fen, None, 0, 0.0, 0.0)
+    assert snap["ratios"]["turnover_rate"] == expected
