@@ -32,7 +32,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--out", help="write JSON Lines to this file instead of Kafka")
     p.add_argument("--date", help="with --out: a whole Shanghai day, e.g. 2026-11-21 (default: today)")
     p.add_argument("--duration", type=float, default=None,
-                   help="seconds to run (live) or to generate from now (with --out); default: forever / a day")
+                   help="seconds to run (live) or to generate from now (with --out); "
+                        "default: forever / a day")
     p.add_argument("--raw-topic", action="store_true", help="publish raw events to the upstream topic")
     p.add_argument("--backfill-minutes", type=float, default=0.0,
                    help="live mode: first publish the last N minutes at once, so the screen starts populated")
@@ -91,8 +92,8 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
                 result = door.publish_lines([simulate.to_line(i) for i in items], "simulator")
                 sent, rejected = sent + result.accepted, rejected + result.rejected
         if time.monotonic() - last_report > 60:
-            log.info("sent %d events, %d rejected, %d journeys in flight at %s", sent, rejected, sim.in_flight,
-                     datetime.now(timeutil.TZ).strftime("%H:%M:%S"))
+            log.info("sent %d events, %d rejected, %d journeys in flight at %s", sent, rejected,
+                     sim.in_flight, datetime.now(timeutil.TZ).strftime("%H:%M:%S"))
             last_report = time.monotonic()
         time.sleep(TICK_S)
     return 0
