@@ -63,7 +63,7 @@ def noisy_day(noisy_run):
 def checked_run(noisy_run):
     """(emit_ms, raw item, Event as the door accepted it) for every valid item (InvalidEvent otherwise)."""
     valid = [(emit, item) for emit, item in noisy_run if not simulate.is_bad(item)]
-    return [(emit, item, event) for (emit, item), event in zip(valid, accepted(valid))]
+    return [(emit, item, event) for (emit, item), event in zip(valid, accepted(valid), strict=True)]
 
 
 @pytest.fixture(scope="module")
