@@ -6,8 +6,13 @@
 -- account; its own province, else the province of that lead's first lead event. Filters apply to the
 -- latest snapshot (an older snapshot never stands in for an account filtered out now).
 WITH
+    dim_accounts AS (SELECT account_id FROM account_latest),
+    dim_leads AS (SELECT tupleElement(opener, 'lead_id') AS lead_id FROM account_attrs
+                  WHERE account_id IN (SELECT account_id FROM dim_accounts)),
     -- (tupleElement: a `col.name` subcolumn is read under FINAL without merging, see latest_snapshot)
-    -- per lead, its first `lead` event (rollup lead_attrs); reads nothing unless `attribute` is true
+    -- per lead of `dim_leads` (a CTE of the including query: the leads the period can ask about, so the
+    -- join's table follows the period, not every lead ever), its first `lead` event (rollup
+    -- lead_attrs); reads nothing unless `attribute` is true
     lead_dim AS
     (
         SELECT lead_id,
@@ -15,17 +20,17 @@ WITH
                tupleElement(first_lead, 'province') AS lead_province,
                tupleElement(first_lead, 'phone_masked') AS phone_masked
         FROM lead_attrs FINAL
-        WHERE {attribute:Bool}
+        WHERE {attribute:Bool} AND lead_id IN (SELECT lead_id FROM dim_leads)
     ),
     -- (tupleElement: a `col.name` subcolumn is read under FINAL without merging, see latest_snapshot)
-    -- per account, the lead that opened it and that step's channel (rollup account_attrs); reads
-    -- nothing unless `attribute` is true
+    -- per account of `dim_accounts` (a CTE of the including query, like `dim_leads`), the lead that
+    -- opened it and that step's channel (rollup account_attrs); reads nothing unless `attribute` is true
     account_dim AS
     (
         SELECT account_id, tupleElement(opener, 'lead_id') AS opener_lead_id,
                tupleElement(opener, 'channel') AS opener_channel
         FROM account_attrs FINAL
-        WHERE {attribute:Bool}
+        WHERE {attribute:Bool} AND account_id IN (SELECT account_id FROM dim_accounts)
     ),
     snapshot_accounts AS
     (

@@ -5,8 +5,11 @@
 -- Filters: the channel of the lead's first step-1 event; the province of its first lead event.
 -- A duplicate event row changes neither windowFunnel nor min(), so no FINAL is needed.
 WITH
+    dim_leads AS (SELECT lead_id FROM events WHERE type = 'step' AND step = 1 AND ts >= {start:DateTime64(3, 'UTC')} AND ts < {end:DateTime64(3, 'UTC')}),
     -- (tupleElement: a `col.name` subcolumn is read under FINAL without merging, see latest_snapshot)
-    -- per lead, its first `lead` event (rollup lead_attrs); reads nothing unless `attribute` is true
+    -- per lead of `dim_leads` (a CTE of the including query: the leads the period can ask about, so the
+    -- join's table follows the period, not every lead ever), its first `lead` event (rollup
+    -- lead_attrs); reads nothing unless `attribute` is true
     lead_dim AS
     (
         SELECT lead_id,
@@ -14,7 +17,7 @@ WITH
                tupleElement(first_lead, 'province') AS lead_province,
                tupleElement(first_lead, 'phone_masked') AS phone_masked
         FROM lead_attrs FINAL
-        WHERE {attribute:Bool}
+        WHERE {attribute:Bool} AND lead_id IN (SELECT lead_id FROM dim_leads)
     ),
     -- the cohort (metrics.md): leads whose first done step-1 event is in [start, end), with the channel
     -- of that event and the province and masked phone of the lead's first lead event

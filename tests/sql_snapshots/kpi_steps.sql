@@ -9,8 +9,11 @@
 -- counts once). With a province filter the hour range is empty and everything is read from the events,
 -- because a step's province is its lead's, which a late lead event can change.
 WITH
+    dim_leads AS (SELECT lead_id FROM events WHERE type = 'step' AND ts >= {start:DateTime64(3, 'UTC')} AND ts < {end:DateTime64(3, 'UTC')}),
     -- (tupleElement: a `col.name` subcolumn is read under FINAL without merging, see latest_snapshot)
-    -- per lead, its first `lead` event (rollup lead_attrs); reads nothing unless `attribute` is true
+    -- per lead of `dim_leads` (a CTE of the including query: the leads the period can ask about, so the
+    -- join's table follows the period, not every lead ever), its first `lead` event (rollup
+    -- lead_attrs); reads nothing unless `attribute` is true
     lead_dim AS
     (
         SELECT lead_id,
@@ -18,7 +21,7 @@ WITH
                tupleElement(first_lead, 'province') AS lead_province,
                tupleElement(first_lead, 'phone_masked') AS phone_masked
         FROM lead_attrs FINAL
-        WHERE {attribute:Bool}
+        WHERE {attribute:Bool} AND lead_id IN (SELECT lead_id FROM dim_leads)
     ),
     from_events AS
     (
