@@ -20,6 +20,7 @@
 from __future__ import annotations
 
 import logging
+import os
 import queue
 import re
 import threading
@@ -36,6 +37,7 @@ from urllib.parse import urlsplit
 import clickhouse_connect
 from clickhouse_connect.driver.client import Client
 
+from ecc import cluster_schema
 from ecc.events import Event, Rejection
 
 log = logging.getLogger(__name__)
@@ -178,13 +180,21 @@ def rollup_views() -> list[tuple[str, str, str]]:
     return [(m.group(1), m.group(2), m.group(3).strip()) for m in found if m]
 
 
-def rollup_backfill(tables: Iterable[str]) -> list[str]:
+def rollup_backfill(tables: Iterable[str], cluster: str | None = None) -> list[str]:
     """Statements that fill these rollups from the stored events: each view's own SELECT into its
-    table, then the comment that says the backfill is complete (set last: a run cut short runs again)."""
+    table, then the comment that says the backfill is complete (set last: a run cut short runs again).
+    In the cluster form the names are the Distributed tables: all shards' events are read, and each
+    row goes to the shard its entity lives on (ecc.cluster_schema.SHARD_KEYS)."""
     wanted = set(tables)
     views = [(table, select) for _, table, select in rollup_views() if table in wanted]
     return ([f"INSERT INTO {table}\n{select}" for table, select in views]
-            + [f"ALTER TABLE {table} MODIFY COMMENT 'backfilled'" for table, _ in views])
+            + [cluster_schema.comment_statement(table, cluster) for table, _ in views])
+
+
+def schema_statements(cluster: str | None = None) -> list[str]:
+    """The DDL of queries/schema.sql for one server, or its cluster form (ecc.cluster_schema)."""
+    statements = split_statements(load_query("schema"))
+    return cluster_schema.render(statements, cluster) if cluster else statements
 
 
 def split_statements(text: str) -> list[str]:
@@ -205,20 +215,24 @@ def _has_sql(chunk: str) -> bool:
     return any(line.strip() and not line.strip().startswith("--") for line in chunk.splitlines())
 
 
-def apply_schema(client: Any) -> None:
+def apply_schema(client: Any, cluster: str | None = None) -> None:
     """Create the tables and rollups of queries/schema.sql (idempotent: CREATE … IF NOT EXISTS), then
     backfill any rollup still marked 'backfill pending' from the stored events (`rollup_backfill`: its
     view already exists, so nothing is missed; min/max tuples and uniqExact states are idempotent, so
-    an event both backfilled and seen by the view, or a second backfill, changes nothing)."""
+    an event both backfilled and seen by the view, or a second backfill, changes nothing).
+
+    `cluster` (default: ECC_CLICKHOUSE_CLUSTER, empty for one server) names a ClickHouse cluster: the
+    schema is then created in its cluster form on every node (ecc.cluster_schema)."""
+    cluster = cluster if cluster is not None else os.environ.get("ECC_CLICKHOUSE_CLUSTER") or None
     with locked(client):
-        for statement in split_statements(load_query("schema")):
+        for statement in schema_statements(cluster):
             client.command(statement)
         rollups = [table for _, table, _ in rollup_views()]
         pending = [row[0] for row in client.query(load_query("rollups_pending"),
                                                   parameters={"tables": rollups}).result_rows]
         if pending:
             log.info("backfilling rollups %s from stored events", ", ".join(sorted(pending)))
-            for statement in rollup_backfill(pending):
+            for statement in rollup_backfill(pending, cluster):
                 client.command(statement)
     log.debug("schema applied")
 
