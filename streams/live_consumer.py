@@ -13,7 +13,8 @@ second `ecc worker` takes half of the partitions.
 
 History: events older than today (Shanghai) come on their own topic (`ecc.kafka.event_topic`), consumed by
 a second LiveConsumer that yields to today's: it takes a batch only while today's consumer is not behind,
-so a backfill of past days never queues in front of today's events.
+and rests after each batch as long as the batch took, so a backfill of past days never queues in front of
+today's events and leaves them at least half of the worker and of Valkey.
 """
 
 from __future__ import annotations
@@ -37,6 +38,9 @@ BATCH_MAX = 5000
 # ecc.kafka.consumer's fetch.wait.max.ms, comes on top).
 POLL_S = 0.1
 HISTORY_BATCH_MAX = 1000  # smaller: today's events wait behind at most one history batch
+# The history consumer rests after each batch for as long as the batch took, times this factor: a backfill
+# takes at most half of the worker's time and of Valkey's, and today's batches find both free in between.
+HISTORY_REST = 1.0
 BEAT_S = 2.0
 BACKOFF_S = (0.2, 5.0)
 
@@ -46,7 +50,7 @@ class LiveConsumer:
 
     def __init__(self, settings: Settings, store: LiveStore, topics: list[str], group: str, name: str,
                  *, batch_max: int = BATCH_MAX, yield_to: LiveConsumer | None = None,
-                 on_error=None):
+                 rest: float = 0.0, on_error=None):
         self.settings = settings
         self.store = store
         self.topics = topics
@@ -54,6 +58,7 @@ class LiveConsumer:
         self.name = name
         self.batch_max = batch_max
         self.yield_to = yield_to
+        self.rest = rest
         self.on_error = on_error or (lambda _step, _error: None)  # the worker's heartbeat (Retrier)
         self.behind = False  # the last poll came back full: there is more waiting
         self.applied = 0
@@ -88,6 +93,7 @@ class LiveConsumer:
                         values.append(m.value())
                 if not values:
                     continue
+                started = time.perf_counter()
                 result = self._until_stored(values)
                 if result is None:
                     break  # stopped while retrying: do not commit, the batch comes again
@@ -101,6 +107,8 @@ class LiveConsumer:
                     # A rebalance while the batch was applied: it comes again and is found applied.
                     log.warning("%s: offset commit failed (the batch will be skipped when redelivered): %s",
                                 self.name, exc)
+                if self.rest:
+                    self._stop.wait((time.perf_counter() - started) * self.rest)
         finally:
             self.behind = False
             c.close()
@@ -127,5 +135,6 @@ def start_live(settings: Settings, store: LiveStore, on_error=None) -> list[Live
     """Today's consumer and the history consumer that yields to it, both started."""
     today = LiveConsumer(settings, store, [settings.topic_events], GROUP, "live", on_error=on_error)
     history = LiveConsumer(settings, store, [settings.topic_history], HISTORY_GROUP, "live-history",
-                           batch_max=HISTORY_BATCH_MAX, yield_to=today, on_error=on_error)
+                           batch_max=HISTORY_BATCH_MAX, yield_to=today, rest=HISTORY_REST,
+                           on_error=on_error)
     return [today.start(), history.start()]

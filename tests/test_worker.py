@@ -124,3 +124,31 @@ def test_gate_fetch_wait_is_short(worker_settings, redis_client):
 
     consumer = asyncio.run(build())
     assert consumer._fetch_max_wait_ms == FETCH_WAIT_MS < 1500
+
+
+def test_backfill_of_yesterday_goes_by_the_history_topic_and_counts(worker_settings):
+    """The door routes events before today to the history topic; the worker counts them on their own day."""
+    s = worker_settings
+    yesterday = datetime.combine(today() - timedelta(days=1), datetime.min.time(), TZ) + timedelta(hours=12)
+    old = [make_lead(f"Y{i}", (yesterday + timedelta(seconds=i)).isoformat(), channel="wechat")
+           for i in range(30)]
+    now = datetime.now(TZ).isoformat()  # today whatever the hour (burst() may reach back into yesterday)
+    new = [make_lead(f"T{i}", now) for i in range(5)] + [make_step(f"T{i}", 1, now) for i in range(5)]
+    proc = start_worker(s)
+    try:
+        assert Door(s).publish_objects(old + new, "test").accepted == len(old) + len(new)
+        history = kafka.consumer(s, "test-history-probe", [s.topic_history])
+        try:
+            seen = []
+            deadline = time.monotonic() + 30
+            while len(seen) < len(old) and time.monotonic() < deadline:
+                seen += [json.loads(m.value())["lead_id"] for m in history.consume(100, 0.5) if not m.error()]
+        finally:
+            history.close()
+        assert sorted(seen) == sorted(e["lead_id"] for e in old)  # only yesterday's, all of them
+        store = LiveStore.from_url(s.redis_url)
+        assert wait_until(lambda: store.snapshot()["previous_day"]["leads"] == len(old), 60)
+        assert wait_until(lambda: live_counts(store) == oracle_counts(new), 30)
+    finally:
+        proc.terminate()
+        proc.wait(20)
