@@ -7,11 +7,13 @@ an empty-but-clean figure carrying a "no data" note instead of raising.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from datetime import datetime
 from decimal import Decimal
 
 import plotly.graph_objects as go
 
 from ecc.catalogue import ASSET_CLASS_NAMES, STEPS, channel_label, step_label
+from ecc.timeutil import TZ
 from layouts.formatting import (
     as_decimal,
     as_float,
@@ -218,27 +220,57 @@ def _series(snapshot: Mapping, name: str) -> tuple[list[str], list[int]]:
     return xs, ys
 
 
+def _partial_bucket(snapshot: Mapping) -> str | None:
+    """The x of the minute still being counted: the minute of the snapshot's own `generated_at`."""
+    generated = get_in(snapshot, "generated_at")
+    try:
+        moment = datetime.fromisoformat(generated) if isinstance(generated, str) else None
+    except ValueError:
+        return None
+    if moment is None or moment.tzinfo is None:
+        return None
+    local = moment.astimezone(TZ)
+    day = get_in(snapshot, "day")
+    if isinstance(day, str) and day:
+        return f"{day} {local:%H:%M}" if day == local.date().isoformat() else None
+    return f"{local:%H:%M}"
+
+
+def _split_partial(xs: list[str], ys: list[int], partial: str | None) -> tuple[list, list, list, list]:
+    """(complete x, complete y, tail x, tail y): the tail joins the last complete bucket to the partial one,
+    so the line does not plunge in the last minute while it is still being counted."""
+    if partial is None or not xs or xs[-1] != partial:
+        return xs, ys, [], []
+    return xs[:-1], ys[:-1], xs[-2:], ys[-2:]
+
+
 def trend_figure(snapshot: Mapping, lang: str = "zh") -> go.Figure:
-    """Leads and accounts opened per minute today; opened on its own right-hand axis."""
+    """Leads and accounts opened per minute today; opened on its own right-hand axis. The current minute
+    is drawn apart (dotted, "partial"): its count is not complete yet."""
     lead_x, lead_y = _series(snapshot, "leads")
     open_x, open_y = _series(snapshot, "opened")
     if not lead_x and not open_x:
         return empty_figure(lang)
+    partial = _partial_bucket(snapshot)
     fig = _figure("trend", margin=dict(l=8, r=8, t=30, b=8), showlegend=True, hovermode="x unified",
                   legend=dict(orientation="h", x=1.0, xanchor="right", y=1.0, yanchor="bottom",
                               font=dict(size=13)))
-    fig.add_trace(go.Scatter(
-        x=lead_x, y=lead_y, name=t("fig.leads", lang), mode="lines",
-        line=dict(color=CYAN, width=2.5, shape="spline", smoothing=0.6),
-        fill="tozeroy", hovertemplate="%{y:,}",
-        fillgradient=dict(type="vertical",
-                          colorscale=[[0, "rgba(34,211,238,0.0)"], [1, "rgba(34,211,238,0.32)"]]),
-    ))
-    fig.add_trace(go.Scatter(
-        x=open_x, y=open_y, name=t("fig.opened", lang), mode="lines",
-        line=dict(color=GREEN, width=2.5, shape="spline", smoothing=0.6),
-        yaxis="y2", hovertemplate="%{y:,}",
-    ))
+    for xs, ys, name, color, axis in ((lead_x, lead_y, "fig.leads", CYAN, "y"),
+                                      (open_x, open_y, "fig.opened", GREEN, "y2")):
+        done_x, done_y, tail_x, tail_y = _split_partial(xs, ys, partial)
+        fill = dict(fill="tozeroy", fillgradient=dict(
+            type="vertical", colorscale=[[0, "rgba(34,211,238,0.0)"], [1, "rgba(34,211,238,0.32)"]],
+        )) if axis == "y" else {}
+        fig.add_trace(go.Scatter(
+            x=done_x, y=done_y, name=t(name, lang), mode="lines", yaxis=axis, hovertemplate="%{y:,}",
+            line=dict(color=color, width=2.5, shape="spline", smoothing=0.6), legendgroup=name, **fill,
+        ))
+        if tail_x:
+            fig.add_trace(go.Scatter(
+                x=tail_x, y=tail_y, name=t(name, lang), mode="lines+markers", yaxis=axis, showlegend=False,
+                line=dict(color=color, width=2, dash="dot"), marker=dict(size=[0, 7], color=color),
+                legendgroup=name, hovertemplate="%{y:,} (" + t("fig.partial", lang) + ")",
+            ))
     fig.update_layout(yaxis2=dict(overlaying="y", side="right", showgrid=False, rangemode="tozero",
                                   tickmode="auto", nticks=5, tickfont=dict(color=GREEN), fixedrange=True,
                                   automargin=True, ticklabelshift=-10))

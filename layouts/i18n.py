@@ -62,6 +62,7 @@ STRINGS: dict[str, tuple[str, str]] = {
     "fig.opened": ("开户", "Opened"),
     "fig.channel_side": ("开户 · 开户率", "opened · rate"),
     "fig.per_minute": ("每分钟", "per minute"),
+    "fig.partial": ("本分钟进行中", "minute in progress"),
     "fig.aum": ("资产规模", "AUM"),
     "fig.share": ("占比", "Share"),
     "funnel.rejects": ("驳回 {count}", "rejected {count}"),

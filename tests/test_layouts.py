@@ -366,3 +366,18 @@ def test_app_routes_every_screen():
         assert client.get(f"/assets/{asset}").status_code == 200
     css = client.get("/assets/wall.css").get_data(as_text=True)
     assert not re.search(r"(^|[;{\s])zoom\s*:", css)  # CSS zoom misplaces Plotly's hover: scale instead
+
+
+def test_trend_draws_the_current_minute_apart_as_partial():
+    now = datetime(2026, 11, 23, 10, 15, 20, tzinfo=TZ)
+    snap = {"day": "2026-11-23", "generated_at": now.isoformat(),
+            "series": {"leads": [["10:13", 40], ["10:14", 42], ["10:15", 3]], "opened": [["10:12", 5]]}}
+    fig = figures.trend_figure(snap, "en")
+    leads, tail, opened = fig.data
+    assert list(leads.x) == ["2026-11-23 10:13", "2026-11-23 10:14"] and list(leads.y) == [40, 42]
+    assert list(tail.x) == ["2026-11-23 10:14", "2026-11-23 10:15"] and list(tail.y) == [42, 3]
+    assert tail.line.dash == "dot" and tail.showlegend is False and "in progress" in tail.hovertemplate
+    assert list(opened.y) == [5]  # its last minute is complete: nothing apart
+    yesterday = {**snap, "day": "2026-11-22"}  # a snapshot of another day has no minute in progress
+    assert len(figures.trend_figure(yesterday, "en").data) == 2
+    assert len(figures.trend_figure({**snap, "generated_at": "garbage"}, "en").data) == 2
