@@ -142,7 +142,7 @@ def funnel_figure(snapshot: Mapping, lang: str = "zh") -> go.Figure:
     if weakest is not None:
         fig.add_annotation(
             x=weakest + 0.5, y=1.0, xref="x", yref="paper", yanchor="top", yshift=-34,
-            text=t("fig.weakest", lang), showarrow=False, font=dict(size=13, color=RED),
+            text=t("fig.weakest", lang), showarrow=False, font=dict(size=15, color=RED),
         )
     fig.update_xaxes(range=[0.5, len(STEPS) + 0.5], showticklabels=False, showgrid=False, zeroline=False,
                      fixedrange=True)
@@ -175,9 +175,9 @@ def channel_figure(snapshot: Mapping, lang: str = "zh") -> go.Figure:
     labels = [channel_label(code, lang) for code, *_ in rows]
     leads = [row[1] for row in rows]
     opened = [row[2] for row in rows]
-    fig = _figure("channels", margin=dict(l=8, r=118, t=34, b=8), barmode="overlay", bargap=0.34,
+    fig = _figure("channels", margin=dict(l=8, r=132, t=34, b=8), barmode="overlay", bargap=0.34,
                   showlegend=True,
-                  legend=dict(orientation="h", x=0, y=1.0, yanchor="bottom", font=dict(size=13)))
+                  legend=dict(orientation="h", x=0, y=1.0, yanchor="bottom", font=dict(size=15)))
     fig.add_trace(go.Bar(
         y=labels, x=leads, orientation="h", name=t("fig.leads", lang),
         marker=dict(color=_gradient(len(rows), (34, 211, 238), (59, 92, 246)), line=dict(width=0)),
@@ -195,11 +195,11 @@ def channel_figure(snapshot: Mapping, lang: str = "zh") -> go.Figure:
             x=1.0, y=label, xref="paper", yref="y", xanchor="left", xshift=12, showarrow=False,
             text=f"<span style='color:{GREEN}'>{fmt_int(n_opened)}</span>"
                  f"<span style='color:{MUTED}'> · {fmt_pct(rate)}</span>",
-            font=dict(size=13),
+            font=dict(size=15),
         )
     fig.add_annotation(x=1.0, y=1.0, xref="paper", yref="paper", xanchor="left", yanchor="bottom", xshift=12,
                        showarrow=False, text=t("fig.channel_side", lang),
-                       font=dict(size=12, color=MUTED))
+                       font=dict(size=14, color=MUTED))
     top = max(leads) or 1
     fig.update_xaxes(range=[0, top * 1.18], visible=False, fixedrange=True)
     _ranked_categories(fig)
@@ -254,7 +254,7 @@ def trend_figure(snapshot: Mapping, lang: str = "zh") -> go.Figure:
     partial = _partial_bucket(snapshot)
     fig = _figure("trend", margin=dict(l=8, r=8, t=30, b=8), showlegend=True, hovermode="x unified",
                   legend=dict(orientation="h", x=1.0, xanchor="right", y=1.0, yanchor="bottom",
-                              font=dict(size=13)))
+                              font=dict(size=15)))
     for xs, ys, name, color, axis in ((lead_x, lead_y, "fig.leads", CYAN, "y"),
                                       (open_x, open_y, "fig.opened", GREEN, "y2")):
         done_x, done_y, tail_x, tail_y = _split_partial(xs, ys, partial)
@@ -316,7 +316,7 @@ def asset_figure(snapshot: Mapping, lang: str = "zh") -> go.Figure:
         hole=0.66, sort=False, direction="clockwise",
         marker=dict(colors=[_color(code, i) for i, (code, _) in enumerate(amounts)],
                     line=dict(color="#071026", width=3)),
-        textinfo="percent", textposition="outside", textfont=dict(size=13, color=TEXT), automargin=True,
+        textinfo="percent", textposition="outside", textfont=dict(size=15, color=TEXT), automargin=True,
         hovertemplate="%{label}<br>%{customdata}<br>%{percent}<extra></extra>",
     ))
     total_text = fmt_money(total, lang)
