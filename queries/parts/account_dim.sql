@@ -1,10 +1,15 @@
-    -- (tupleElement: a `col.name` subcolumn is read under FINAL without merging, see latest_snapshot)
     -- per account of `dim_accounts` (a CTE of the including query, like `dim_leads`), the lead that
-    -- opened it and that step's channel (rollup account_attrs); reads nothing unless `attribute` is true
+    -- opened it and that step's channel (rollup account_attrs); reads nothing unless `attribute` is
+    -- true. min() over those accounts' rows, as in lead_dim.
     account_dim AS
     (
-        SELECT account_id, tupleElement(opener, 'lead_id') AS opener_lead_id,
-               tupleElement(opener, 'channel') AS opener_channel
-        FROM account_attrs FINAL
-        WHERE {attribute:Bool} AND account_id IN (SELECT account_id FROM dim_accounts)
+        SELECT account_id, tupleElement(first, 'lead_id') AS opener_lead_id,
+               tupleElement(first, 'channel') AS opener_channel
+        FROM
+        (
+            SELECT account_id, min(opener) AS first
+            FROM account_attrs
+            WHERE {attribute:Bool} AND account_id IN (SELECT account_id FROM dim_accounts)
+            GROUP BY account_id
+        )
     ),
