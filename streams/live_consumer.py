@@ -20,14 +20,17 @@ today's events and leaves them at least half of the worker and of Valkey.
 from __future__ import annotations
 
 import logging
+import os
+import signal
 import threading
 import time
 
+import redis
 from confluent_kafka import KafkaException
 
 from ecc import kafka
 from ecc.config import Settings
-from ecc.faults import REDIS_TRANSIENT, describe
+from ecc.faults import describe
 from ecc.live_store import LiveStore
 
 log = logging.getLogger(__name__)
@@ -62,6 +65,7 @@ class LiveConsumer:
         self.on_error = on_error or (lambda _step, _error: None)  # the worker's heartbeat (Retrier)
         self.behind = False  # the last poll came back full: there is more waiting
         self.applied = 0
+        self.failed = False
         self.duplicates = 0
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
@@ -77,6 +81,19 @@ class LiveConsumer:
             self._thread.join(timeout)
 
     def run(self) -> None:
+        try:
+            self._consume()
+        except Exception:
+            # Not a fault this loop knows how to wait out: a worker whose live path died while faust kept
+            # beating would look healthy with a frozen wall. End the process; its supervisor (the
+            # embedded stack, or the container's restart policy) starts a fresh one, which re-reads the
+            # uncommitted batches.
+            log.critical("%s: the live consumer failed; stopping the worker to be restarted", self.name,
+                         exc_info=True)
+            self.failed = True
+            os.kill(os.getpid(), signal.SIGTERM)
+
+    def _consume(self) -> None:
         c = kafka.consumer(self.settings, self.group, self.topics)
         try:
             while not self._stop.is_set():
@@ -119,7 +136,9 @@ class LiveConsumer:
         while not self._stop.is_set():
             try:
                 result = self.store.apply_payloads(values)
-            except REDIS_TRANSIENT as exc:
+            except redis.RedisError as exc:
+                # Transient faults, and any other refusal of Redis (out of memory, a script error): retried
+                # with the error in the worker's heartbeat, where health shows it, never skipped.
                 error = describe(exc, 200)
                 log.warning("%s: not stored, retrying the same batch in %.1fs: %s", self.name, delay, error)
                 self.on_error(self.name, error)
