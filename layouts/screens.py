@@ -52,6 +52,7 @@ from layouts.formatting import (
     get_in,
 )
 from layouts.i18n import normalize_lang, t
+from layouts.memo import ViewMemo, digest
 from layouts.wall import KPI_PROPS, alerts_empty, funnel_steps, graph, kpi_card, kpi_parts, panel
 
 logger = logging.getLogger(__name__)
@@ -182,7 +183,7 @@ def layout(screen: str, lang: str = "zh", refresh_ms: int = 1000, pathname: str 
 
 
 def render(snapshot: Mapping | None, lang: str, now: datetime, fig_ids: list, html_ids: list,
-           kpi_ids: list | None = None) -> tuple:
+           kpi_ids: list | None = None, memo: ViewMemo | None = None) -> tuple:
     """(day, rates, session children, session class, badge children, badge class, tick, figures, htmls,
     then per KPI part (value children, data-value, className, style, hint) one list over `kpi_ids`)."""
     snap = snapshot if isinstance(snapshot, Mapping) else {}
@@ -195,21 +196,27 @@ def render(snapshot: Mapping | None, lang: str, now: datetime, fig_ids: list, ht
         return (no_update, no_update, *session, *down, tick(now), *keep)
     if get_in(snap, "live_state", "state") == "rebuilding":
         return (no_update, no_update, *session, *rebuilding_badge(lang), tick(now), *keep)
-    parts = [kpi_parts(i["name"], snap, lang) for i in kpi_ids]
+    key = digest(snap) if memo is not None else None
+
+    def view(kind: str, name: str, build: Callable[[], object]) -> object:
+        return build() if memo is None else memo.get((kind, name, lang, key), build)
+
+    parts = [view("kpi", i["name"], lambda i=i: kpi_parts(i["name"], snap, lang)) for i in kpi_ids]
     return (
         fmt_day(get_in(snap, "day") or now.astimezone(TZ).date().isoformat(), lang),
         rates_line(snap, lang),
         *session,
         *freshness_badge(effective_freshness(snap, now), lang),
         tick(now),
-        [WIDGETS[i["name"]].render(snap, lang) for i in fig_ids],
-        [WIDGETS[i["name"]].render(snap, lang) for i in html_ids],
+        [view("widget", i["name"], lambda i=i: WIDGETS[i["name"]].render(snap, lang)) for i in fig_ids],
+        [view("widget", i["name"], lambda i=i: WIDGETS[i["name"]].render(snap, lang)) for i in html_ids],
         *([part[j] for part in parts] for j in range(len(KPI_PROPS) + 1)),
     )
 
 def register_callbacks(app: Dash, snapshot_provider: Callable[[], Mapping | None],
                        clock: Callable[[], datetime] | None = None) -> None:
     now = clock or (lambda: datetime.now(TZ))
+    memo = ViewMemo()
 
     @app.callback(
         Output(HEADER.day, "children"), Output(HEADER.rates, "children"),
@@ -234,7 +241,7 @@ def register_callbacks(app: Dash, snapshot_provider: Callable[[], Mapping | None
         except Exception:  # the provider is pluggable (Redis, tests): the screen must outlive a blip
             logger.exception("snapshot provider failed; the screen keeps its last numbers")
             snapshot = {"error": "snapshot provider failed"}
-        return render(snapshot, lang, now(), fig_ids or [], html_ids or [], kpi_ids or [])
+        return render(snapshot, lang, now(), fig_ids or [], html_ids or [], kpi_ids or [], memo)
 
     register_clientside(app, HEADER)
 

@@ -52,6 +52,7 @@ from layouts.formatting import (
     share_of,
 )
 from layouts.i18n import normalize_lang, short_step_label, t
+from layouts.memo import ViewMemo, digest
 
 logger = logging.getLogger(__name__)
 
@@ -200,17 +201,8 @@ def rebuilding(lang: str, now: datetime | None = None) -> tuple:
             tick(moment))
 
 
-def render(snapshot: Mapping | None, lang: str, now: datetime) -> tuple:
-    """Every output of the refresh callback, in `_OUTPUTS` order, from one snapshot.
-
-    A snapshot with an "error" key (the provider's way to say the live store is unreachable) keeps the
-    last numbers on the wall and turns the badge red.
-    """
-    snap = snapshot if isinstance(snapshot, Mapping) else {}
-    if snap.get("error"):
-        return source_down(lang, now)
-    if get_in(snap, "live_state", "state") == "rebuilding":
-        return rebuilding(lang, now)
+def _body(snap: Mapping, lang: str) -> tuple:
+    """The outputs that depend on the snapshot's numbers only (memoized per snapshot: layouts/memo.py)."""
     return (
         *(part for key in KPI_KEYS for part in kpi_parts(key, snap, lang)),
         funnel_steps(snap, lang),
@@ -219,6 +211,25 @@ def render(snapshot: Mapping | None, lang: str, now: datetime) -> tuple:
         trend_figure(snap, lang),
         asset_figure(snap, lang),
         wealth_figure(snap, lang),
+    )
+
+
+def render(snapshot: Mapping | None, lang: str, now: datetime, memo: ViewMemo | None = None) -> tuple:
+    """Every output of the refresh callback, in `_OUTPUTS` order, from one snapshot.
+
+    A snapshot with an "error" key (the provider's way to say the live store is unreachable) keeps the
+    last numbers on the wall and turns the badge red. With a `memo`, the cards and figures of a snapshot
+    already drawn for another screen are reused.
+    """
+    snap = snapshot if isinstance(snapshot, Mapping) else {}
+    if snap.get("error"):
+        return source_down(lang, now)
+    if get_in(snap, "live_state", "state") == "rebuilding":
+        return rebuilding(lang, now)
+    body = _body(snap, lang) if memo is None else memo.get(("wall", lang, digest(snap)),
+                                                             lambda: _body(snap, lang))
+    return (
+        *body,
         fmt_day(get_in(snap, "day") or now.astimezone(TZ).date().isoformat(), lang),
         rates_line(snap, lang),
         *session_badge(now, lang),
@@ -307,6 +318,7 @@ def register_callbacks(app: Dash, snapshot_provider: SnapshotProvider,
                        clock: Callable[[], datetime] | None = None) -> None:
     """The one refresh callback (reads the snapshot once per tick), the clock and the watermark."""
     now = clock or (lambda: datetime.now(TZ))
+    memo = ViewMemo()
 
     @app.callback(
         [Output(component, prop) for component, prop in _OUTPUTS],
@@ -320,6 +332,6 @@ def register_callbacks(app: Dash, snapshot_provider: SnapshotProvider,
         except Exception:  # the provider is pluggable (Redis, tests): the wall must outlive a blip
             logger.exception("snapshot provider failed; the wall keeps its last numbers")
             return source_down(lang, now())
-        return render(snapshot, lang, now())
+        return render(snapshot, lang, now(), memo)
 
     register_clientside(app, HEADER)

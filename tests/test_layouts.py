@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import copy
+import json
 import math
 import re
 from datetime import UTC, datetime, timedelta
@@ -11,6 +13,7 @@ import plotly.graph_objects as go
 import plotly.io as pio
 import pytest
 from dash import no_update
+from plotly.utils import PlotlyJSONEncoder
 
 from ecc.catalogue import CHANNELS, STEPS
 from ecc.config import Settings
@@ -29,6 +32,7 @@ from layouts.formatting import (
     money_parts,
 )
 from layouts.i18n import STRINGS, lang_from_search, normalize_lang, short_step_label, t
+from layouts.memo import ViewMemo, digest
 from layouts.session import Session, session_at
 
 REACH = (15230, 12874, 11902, 11210, 9874, 9310, 6420, 5980, 5702, 5516, 4987)
@@ -381,3 +385,31 @@ def test_trend_draws_the_current_minute_apart_as_partial():
     yesterday = {**snap, "day": "2026-11-22"}  # a snapshot of another day has no minute in progress
     assert len(figures.trend_figure(yesterday, "en").data) == 2
     assert len(figures.trend_figure({**snap, "generated_at": "garbage"}, "en").data) == 2
+
+
+def test_views_of_one_snapshot_are_built_once_for_every_screen():
+    now = datetime(2026, 11, 23, 10, 15, 20, tzinfo=TZ)
+    snap = sample_snapshot(now)
+    memo = ViewMemo()
+    first = wall.render(snap, "zh", now, memo)
+    as_json = lambda outputs: json.dumps(outputs, cls=PlotlyJSONEncoder)  # noqa: E731
+    assert as_json(first) == as_json(wall.render(snap, "zh", now))  # the memo changes no output
+    later = {**snap, "generated_at": now.replace(second=50).isoformat(), "freshness_s": 9.0,
+             "ingest_rate": 1.0}
+    again = wall.render(later, "zh", now, memo)
+    assert (memo.hits, memo.misses) == (1, 1)
+    assert again[: len(first) - 7] == first[: len(first) - 7]  # the same card and figure objects
+    assert again[-2] == "fresh fresh-warn"  # the header is not memoized: 9 s is read afresh
+    changed = copy.deepcopy(later)
+    changed["totals"]["leads"] = 1
+    assert wall.render(changed, "zh", now, memo)[0] == ["1"] and memo.misses == 2
+    next_minute = {**snap, "generated_at": now.replace(minute=16).isoformat()}
+    wall.render(next_minute, "zh", now, memo)  # the trend's minute in progress moved
+    wall.render(snap, "en", now, memo)
+    assert memo.misses == 4
+    assert digest(snap) == digest({**snap, "freshness_s": 0.1}) != digest(next_minute)
+    figs = [{"type": screens.FIG, "name": "funnel"}]
+    kpis = [{"type": screens.KPI_VALUE, "name": "leads"}]
+    one = screens.render(snap, "zh", now, figs, [], kpis, memo)
+    two = screens.render(later, "zh", now, figs, [], kpis, memo)
+    assert one[7][0] is two[7][0] and two[9] == [["18,642"]]
