@@ -6,9 +6,9 @@
 -- account; its own province, else the province of that lead's first lead event. Filters apply to the
 -- latest snapshot (an older snapshot never stands in for an account filtered out now).
 WITH
-    dim_accounts AS (SELECT account_id FROM account_latest),
+    dim_accounts AS (SELECT account_id FROM account_latest WHERE {attribute:Bool}),
     dim_leads AS (SELECT tupleElement(opener, 'lead_id') AS lead_id FROM account_attrs
-                  WHERE account_id IN (SELECT account_id FROM dim_accounts)),
+                  WHERE {attribute:Bool} AND account_id IN (SELECT account_id FROM dim_accounts)),
 -- include: lead_dim
 -- include: account_dim
     snapshot_accounts AS

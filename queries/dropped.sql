@@ -5,7 +5,8 @@
 -- masked phone and province of its first lead event, and the time of its last done step (when the
 -- lead was last seen in the flow). `attribute` is always true here (the phone comes from lead_dim).
 WITH
-    dim_leads AS (SELECT lead_id FROM events WHERE type = 'step' AND step = 1 AND ts >= {start:DateTime64(3, 'UTC')} AND ts < {end:DateTime64(3, 'UTC')}),
+    dim_leads AS (SELECT lead_id FROM events WHERE {attribute:Bool} AND type = 'step' AND step = 1
+                  AND ts >= {start:DateTime64(3, 'UTC')} AND ts < {end:DateTime64(3, 'UTC')}),
 -- include: lead_dim
 -- include: cohort
 SELECT lead_id, channel, phone_masked, province, level AS furthest_step, last_step_ms

@@ -5,7 +5,8 @@
 -- Filters: the channel of the lead's first step-1 event; the province of its first lead event.
 -- A duplicate event row changes neither windowFunnel nor min(), so no FINAL is needed.
 WITH
-    dim_leads AS (SELECT lead_id FROM events WHERE type = 'step' AND step = 1 AND ts >= {start:DateTime64(3, 'UTC')} AND ts < {end:DateTime64(3, 'UTC')}),
+    dim_leads AS (SELECT lead_id FROM events WHERE {attribute:Bool} AND type = 'step' AND step = 1
+                  AND ts >= {start:DateTime64(3, 'UTC')} AND ts < {end:DateTime64(3, 'UTC')}),
 -- include: lead_dim
 -- include: cohort
 SELECT

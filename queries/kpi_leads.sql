@@ -7,7 +7,8 @@
 -- The leads themselves are read from the events: "of those leads, the dialed ones" needs the set.
 -- Distinct counts are immune to a duplicate event row, so no FINAL is needed here.
 WITH
-    dim_leads AS (SELECT lead_id FROM events WHERE type = 'lead' AND ts >= {start:DateTime64(3, 'UTC')} AND ts < {end:DateTime64(3, 'UTC')}),
+    dim_leads AS (SELECT lead_id FROM events WHERE {attribute:Bool} AND type = 'lead'
+                  AND ts >= {start:DateTime64(3, 'UTC')} AND ts < {end:DateTime64(3, 'UTC')}),
 -- include: lead_dim
     leads_in_period AS
     (

@@ -11,9 +11,10 @@
 -- (rollup account_attrs); the province of that lead's first lead event (rollup lead_attrs; deposits
 -- and trades carry no province).
 WITH
-    dim_accounts AS (SELECT account_id FROM events WHERE type IN ('deposit', 'trade') AND ts >= {start:DateTime64(3, 'UTC')} AND ts < {end:DateTime64(3, 'UTC')}),
+    dim_accounts AS (SELECT account_id FROM events WHERE {attribute:Bool} AND type IN ('deposit', 'trade')
+                  AND ts >= {start:DateTime64(3, 'UTC')} AND ts < {end:DateTime64(3, 'UTC')}),
     dim_leads AS (SELECT tupleElement(opener, 'lead_id') AS lead_id FROM account_attrs
-                  WHERE account_id IN (SELECT account_id FROM dim_accounts)),
+                  WHERE {attribute:Bool} AND account_id IN (SELECT account_id FROM dim_accounts)),
 -- include: lead_dim
 -- include: account_dim
     snapshot_accounts AS

@@ -9,7 +9,8 @@
 -- counts once). With a province filter the hour range is empty and everything is read from the events,
 -- because a step's province is its lead's, which a late lead event can change.
 WITH
-    dim_leads AS (SELECT lead_id FROM events WHERE type = 'step' AND ts >= {start:DateTime64(3, 'UTC')} AND ts < {end:DateTime64(3, 'UTC')}),
+    dim_leads AS (SELECT lead_id FROM events WHERE {attribute:Bool} AND type = 'step'
+                  AND ts >= {start:DateTime64(3, 'UTC')} AND ts < {end:DateTime64(3, 'UTC')}),
 -- include: lead_dim
     from_events AS
     (

@@ -15,13 +15,15 @@
 -- dialed_leads: leads with a call at any time (rollup lead_calls: one row per called lead).
 WITH
     -- the events of the three periods (a coarse bound: from 7 days before the start to the end)
-    dim_accounts AS (SELECT account_id FROM events WHERE type IN {types:Array(String)} AND (ts >= {start:DateTime64(3, 'UTC')} - INTERVAL 7 DAY AND ts < {end:DateTime64(3, 'UTC')})),
+    dim_accounts AS (SELECT account_id FROM events WHERE {attribute:Bool} AND type IN {types:Array(String)}
+                     AND (ts >= {start:DateTime64(3, 'UTC')} - INTERVAL 7 DAY AND ts < {end:DateTime64(3, 'UTC')})),
     dim_leads AS
     (
-        SELECT lead_id FROM events WHERE type IN {types:Array(String)} AND (ts >= {start:DateTime64(3, 'UTC')} - INTERVAL 7 DAY AND ts < {end:DateTime64(3, 'UTC')})
+        SELECT lead_id FROM events WHERE {attribute:Bool} AND type IN {types:Array(String)}
+          AND (ts >= {start:DateTime64(3, 'UTC')} - INTERVAL 7 DAY AND ts < {end:DateTime64(3, 'UTC')})
         UNION ALL
         SELECT tupleElement(opener, 'lead_id') AS lead_id FROM account_attrs
-        WHERE account_id IN (SELECT account_id FROM dim_accounts)
+        WHERE {attribute:Bool} AND account_id IN (SELECT account_id FROM dim_accounts)
     ),
 -- include: lead_dim
 -- include: account_dim

@@ -1,25 +1,30 @@
-    -- (tupleElement, not `latest.ts`: chDB 26.9 reads a subcolumn of a SimpleAggregateFunction column
-    -- under FINAL from one part without merging, tests/test_analytics.py shows it)
     -- each account of `snapshot_accounts` with its newest asset snapshot before `at` (by ts, then
-    -- event_id): rollup account_latest when the account's newest snapshot ever is before `at`, else
-    -- (only the accounts with a snapshot since) sorted from the events
+    -- event_id): rollup account_latest (max() over those accounts' rows, not FINAL over every part of
+    -- the table) when the account's newest snapshot ever is before `at`, else (only the accounts with a
+    -- snapshot since) sorted from the events. tupleElement, not `l.ts`-style subcolumns (see lead_dim).
     latest AS
     (
         SELECT account_id,
-               tupleElement(latest, 'h_stock') AS h_stock, tupleElement(latest, 'h_fund') AS h_fund,
-               tupleElement(latest, 'h_wealth') AS h_wealth, tupleElement(latest, 'h_bond') AS h_bond,
-               tupleElement(latest, 'h_cash') AS h_cash, tupleElement(latest, 'level') AS level,
-               tupleElement(latest, 'segment') AS segment, tupleElement(latest, 'province') AS province,
-               tupleElement(latest, 'channel') AS channel
-        FROM account_latest FINAL
-        WHERE tupleElement(latest, 'ts') < {at:DateTime64(3, 'UTC')}
-          AND account_id IN (SELECT account_id FROM snapshot_accounts)
+               tupleElement(l, 'h_stock') AS h_stock, tupleElement(l, 'h_fund') AS h_fund,
+               tupleElement(l, 'h_wealth') AS h_wealth, tupleElement(l, 'h_bond') AS h_bond,
+               tupleElement(l, 'h_cash') AS h_cash, tupleElement(l, 'level') AS level,
+               tupleElement(l, 'segment') AS segment, tupleElement(l, 'province') AS province,
+               tupleElement(l, 'channel') AS channel
+        FROM
+        (
+            SELECT account_id, max(latest) AS l
+            FROM account_latest
+            WHERE account_id IN (SELECT account_id FROM snapshot_accounts)
+            GROUP BY account_id
+        )
+        WHERE tupleElement(l, 'ts') < {at:DateTime64(3, 'UTC')}
         UNION ALL
         SELECT account_id, h_stock, h_fund, h_wealth, h_bond, h_cash, toString(level), toString(segment),
                toString(province), toString(channel)
         FROM events
         WHERE type = 'asset' AND ts < {at:DateTime64(3, 'UTC')}
-          AND account_id IN (SELECT account_id FROM account_latest FINAL
+          -- some row at or after `at` means the newest ever is (max), no merge needed to know it
+          AND account_id IN (SELECT account_id FROM account_latest
                              WHERE tupleElement(latest, 'ts') >= {at:DateTime64(3, 'UTC')}
                                AND account_id IN (SELECT account_id FROM snapshot_accounts))
         ORDER BY account_id, ts DESC, event_id DESC

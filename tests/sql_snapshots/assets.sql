@@ -6,9 +6,9 @@
 -- account; its own province, else the province of that lead's first lead event. Filters apply to the
 -- latest snapshot (an older snapshot never stands in for an account filtered out now).
 WITH
-    dim_accounts AS (SELECT account_id FROM account_latest),
+    dim_accounts AS (SELECT account_id FROM account_latest WHERE {attribute:Bool}),
     dim_leads AS (SELECT tupleElement(opener, 'lead_id') AS lead_id FROM account_attrs
-                  WHERE account_id IN (SELECT account_id FROM dim_accounts)),
+                  WHERE {attribute:Bool} AND account_id IN (SELECT account_id FROM dim_accounts)),
     -- per lead of `dim_leads` (a CTE of the including query: the leads the period can ask about, so the
     -- join's table follows the period, not every lead ever), its first `lead` event (rollup
     -- lead_attrs); reads nothing unless `attribute` is true. min() over the few rows of those leads
@@ -47,28 +47,33 @@ WITH
     (
         SELECT account_id FROM account_latest
     ),
-    -- (tupleElement, not `latest.ts`: chDB 26.9 reads a subcolumn of a SimpleAggregateFunction column
-    -- under FINAL from one part without merging, tests/test_analytics.py shows it)
     -- each account of `snapshot_accounts` with its newest asset snapshot before `at` (by ts, then
-    -- event_id): rollup account_latest when the account's newest snapshot ever is before `at`, else
-    -- (only the accounts with a snapshot since) sorted from the events
+    -- event_id): rollup account_latest (max() over those accounts' rows, not FINAL over every part of
+    -- the table) when the account's newest snapshot ever is before `at`, else (only the accounts with a
+    -- snapshot since) sorted from the events. tupleElement, not `l.ts`-style subcolumns (see lead_dim).
     latest AS
     (
         SELECT account_id,
-               tupleElement(latest, 'h_stock') AS h_stock, tupleElement(latest, 'h_fund') AS h_fund,
-               tupleElement(latest, 'h_wealth') AS h_wealth, tupleElement(latest, 'h_bond') AS h_bond,
-               tupleElement(latest, 'h_cash') AS h_cash, tupleElement(latest, 'level') AS level,
-               tupleElement(latest, 'segment') AS segment, tupleElement(latest, 'province') AS province,
-               tupleElement(latest, 'channel') AS channel
-        FROM account_latest FINAL
-        WHERE tupleElement(latest, 'ts') < {at:DateTime64(3, 'UTC')}
-          AND account_id IN (SELECT account_id FROM snapshot_accounts)
+               tupleElement(l, 'h_stock') AS h_stock, tupleElement(l, 'h_fund') AS h_fund,
+               tupleElement(l, 'h_wealth') AS h_wealth, tupleElement(l, 'h_bond') AS h_bond,
+               tupleElement(l, 'h_cash') AS h_cash, tupleElement(l, 'level') AS level,
+               tupleElement(l, 'segment') AS segment, tupleElement(l, 'province') AS province,
+               tupleElement(l, 'channel') AS channel
+        FROM
+        (
+            SELECT account_id, max(latest) AS l
+            FROM account_latest
+            WHERE account_id IN (SELECT account_id FROM snapshot_accounts)
+            GROUP BY account_id
+        )
+        WHERE tupleElement(l, 'ts') < {at:DateTime64(3, 'UTC')}
         UNION ALL
         SELECT account_id, h_stock, h_fund, h_wealth, h_bond, h_cash, toString(level), toString(segment),
                toString(province), toString(channel)
         FROM events
         WHERE type = 'asset' AND ts < {at:DateTime64(3, 'UTC')}
-          AND account_id IN (SELECT account_id FROM account_latest FINAL
+          -- some row at or after `at` means the newest ever is (max), no merge needed to know it
+          AND account_id IN (SELECT account_id FROM account_latest
                              WHERE tupleElement(latest, 'ts') >= {at:DateTime64(3, 'UTC')}
                                AND account_id IN (SELECT account_id FROM snapshot_accounts))
         ORDER BY account_id, ts DESC, event_id DESC

@@ -5,7 +5,8 @@
 -- masked phone and province of its first lead event, and the time of its last done step (when the
 -- lead was last seen in the flow). `attribute` is always true here (the phone comes from lead_dim).
 WITH
-    dim_leads AS (SELECT lead_id FROM events WHERE type = 'step' AND step = 1 AND ts >= {start:DateTime64(3, 'UTC')} AND ts < {end:DateTime64(3, 'UTC')}),
+    dim_leads AS (SELECT lead_id FROM events WHERE {attribute:Bool} AND type = 'step' AND step = 1
+                  AND ts >= {start:DateTime64(3, 'UTC')} AND ts < {end:DateTime64(3, 'UTC')}),
     -- per lead of `dim_leads` (a CTE of the including query: the leads the period can ask about, so the
     -- join's table follows the period, not every lead ever), its first `lead` event (rollup
     -- lead_attrs); reads nothing unless `attribute` is true. min() over the few rows of those leads

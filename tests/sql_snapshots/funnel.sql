@@ -5,7 +5,8 @@
 -- Filters: the channel of the lead's first step-1 event; the province of its first lead event.
 -- A duplicate event row changes neither windowFunnel nor min(), so no FINAL is needed.
 WITH
-    dim_leads AS (SELECT lead_id FROM events WHERE type = 'step' AND step = 1 AND ts >= {start:DateTime64(3, 'UTC')} AND ts < {end:DateTime64(3, 'UTC')}),
+    dim_leads AS (SELECT lead_id FROM events WHERE {attribute:Bool} AND type = 'step' AND step = 1
+                  AND ts >= {start:DateTime64(3, 'UTC')} AND ts < {end:DateTime64(3, 'UTC')}),
     -- per lead of `dim_leads` (a CTE of the including query: the leads the period can ask about, so the
     -- join's table follows the period, not every lead ever), its first `lead` event (rollup
     -- lead_attrs); reads nothing unless `attribute` is true. min() over the few rows of those leads

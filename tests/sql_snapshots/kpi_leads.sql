@@ -7,7 +7,8 @@
 -- The leads themselves are read from the events: "of those leads, the dialed ones" needs the set.
 -- Distinct counts are immune to a duplicate event row, so no FINAL is needed here.
 WITH
-    dim_leads AS (SELECT lead_id FROM events WHERE type = 'lead' AND ts >= {start:DateTime64(3, 'UTC')} AND ts < {end:DateTime64(3, 'UTC')}),
+    dim_leads AS (SELECT lead_id FROM events WHERE {attribute:Bool} AND type = 'lead'
+                  AND ts >= {start:DateTime64(3, 'UTC')} AND ts < {end:DateTime64(3, 'UTC')}),
     -- per lead of `dim_leads` (a CTE of the including query: the leads the period can ask about, so the
     -- join's table follows the period, not every lead ever), its first `lead` event (rollup
     -- lead_attrs); reads nothing unless `attribute` is true. min() over the few rows of those leads
