@@ -4,8 +4,10 @@
 
 For the wall and every sub-screen, the refresh request the browser sends every second is posted to the
 app's Flask test client (no network, no gunicorn: the cost of the callback itself) over a realistic
-snapshot (tests/test_layouts.sample_snapshot: 8 channels, 11 steps, 335 minutes of series). Printed:
-p50/p95 of the request time, answer size raw and gzip-compressed.
+snapshot (tests/test_layouts.sample_snapshot: 8 channels, 11 steps, 335 minutes of series). Two cases:
+"new" — the snapshot's numbers change before every request (each refresh builds its figures: the first
+screen to ask after the worker wrote), "same" — an unchanged snapshot (every other screen in that
+second: layouts/memo.py reuses the views). Printed: p50/p95 of the request time, answer size raw and gzip.
 """
 
 from __future__ import annotations
@@ -82,21 +84,30 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rounds", type=int, default=200)
     args = parser.parse_args()
-    snapshot = sample_snapshot()
-    app = create_app(Settings(refresh_ms=1000), lambda: snapshot)
+    state = {"snapshot": sample_snapshot(), "change": False}
+
+    def provider() -> dict:
+        if state["change"]:  # the worker wrote new numbers since the last request
+            snapshot = state["snapshot"]
+            snapshot["totals"] = {**snapshot["totals"], "leads": snapshot["totals"]["leads"] + 1}
+        return state["snapshot"]
+
+    app = create_app(Settings(refresh_ms=1000), provider)
     client = app.server.test_client()
     before = load_average()
     rows = []
     cases = [("wall", wall_payload)] + [(name, lambda n, name=name: screen_payload(name, n))
                                          for name in screens.SCREEN_LAYOUTS]
     for name, payload_of in cases:
-        measure(client, payload_of, 5)  # warm up
-        times, raw, packed = measure(client, payload_of, args.rounds)
-        rows.append([name, f"{pct(times, 0.5) * 1000:.1f}", f"{pct(times, 0.95) * 1000:.1f}",
-                     f"{raw / 1024:.1f}", f"{packed / 1024:.1f}"])
+        for change in (True, False):
+            state["change"] = change
+            measure(client, payload_of, 5)  # warm up
+            times, raw, packed = measure(client, payload_of, args.rounds)
+            rows.append([name, "new" if change else "same", f"{pct(times, 0.5) * 1000:.1f}",
+                         f"{pct(times, 0.95) * 1000:.1f}", f"{raw / 1024:.1f}", f"{packed / 1024:.1f}"])
     after = load_average()
     title = f"one refresh on the server ({args.rounds} rounds each; load {before:.2f} -> {after:.2f})"
-    print(table(title, ["screen", "p50 ms", "p95 ms", "answer KiB", "gzip KiB"], rows))
+    print(table(title, ["screen", "snapshot", "p50 ms", "p95 ms", "answer KiB", "gzip KiB"], rows))
 
 
 if __name__ == "__main__":
