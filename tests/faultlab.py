@@ -277,15 +277,14 @@ def run_fault(demo: Demo, fault: str, history: list[dict], events: list[dict],
 # ---- leak scan: every place a phone could end up, after a hostile scenario ----
 
 def clickhouse_dump(data_dir: Path) -> str:
-    """Every row of every ClickHouse table, read in a child process (chDB allows one path per process;
-    the demo must be stopped first, since it holds the path)."""
-    code = ("import sys, clickhouse_connect\nfrom ecc import clickhouse\n"
-            "c = clickhouse_connect.get_client(dsn=sys.argv[1])\n"
-            "for t in clickhouse.TABLES:\n"
-            "    print(t, c.query('SELECT * FROM ' + t).result_rows)\n")
-    run = subprocess.run([sys.executable, "-c", code, f"chdb://{data_dir / 'chdb'}"], capture_output=True,
+    """Every row of every table in ClickHouse's database (rollups included, aggregate states as their
+    serialised bytes), read in a child process: chDB allows one path per process and the demo holds it
+    while it runs, so stop the demo first."""
+    script = Path(__file__).with_name("chdb_dump.py")
+    run = subprocess.run([sys.executable, str(script), f"chdb://{data_dir / 'chdb'}"], capture_output=True,
                          text=True, timeout=120)
     assert run.returncode == 0, run.stderr[-2000:]
+    assert "events\n" in run.stdout and "rejects\n" in run.stdout, run.stdout[:500]
     return run.stdout
 
 
