@@ -102,6 +102,10 @@ def report(services) -> dict:
     if redis_up:
         try:
             components["worker"] = worker_component(_heartbeats(services.live), worker_lag, now)
+            # A backfill of past days waits on its own topic by design: shown, not judged.
+            components["worker"]["history_lag"] = _cached(
+                "lag-worker-history", _LAG_CACHE_S,
+                lambda: consumer_lag(s, "ecc-worker-history", [s.topic_history]))
             live_state = _live_state(services.live)
         except redis.RedisError as exc:  # Redis went away between the ping and here
             log.warning("live store unreachable while reading health: %s", exc)
@@ -110,7 +114,8 @@ def report(services) -> dict:
     if services.sink is not None:
         st = services.sink.stats
         sink_lag = _cached("lag-sink", _LAG_CACHE_S,
-                           lambda: consumer_lag(s, "ecc-sink", [s.topic_events, s.topic_rejects]))
+                           lambda: consumer_lag(s, "ecc-sink", [s.topic_events, s.topic_history,
+                                                                   s.topic_rejects]))
         components["sink"] = {"up": services.sink.alive and st.healthy, "lag": sink_lag,
                               "inserted": st.inserted, "redelivered": st.redelivered,
                               "last_error": st.last_error}
