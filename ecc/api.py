@@ -1,4 +1,4 @@
-"""/api/v1 and /metrics (contract/api.md): a thin Flask adapter over the door, the stores and analytics.
+"""/api/v1 and /metrics (docs/api.md): a thin Flask adapter over the door, the stores and analytics.
 
 Parameters are checked here and turned into typed values; a bad one is a 400 with a JSON body that says
 what is wrong, never a stack trace. Money leaves as decimal strings, ratios as numbers or null.

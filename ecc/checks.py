@@ -1,7 +1,7 @@
 """Field checkers of the event contract: value in, normalised value out, InvalidEvent on a bad value.
 
 Every reason quotes the bad value through `show`: phone numbers masked, at most 80 characters, so that
-a reason can be stored, logged and shown (contract/events.md: personal data never lands anywhere).
+a reason can be stored, logged and shown (docs/events.md: personal data never lands anywhere).
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""`ecc`: the command line (contract/api.md). Each subcommand is a thin adapter over a module."""
+"""`ecc`: the command line (docs/api.md). Each subcommand is a thin adapter over a module."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""`/api/v1/health` and `/metrics` (contract/api.md): what each part of ECC is doing, judged in one place.
+"""`/api/v1/health` and `/metrics` (docs/api.md): what each part of ECC is doing, judged in one place.
 
 Three states, for people and for load balancers:
 - `down` (HTTP 503): a store this process answers from (Redis, ClickHouse) is unreachable.

@@ -33,7 +33,7 @@ def connect(url: str) -> Engine:
 
 
 def migrate(engine: Engine) -> None:
-    """Create missing tables and seed the channel catalogue of contract/events.md (never overwrites)."""
+    """Create missing tables and seed the channel catalogue of docs/events.md (never overwrites)."""
     Base.metadata.create_all(engine)
     with Session(engine) as session, session.begin():
         known = set(session.scalars(select(Channel.code)))

@@ -1,4 +1,4 @@
-"""The door: one validator for contract/events.md, used by every ingest path.
+"""The door: one validator for docs/events.md, used by every ingest path.
 
 `validate(obj)` returns an `Event` or raises `InvalidEvent` with a reason a person can act on.
 `parse_lines` / `check_objects` turn raw input into accepted events and `Rejection`s, so that a bad line

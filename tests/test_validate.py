@@ -1,4 +1,4 @@
-"""The door: contract/events.md validation and phone masking (pure, no services)."""
+"""The door: docs/events.md validation and phone masking (pure, no services)."""
 
 from __future__ import annotations
 
