@@ -258,19 +258,25 @@ def funnel(client: Any, start: datetime, end: datetime, window_hours: float = 72
 
 def dropped(client: Any, start: datetime, end: datetime, step: int, window_hours: float = 72,
             channels: Sequence[str] = (), provinces: Sequence[str] = (),
-            limit: int = 1000) -> list[dict[str, Any]]:
-    """Cohort leads (as in `funnel`) whose furthest step in the window is exactly `step`, newest first.
+            limit: int = 1000, idle_hours: float = 0, now: datetime | None = None) -> list[dict[str, Any]]:
+    """Cohort leads (as in `funnel`) whose furthest step in the window is exactly `step` and whose last
+    done step is at least `idle_hours` before `now` (default: the clock), newest first: the call-back list.
 
     Each row: lead_id, channel (of the first step-1 event), phone_masked and province (of the lead
-    event), furthest_step, last_step_at (its last done step, ISO in Shanghai time).
+    event), furthest_step, last_step_at (its last done step, ISO in Shanghai time), idle_hours (since then).
     """
     if not 1 <= step < catalogue.OPENED_STEP:
         raise ValueError(f"step must be 1..{catalogue.OPENED_STEP - 1}, got {step!r}")
+    if idle_hours < 0:
+        raise ValueError(f"idle_hours must be >= 0, got {idle_hours!r}")
+    now_ms = int((now or datetime.now(UTC)).timestamp() * 1000)
     params = {**_cohort_params(start, end, window_hours, channels, provinces), "step": step,
-              "limit": max(0, int(limit)), "attribute": True}  # the phone is the lead's
+              "limit": max(0, int(limit)), "attribute": True,  # the phone is the lead's
+              "idle_before_ms": now_ms - int(idle_hours * 3_600_000)}
     return [{"lead_id": row["lead_id"], "channel": row["channel"], "phone_masked": row["phone_masked"],
              "province": row["province"], "furthest_step": row["furthest_step"],
-             "last_step_at": _iso_ms(row["last_step_ms"])}
+             "last_step_at": _iso_ms(row["last_step_ms"]),
+             "idle_hours": round((now_ms - row["last_step_ms"]) / 3_600_000, 2)}
             for row in query_rows(client, "dropped", params)]
 
 

@@ -78,6 +78,19 @@ def _int(name: str, default: int, low: int, high: int) -> int:
     return value
 
 
+def _number(name: str, default: float, low: float, high: float) -> float:
+    raw = request.args.get(name)
+    if raw is None:
+        return default
+    try:
+        value = float(raw)
+    except ValueError:
+        raise BadRequest(f"{name} must be a number, got {raw!r}") from None
+    if not low <= value <= high:  # also refuses NaN
+        raise BadRequest(f"{name} must be between {low:g} and {high:g}, got {raw}")
+    return value
+
+
 def _instant(name: str) -> datetime:
     """A query-string instant within [EARLIEST, LATEST): anything else is a 400 that says why."""
     try:
@@ -268,13 +281,16 @@ def create_api(services: Services) -> Blueprint:
         step = _int("step", 0, 1, 10)
         window = _int("window_hours", 72, 1, 24 * 90)
         limit = _int("limit", 1000, 1, 100_000)
-        rows = jsonable(analytics.dropped(ch, q.start, q.end, step, window, q.channels, q.provinces, limit))
+        idle = _number("idle_hours", 2.0, 0.0, 24.0 * 90)
+        rows = jsonable(analytics.dropped(ch, q.start, q.end, step, window, q.channels, q.provinces, limit,
+                                          idle_hours=idle))
         if request.accept_mimetypes.best_match(["application/json", "text/csv"]) == "text/csv":
             fields = list(rows[0]) if rows else ["lead_id", "channel", "phone_masked", "province",
-                                                 "furthest_step", "last_step_at"]
+                                                 "furthest_step", "last_step_at", "idle_hours"]
             return Response(csv_text(rows, fields), mimetype="text/csv",
                             headers={"Content-Disposition": f"attachment; filename=dropped-step{step}.csv"})
-        return jsonify({"step": step, "window_hours": window, "count": len(rows), "items": rows})
+        return jsonify({"step": step, "window_hours": window, "idle_hours": idle, "count": len(rows),
+                        "items": rows})
 
     @api.get("/api/v1/assets")
     def assets():

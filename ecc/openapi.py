@@ -103,6 +103,8 @@ def document() -> dict:
             "/api/v1/funnel/dropped": _get(
                 "Dropped-off leads at a step (phones masked); CSV with Accept: text/csv",
                 [*_PERIOD, _int_param("step", "1..10", True), _int_param("window_hours", "default 72"),
+                 {"name": "idle_hours", "in": "query", "schema": {"type": "number", "minimum": 0},
+                  "description": "only leads whose last step is at least this long ago, default 2"},
                  _int_param("limit", "default 1000")],
                 {"type": "object", "properties": {"items": {"type": "array"}}},
                 {"text/csv": {"schema": {"type": "string"}}}),

@@ -30,7 +30,7 @@ from __future__ import annotations
 
 import itertools
 from collections import defaultdict
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from fractions import Fraction
 from zoneinfo import ZoneInfo
@@ -317,17 +317,21 @@ class Oracle:
         }
 
     def dropped(self, start: datetime, end: datetime, step: int, window_hours: float = 72,
-                channels: set[str] | None = None, provinces: set[str] | None = None) -> list[dict]:
-        """Cohort leads whose furthest windowFunnel level is `step` (1..10), sorted by lead_id.
+                channels: set[str] | None = None, provinces: set[str] | None = None,
+                idle_hours: float = 0, now: datetime | None = None) -> list[dict]:
+        """Cohort leads whose furthest windowFunnel level is `step` (1..10) and whose last step is at least
+        `idle_hours` before `now` (default: the clock), sorted by lead_id.
 
         channel = the channel of the lead's first done step-1 event; last_step_ts = the latest ts of any
         of its (filtered) done step events, i.e. when the lead was last seen in the flow."""
         if step not in STEPS[:-1]:
             raise ValueError(f"step must be 1..10, got {step}")
         cohort = self._cohort_levels(start, end, window_hours, channels, provinces)
-        return [{"lead_id": lead_id, "channel": lead["first_step1"]["channel"], "furthest_step": step,
+        idle_since = (now or datetime.now(UTC)) - timedelta(hours=idle_hours)
+        rows = [{"lead_id": lead_id, "channel": lead["first_step1"]["channel"], "furthest_step": step,
                  "last_step_ts": max(e["ts"] for e in lead["steps"])}
                 for lead_id, lead in sorted(cohort.items()) if lead["level"] == step]
+        return [row for row in rows if row["last_step_ts"] <= idle_since]
 
     # -- time series -------------------------------------------------------------------------------
 

@@ -295,14 +295,21 @@ def test_dropped_lists_newest_first(ch):
     events = {e.event_id: e for e in load(ch, window_scenario())}
     rows = analytics.dropped(ch, DAY, END, 1)
     assert [(r["lead_id"], r["last_step_at"]) for r in rows] == [("W6", at(6)), ("W5", at(5))]
-    (w2,) = analytics.dropped(ch, DAY, END, 2, 72, ["douyin"])
+    (w2,) = analytics.dropped(ch, DAY, END, 2, 72, ["douyin"], now=END)
+    idle = round((END - datetime.fromisoformat(at(2, 20))).total_seconds() / 3600, 2)
     assert w2 == {"lead_id": "W2", "channel": "douyin", "phone_masked": events["l-W2"].phone_masked,
-                  "province": "", "furthest_step": 2, "last_step_at": at(2, 20)}
+                  "province": "", "furthest_step": 2, "last_step_at": at(2, 20), "idle_hours": idle}
     assert "****" in w2["phone_masked"] and "13912345678" not in json.dumps(w2)
     (w1,) = analytics.dropped(ch, DAY, END, 3, provinces=["云南"])
     # its last done step: step 4, 1 ms too late for the window but the last time it was seen
     assert w1["last_step_at"] == at(73, ms=1)
     assert analytics.dropped(ch, DAY, END, 1, limit=1)[0]["lead_id"] == "W6"
+    # the call-back list leaves out leads still moving: idle for less than idle_hours at `now`
+    # (W6's last step at 06:00, W5's at 05:00: at 07:00 only W5 has been idle for 2 hours)
+    seven = DAY + timedelta(hours=7)
+    assert [r["lead_id"] for r in analytics.dropped(ch, DAY, END, 1, idle_hours=2, now=seven)] == ["W5"]
+    with pytest.raises(ValueError):
+        analytics.dropped(ch, DAY, END, 1, idle_hours=-1)
     with pytest.raises(ValueError):
         analytics.dropped(ch, DAY, END, 11)
 

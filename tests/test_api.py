@@ -129,3 +129,13 @@ def test_rejects_health_metrics_openapi(client):
     assert doc["openapi"].startswith("3.") and "/api/v1/funnel/dropped" in doc["paths"]
     assert set(doc["components"]["schemas"]["Kpis"]["properties"]) >= {"leads", "reach", "deposit_rate"}
     assert client.get("/api/v1/nope").status_code == 404
+
+
+def test_dropped_call_back_list_takes_idle_hours(client):
+    body = client.get("/api/v1/funnel/dropped", query_string={**PERIOD, "step": 2}).get_json()
+    assert body["idle_hours"] == 2.0  # the contract's default
+    assert all(row["idle_hours"] >= 2 for row in body["items"]), body
+    assert {"L2", "L3"} <= {row["lead_id"] for row in body["items"]} and body["count"] == len(body["items"])
+    for bad in ("soon", "-1", "nan", "100000"):
+        resp = client.get("/api/v1/funnel/dropped", query_string={**PERIOD, "step": 2, "idle_hours": bad})
+        assert resp.status_code == 400 and "idle_hours" in resp.get_json()["error"]

@@ -115,6 +115,11 @@ def test_funnel_assets_and_series_match_oracle(ch, events, window, channel):
         got_rows = analytics.dropped(ch, start, end, step, window, channels, [], 10_000)
         got_ids = sorted(r["lead_id"] for r in got_rows)
         assert got_ids == sorted(r["lead_id"] for r in oracle.dropped(start, end, step, window, chset))
+        # the call-back list: only leads idle for at least idle_hours at `now` (inside the day here)
+        at = DAY + timedelta(hours=14)
+        got_rows = analytics.dropped(ch, start, end, step, window, channels, [], 10_000, idle_hours=2, now=at)
+        want = oracle.dropped(start, end, step, window, chset, idle_hours=2, now=at)
+        assert sorted(r["lead_id"] for r in got_rows) == [r["lead_id"] for r in want]
 
     got_aum, want_aum = analytics.assets(ch, NOW, channels, []), oracle.aum(NOW, chset)
     assert got_aum["total"] == want_aum["total"]
