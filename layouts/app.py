@@ -108,6 +108,7 @@ def create_app(settings: Settings, snapshot_provider: SnapshotProvider,
         title=APP_TITLE,
         update_title=None,  # no "Updating..." flicker in the tab title on every tick
         serve_locally=True,
+        compress=True,  # flask-compress: a wall refresh is ~38 KiB of JSON, ~5 KiB compressed
         index_string=_INDEX,
         meta_tags=[{"name": "viewport", "content": "width=device-width, initial-scale=1"}],
     )

@@ -413,3 +413,13 @@ def test_views_of_one_snapshot_are_built_once_for_every_screen():
     one = screens.render(snap, "zh", now, figs, [], kpis, memo)
     two = screens.render(later, "zh", now, figs, [], kpis, memo)
     assert one[7][0] is two[7][0] and two[9] == [["18,642"]]
+
+
+def test_responses_are_compressed_for_browsers_that_accept_it(settings):
+    # A wall refresh is ~38 KiB of JSON every second per screen; compressed it is a few KiB.
+    app = create_app(settings, lambda: {})
+    client = app.server.test_client()
+    page = client.get("/", headers={"Accept-Encoding": "gzip"})
+    assert page.status_code == 200 and page.headers.get("Content-Encoding") == "gzip"
+    plain = client.get("/", headers={"Accept-Encoding": "identity"})
+    assert "Content-Encoding" not in plain.headers and b"<html" in plain.data.lower()
