@@ -34,7 +34,8 @@ def lead_journey(draw, lead_id: str) -> list[dict]:
     events = [make_lead(lead_id, iso(t), channel=channel, province=province, phone="13812341234")]
     for _ in range(draw(st.integers(0, 3))):
         when = t + timedelta(seconds=draw(st.integers(-60, 7_000)))
-        events.append(make_call(lead_id, iso(when), outcome=draw(st.sampled_from(["connected", "no_answer"]))))
+        outcome = draw(st.sampled_from(["connected", "no_answer"]))
+        events.append(make_call(lead_id, iso(when), outcome=outcome))
     furthest = draw(st.integers(0, 11))
     for step in range(1, furthest + 1):
         t += timedelta(seconds=draw(st.integers(0, 300)))

@@ -44,7 +44,8 @@ def scenario(tmp_path_factory):
     path.write_text("".join(simulate.to_line(i) + "\n" for i in items), encoding="utf-8")
     events = [i for i in items if not simulate.is_bad(i)]
     bad = [i for i in items if simulate.is_bad(i)]
-    assert len({e["event_id"] for e in events}) < len(events) and bad, "scenario lacks duplicates or bad lines"
+    assert len({e["event_id"] for e in events}) < len(events) and bad, \
+        "scenario lacks duplicates or bad lines"
     return path, events, bad
 
 
@@ -63,7 +64,7 @@ def ecc_cli(stack: Stack, *args: str) -> subprocess.CompletedProcess:
 
 
 def today_expected(events: list[dict]) -> dict:
-    start, now = timeutil.today_period()
+    start, _now = timeutil.today_period()
     k = Oracle(events).kpis(start, start + timedelta(days=1))
     return {"leads": k["leads"], "reach": k["reach"], "opened": k["opened"]}
 
@@ -136,7 +137,8 @@ def test_http_ingest_keeps_good_events_and_explains_bad_ones(stack):
             "phone": "13900001111"}
     body = [good, {"event_id": "http-2", "type": "lead", "ts": now.replace(tzinfo=None).isoformat(),
                    "lead_id": "H2", "channel": "wechat"},
-            {"event_id": "http-3", "type": "deposit", "ts": now.isoformat(), "account_id": "A", "amount": "x"}]
+            {"event_id": "http-3", "type": "deposit", "ts": now.isoformat(), "account_id": "A",
+             "amount": "x"}]
     r = requests.post(f"{stack.url}/api/v1/events", json=body, timeout=10)
     assert r.status_code == 200
     assert r.json()["accepted"] == 1 and r.json()["rejected"] == 2

@@ -84,8 +84,9 @@ def test_deposit_channel_follows_the_opening_lead(redis_client):
 def test_snapshot_series_and_rates(redis_client):
     store = LiveStore(redis_client)
     t = DAY + timedelta(hours=9, minutes=30, seconds=5)
-    store.apply(normalise([make_lead("L1", t.isoformat()), make_lead("L2", (t + timedelta(minutes=1)).isoformat()),
-                           make_lead("L3", (t + timedelta(minutes=1)).isoformat())]), now=DAY.date())
+    minute = (t + timedelta(minutes=1)).isoformat()
+    store.apply(normalise([make_lead("L1", t.isoformat()), make_lead("L2", minute), make_lead("L3", minute)]),
+                now=DAY.date())
     snap = store.snapshot(DAY.date())
     assert snap["series"]["leads"] == [["09:30", 1], ["09:31", 2]]
     assert snap["ingest_rate"] == 3 / 60

@@ -154,7 +154,8 @@ def _two_openers() -> list[dict]:
 
 
 def test_channel_and_province_filters_attribute_deposits_via_step_11():
-    events = _two_openers() + [
+    events = [
+        *_two_openers(),
         make_deposit("A-L1", h(2), "1000", first=True),
         make_deposit("A-L1", h(3), "200", direction="out"),
         make_deposit("A-L1", h(4), "50", channel="search"),  # its own channel wins
@@ -264,7 +265,8 @@ def test_window_funnel_function_directly():
 # --- AUM --------------------------------------------------------------------------------------------
 
 def _aum_events() -> list[dict]:
-    return _two_openers() + [
+    return [
+        *_two_openers(),
         make_asset("A-L1", h(3), {"fund": 50, "cash": 512.3}, level="V2", segment="wealth"),  # arrives first
         make_asset("A-L1", h(1), {"stock": "100", "cash": 10}, level="V1", segment="trading"),
         make_asset("A-L2", h(2), {"bond": 2}, province="上海", event_id="a-zz2"),
@@ -283,7 +285,8 @@ def test_aum_latest_snapshot_replaces_earlier_ones():
                                "bond": Decimal("2"), "cash": Decimal("512.3")}
     assert aum["by_level"] == {"V2": Decimal("562.3"), "unknown": Decimal("1002.50")}
     assert aum["by_segment"] == {"wealth": Decimal("562.3"), "unknown": Decimal("1002.50")}
-    assert aum["by_province"] == {"云南": Decimal("562.3"), "上海": Decimal("2"), "unknown": Decimal("1000.50")}
+    assert aum["by_province"] == {"云南": Decimal("562.3"), "上海": Decimal("2"),
+                                  "unknown": Decimal("1000.50")}
     assert aum["by_channel"] == {"douyin": Decimal("562.3"), "wechat": Decimal("2"),
                                  "unknown": Decimal("1000.50")}
     # snapshots at exactly `at` are not yet included (ts < at)
@@ -309,7 +312,8 @@ def test_turnover_and_wealth_preference_use_aum_at_period_end():
 # --- time series ------------------------------------------------------------------------------------
 
 def test_series_five_minute_buckets_zero_filled():
-    events = journeys({"L1": [(11, m(3))], "L2": [(11, m(3))]}) + [
+    events = [
+        *journeys({"L1": [(11, m(3))], "L2": [(11, m(3))]}),
         make_step("L1", 11, m(4)),  # a second step 11 of L1: still one opened lead
         make_deposit("A1", m(1), "100", first=True), make_deposit("A1", m(4), "30", direction="out"),
         make_deposit("A1", m(7), "20"), make_deposit("A1", m(15), "999"),  # 9:15 is outside
