@@ -4,14 +4,13 @@ call per batch, against the oracle over real Valkey; and the routing of past day
 from __future__ import annotations
 
 from datetime import timedelta
-from decimal import Decimal
 
 import redis
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from oracle import Oracle, make_asset, make_deposit, make_lead, make_trade
-from scenarios import CHANNELS, DAY, scenario
-from test_live_store import NOW_MS, expected, normalise, observed
+from oracle import make_asset, make_deposit, make_lead, make_trade
+from scenarios import DAY, scenario
+from test_live_store import NOW_MS, assert_matches_oracle, normalise
 
 from ecc import kafka, live_codec, timeutil
 from ecc.config import Settings
@@ -29,12 +28,7 @@ def test_payload_path_matches_oracle(valkey_url, events, cut, replay):
     for i in range(0, len(payloads), cut):
         store.apply_payloads(payloads[i:i + cut], now=DAY.date())
     store.apply_payloads(payloads[:replay], now=DAY.date())
-    oracle = Oracle(events)
-    snap = store.snapshot(DAY.date())
-    assert observed(snap) == expected(oracle)
-    for ch in CHANNELS:
-        assert observed(snap, ch) == expected(oracle, ch), ch
-    assert Decimal(snap["aum"]["total"]) == oracle.aum(DAY + timedelta(days=2))["total"]
+    assert_matches_oracle(store, events)
 
 
 @given(events=scenario())
