@@ -4,7 +4,7 @@
 
 tansu does not answer a waiting fetch when new data arrives: a consumer whose fetch found its partitions
 empty gets the next records only when its `fetch.wait.max.ms` runs out. faust's aiokafka consumer uses
-1,500 ms (hard-coded in faust's aiokafka driver), the ClickHouse sink 50 ms (ecc.kafka.consumer). This
+1,500 ms (hard-coded in faust's aiokafka driver), the ClickHouse sink 50 ms (`kafka.consumer`). This
 measures that floor with a confluent-kafka consumer and no ECC code in between, so that the pipeline's
 event->Redis latency (bench/pipeline.py) can be split into "broker" and "worker", and with an aiokafka
 consumer (faust's client) at faust's 1,500 ms and at the 50 ms the gate now uses (streams.app
@@ -27,7 +27,7 @@ from report import load_average, pct, table
 
 from ecc.config import Settings
 from ecc.embedded import free_port, wait_for_port
-from ecc.kafka import ensure_topics, producer
+from ecc.transport.kafka import ensure_topics, producer
 
 log = logging.getLogger("bench.broker_latency")
 

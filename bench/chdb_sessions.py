@@ -5,7 +5,7 @@
 Loads `--rows` synthetic rows into a scratch chDB path, then times a short query (the sink's kind: a
 primary-key lookup and a small insert) alone, and again while a long aggregation (a drill-down's kind)
 runs in another thread: (a) on the same client, (b) on a second client of the same path, (c) both through
-one `ecc.clickhouse.ClientPool` of 3 clients (what the web process uses). If (b) and (c) stay near "alone"
+one `clickhouse.ClientPool` of 3 clients (what the web process uses). If (b) and (c) stay near "alone"
 while (a) waits for the long query, the sink can have its own client and never wait for a drill-down, and
 one user's long query does not queue the others'. Prints one table; nothing is left behind (the scratch
 path is removed).
@@ -23,7 +23,7 @@ import time
 import clickhouse_connect
 from report import pct, table
 
-from ecc.clickhouse import ClientPool
+from ecc.olap.clickhouse import ClientPool
 
 LONG = ("SELECT k % 1000 AS g, uniqExact(k), sum(v) FROM t GROUP BY g ORDER BY g "
         "SETTINGS max_threads = 2")

@@ -1,4 +1,4 @@
-"""How fast the live store heals: events/s from ClickHouse (chDB) into Redis by `ecc.live_rebuild`.
+"""How fast the live store heals: events/s from ClickHouse (chDB) into Redis by `ecc.live.live_rebuild`.
 
     flock /tmp/ecc-bench.lock .venv/bin/python bench/live_rebuild.py --rows 1000000   # ~1-2 minutes
 
@@ -26,10 +26,10 @@ _HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path[:] = [p for p in sys.path if os.path.abspath(p or ".") != _HERE]
 sys.modules.pop("queries", None)
 
-from ecc import clickhouse  # noqa: E402
 from ecc.embedded import free_port  # noqa: E402
-from ecc.live_rebuild import Rebuilder  # noqa: E402
-from ecc.live_store import LiveStore  # noqa: E402
+from ecc.live.live_rebuild import Rebuilder  # noqa: E402
+from ecc.live.live_store import LiveStore  # noqa: E402
+from ecc.olap import clickhouse  # noqa: E402
 
 
 def main() -> None:

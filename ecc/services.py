@@ -7,10 +7,11 @@ import threading
 import time
 from dataclasses import dataclass, field
 
-from ecc import clickhouse, metadata
-from ecc.answer_cache import AnswerCache, client_for
+from ecc import metadata
 from ecc.config import Settings
-from ecc.live_store import LiveStore
+from ecc.live.live_store import LiveStore
+from ecc.olap import clickhouse
+from ecc.web.answer_cache import AnswerCache, client_for
 
 log = logging.getLogger(__name__)
 
@@ -19,7 +20,7 @@ log = logging.getLogger(__name__)
 class Services:
     settings: Settings
     live: LiveStore
-    ch: object  # the API's and the dashboard's client: ecc.clickhouse.ClientPool (chDB) or an HTTP client
+    ch: object  # the API's and the dashboard's client: clickhouse.ClientPool (chDB) or an HTTP client
     meta: object  # SQLAlchemy engine of the metadata database
     sink: object | None = None  # ecc.sink.Sink when this process owns the sink (embedded)
     started_at: float = field(default_factory=time.time)
@@ -50,7 +51,7 @@ class Services:
         """The producer is made on first use: a dashboard that never ingests needs no broker link."""
         with self._lock:
             if self._door is None:
-                from ecc.ingest import Door
+                from ecc.transport.ingest import Door
 
                 self._door = Door(self.settings)
             return self._door

@@ -6,7 +6,7 @@ A sink killed between insert and commit re-reads the batch and finds every id al
 
 No poison batch stops it (docs/architecture.md "Faults"):
 - an insert never spans more than PARTITION_LIMIT partitions (ClickHouse refuses more than 100);
-- a transient fault (store unreachable or busy, `ecc.faults`) is retried with backoff on the same batch,
+- a transient fault (store unreachable or busy, `ecc.olap.faults`) is retried with backoff on the same batch,
   offsets are not committed past it, and `stats` says "retrying" since when and why;
 - a permanent fault (this data cannot be stored) splits the failing insert in halves until each refused
   row is alone; every refused row becomes a dead letter in `rejects` with the store's reason, the rest is
@@ -15,7 +15,7 @@ No poison batch stops it (docs/architecture.md "Faults"):
 
 Embedded mode runs the sink as a thread of the web process, because chDB lets only one OS process open
 its data path (DESIGN.md); in production it is its own process (`ecc sink`). Beside it runs the live
-store's rebuilder (`ecc.live_rebuild`), which needs ClickHouse and therefore lives where the sink lives.
+store's rebuilder (`ecc.live.live_rebuild`), which needs ClickHouse and therefore lives where the sink lives.
 """
 
 from __future__ import annotations
@@ -33,11 +33,13 @@ from functools import partial
 
 from confluent_kafka import KafkaException
 
-from ecc import clickhouse, pii, timeutil
+from ecc import timeutil
 from ecc.config import Settings
-from ecc.events import Event, Rejection
-from ecc.faults import PermanentFault, TransientFault, as_fault, describe
-from ecc.kafka import consumer
+from ecc.contract import pii
+from ecc.contract.events import Event, Rejection
+from ecc.olap import clickhouse
+from ecc.olap.faults import PermanentFault, TransientFault, as_fault, describe
+from ecc.transport.kafka import consumer
 
 log = logging.getLogger(__name__)
 GROUP = "ecc-sink"
@@ -271,7 +273,7 @@ def storable_received_ms(rejection: Rejection) -> int:
 class Sink:
     """Consumes `ecc.events` and `ecc.rejects` into ClickHouse; `client=None` connects on start (and
     keeps trying while ClickHouse is unreachable). With a Redis URL in the settings it also beats a
-    heartbeat and runs the live store's rebuilder (`ecc.live_rebuild`)."""
+    heartbeat and runs the live store's rebuilder (`ecc.live.live_rebuild`)."""
 
     def __init__(self, settings: Settings, client=None, *, rebuild: bool = True):
         self.settings = settings
@@ -280,7 +282,7 @@ class Sink:
         self.sink_id = f"{socket.gethostname()}:{os.getpid()}:{id(self):x}"
         self.live = None
         if settings.redis_url:
-            from ecc.live_store import LiveStore
+            from ecc.live.live_store import LiveStore
 
             self.live = LiveStore.from_url(settings.redis_url, live_days=settings.live_days)
         self.rebuilder = None
@@ -295,7 +297,7 @@ class Sink:
         if self.client is None and not self._retry(self._connect):
             return
         if self._rebuild and self.rebuilder is None:
-            from ecc.live_rebuild import Rebuilder
+            from ecc.live.live_rebuild import Rebuilder
 
             self.rebuilder = Rebuilder(self.live, self.client, self).start()
         c = consumer(s, GROUP, [s.topic_events, s.topic_history, s.topic_rejects])

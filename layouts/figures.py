@@ -12,7 +12,7 @@ from decimal import Decimal
 
 import plotly.graph_objects as go
 
-from ecc.catalogue import ASSET_CLASS_NAMES, STEPS, channel_label, step_label
+from ecc.contract.catalogue import ASSET_CLASS_NAMES, STEPS, channel_label, step_label
 from ecc.timeutil import TZ
 from layouts.formatting import (
     as_decimal,

@@ -1,6 +1,6 @@
 """Every UI string of the screens, Simplified Chinese first, English second, in one table.
 
-Names that belong to the event contract (channels, steps, asset classes) live in `ecc.catalogue`;
+Names that belong to the event contract (channels, steps, asset classes) live in `ecc.contract.catalogue`;
 this table holds only the words of the screens themselves.
 """
 
@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from urllib.parse import parse_qs
 
-from ecc.catalogue import step_label
+from ecc.contract.catalogue import step_label
 
 LANGS = ("zh", "en")
 DEFAULT_LANG = "zh"

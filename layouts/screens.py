@@ -16,7 +16,7 @@ from decimal import Decimal
 
 from dash import ALL, Dash, Input, Output, State, html, no_update
 
-from ecc.catalogue import PRODUCTS, channel_label
+from ecc.contract.catalogue import PRODUCTS, channel_label
 from ecc.timeutil import TZ
 from layouts import ids
 from layouts.chrome import (

@@ -11,9 +11,9 @@ import logging
 
 import redis
 
-from ecc.api import create_api
 from ecc.config import Settings
 from ecc.services import Services
+from ecc.web.api import create_api
 from layouts.app import create_app
 
 log = logging.getLogger(__name__)

@@ -12,7 +12,7 @@ from datetime import datetime
 
 from dash import Dash, Input, Output, dcc, html, no_update
 
-from ecc.catalogue import STEPS, step_label
+from ecc.contract.catalogue import STEPS, step_label
 from ecc.timeutil import TZ
 from layouts import ids
 from layouts.chrome import (

@@ -5,7 +5,7 @@ Agents (faust, consumer group "ecc-gate")
            today, Shanghai) or `ecc.rejects`
 - rejects: `ecc.rejects` -> reject-rate counters
 Live counters (streams/live_consumer.py, threads of the same process, consumer group "ecc-worker"):
-- `ecc.events` -> today's live counters in Redis (ecc.live_store, exactly once per event_id), in whole
+- `ecc.events` -> today's live counters in Redis (ecc.live.live_store, exactly once per event_id), in whole
   batches below faust's per-event stream: faust alone would cap the worker near 10,000 events/s;
 - `ecc.events.history` -> the same, only while today's topic is not behind.
 
@@ -29,12 +29,12 @@ from typing import Any
 import faust
 from aiokafka.errors import KafkaError
 
-from ecc import validate
 from ecc.config import Settings
-from ecc.events import Event, Rejection
-from ecc.faults import REDIS_TRANSIENT, describe
-from ecc.kafka import event_topic, today_start_ms
-from ecc.live_store import LiveStore
+from ecc.contract import validate
+from ecc.contract.events import Event, Rejection
+from ecc.live.live_store import LiveStore
+from ecc.olap.faults import REDIS_TRANSIENT, describe
+from ecc.transport.kafka import event_topic, today_start_ms
 from streams.live_consumer import start_live
 
 log = logging.getLogger(__name__)
@@ -45,7 +45,7 @@ BACKOFF_S = (0.2, 5.0)  # first and longest wait between two tries of a batch
 SEND_TRANSIENT = (KafkaError, asyncio.TimeoutError, ConnectionError, OSError)
 # faust's aiokafka driver fixes the consumer's fetch wait at 1,500 ms, and tansu answers a waiting fetch only
 # when that wait runs out (not when data arrives): every raw event would wait up to 1.5 s at the gate
-# (bench/broker_latency.py). The live consumers use 50 ms (ecc.kafka.consumer); so does the gate.
+# (bench/broker_latency.py). The live consumers use 50 ms (ecc.transport.kafka.consumer); so does the gate.
 FETCH_WAIT_MS = 50
 
 
@@ -131,7 +131,7 @@ def create_app(settings: Settings, store: LiveStore, retrier: Retrier | None = N
         broker=f"kafka://{settings.kafka_bootstrap}",
         store="memory://",
         topic_partitions=settings.topic_partitions,
-        topic_allow_declare=False,  # `ecc.kafka.ensure_topics` owns the topics
+        topic_allow_declare=False,  # `ecc.transport.kafka.ensure_topics` owns the topics
         broker_session_timeout=settings.broker_session_timeout,
         broker_heartbeat_interval=settings.broker_heartbeat_interval,
         broker_rebalance_timeout=settings.broker_rebalance_timeout,

@@ -11,7 +11,7 @@ It runs in a thread of the `ecc worker` process, so the blocking Redis call neve
 loop (the gate and the dead-letter counter keep going). Each process joins the consumer group GROUP: a
 second `ecc worker` takes half of the partitions.
 
-History: events older than today (Shanghai) come on their own topic (`ecc.kafka.event_topic`), consumed by
+History: events older than today (Shanghai) come on their own topic (`kafka.event_topic`), consumed by
 a second LiveConsumer that yields to today's: it takes a batch only while today's consumer is not behind,
 and rests after each batch as long as the batch took, so a backfill of past days never queues in front of
 today's events and leaves them at least half of the worker and of Valkey.
@@ -28,17 +28,17 @@ import time
 import redis
 from confluent_kafka import KafkaException
 
-from ecc import kafka
 from ecc.config import Settings
-from ecc.faults import describe
-from ecc.live_store import LiveStore
+from ecc.live.live_store import LiveStore
+from ecc.olap.faults import describe
+from ecc.transport import kafka
 
 log = logging.getLogger(__name__)
 GROUP = "ecc-worker"  # the live counters' consumer group (health reads its lag on the events topic)
 HISTORY_GROUP = "ecc-worker-history"
 BATCH_MAX = 5000
 # How long a poll waits to fill its batch: the latency a quiet stream adds (the broker's own fetch wait,
-# ecc.kafka.consumer's fetch.wait.max.ms, comes on top).
+# ecc.transport.kafka.consumer's fetch.wait.max.ms, comes on top).
 POLL_S = 0.1
 HISTORY_BATCH_MAX = 1000  # smaller: today's events wait behind at most one history batch
 # The history consumer rests after each batch for as long as the batch took, times this factor: a backfill

@@ -8,9 +8,9 @@ import subprocess
 import pytest
 import redis
 
-from ecc import clickhouse
 from ecc.config import Settings
 from ecc.embedded import broker_argv, free_port, wait_for_port
+from ecc.olap import clickhouse
 
 
 @pytest.fixture(scope="session")

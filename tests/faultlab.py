@@ -24,12 +24,13 @@ import requests
 from oracle import Oracle
 from pii_scan import hostile_events
 
-from ecc import simulate, timeutil
+from ecc import timeutil
 from ecc.config import Settings
 from ecc.embedded import free_port
-from ecc.ingest import Door
-from ecc.kafka import BrokerError
-from ecc.live_store import LiveStore
+from ecc.live.live_store import LiveStore
+from ecc.sim import simulate
+from ecc.transport.ingest import Door
+from ecc.transport.kafka import BrokerError
 
 # kill -9 targets: how to recognise each part of the demo among its children (by command line).
 PARTS = {
@@ -289,7 +290,7 @@ def clickhouse_dump(data_dir: Path) -> str:
 
 
 def topics_dump(settings: Settings, timeout: float = 20) -> str:
-    from ecc import kafka
+    from ecc.transport import kafka
 
     reader = kafka.consumer(settings, f"leak-scan-{time.monotonic_ns()}",
                             [settings.topic_raw, settings.topic_events, settings.topic_rejects])

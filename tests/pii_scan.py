@@ -1,7 +1,7 @@
 """Helpers for leak scans (issue 6): find raw phone numbers anywhere, and build hostile input.
 
 `find_phones(text)` lists every raw mainland mobile number in any common form (the same definition the
-door masks with, ecc.pii), also behind JSON `\\uXXXX` escapes; use it on dumps of every store, topic, log,
+door masks with), also behind JSON `\\uXXXX` escapes; use it on dumps of every store, topic, log,
 API response, CSV and the rendered wall after feeding `hostile_events()` through the door.
 """
 
@@ -11,7 +11,7 @@ import json
 import re
 from datetime import UTC, datetime, timedelta
 
-from ecc import pii
+from ecc.contract import pii
 
 _ESCAPE = re.compile(r"\\u([0-9a-fA-F]{4})")
 

@@ -1,7 +1,7 @@
-"""ecc.analytics against a real chDB (the session's shared engine, `ch` fixture: empty tables per test).
+"""ecc.olap.analytics against a real chDB (the session's shared engine, `ch` fixture: empty tables per test).
 
-Scenarios are contract-format events passed through the door (`ecc.validate`) and inserted with
-`ecc.clickhouse.insert_events`; every expected number is computed by hand in the comments.
+Scenarios are contract-format events passed through the door (`ecc.contract.validate`) and inserted with
+`ecc.olap.clickhouse.insert_events`; every expected number is computed by hand in the comments.
 Times are Asia/Shanghai; DAY is the Shanghai day 2026-11-21.
 """
 
@@ -20,10 +20,10 @@ from pathlib import Path
 
 import pytest
 
-from ecc import analytics, clickhouse
-from ecc.events import Rejection
+from ecc.contract.events import Rejection
+from ecc.contract.validate import validate
+from ecc.olap import analytics, clickhouse
 from ecc.timeutil import TZ
-from ecc.validate import validate
 
 DAY = datetime(2026, 11, 21, tzinfo=TZ)
 END = DAY + timedelta(days=1)
@@ -436,7 +436,7 @@ def test_same_results_in_a_process_in_new_york(base, tmp_path):
     """chDB takes the process time zone as the server's: run the same scenario in a TZ=New York child."""
     script = (
         "import sys; sys.path[:0] = [sys.argv[1], sys.argv[2]]\n"
-        "from ecc import clickhouse; import test_analytics as t\n"
+        "from ecc.olap import clickhouse; import test_analytics as t\n"
         "c = clickhouse.connect('chdb://' + sys.argv[3]); clickhouse.apply_schema(c)\n"
         "t.load(c, t.base_scenario()); print(t._bundle(c))\n"
     )

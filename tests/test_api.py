@@ -12,11 +12,11 @@ from oracle import journeys, make_asset, make_call, make_deposit, make_trade
 from scenarios import DAY
 
 from ecc import metadata
-from ecc.api import create_api
-from ecc.live_store import LiveStore
+from ecc.contract.validate import validate
+from ecc.live.live_store import LiveStore
 from ecc.services import Services
 from ecc.sink import SinkStats, store_batch
-from ecc.validate import validate
+from ecc.web.api import create_api
 
 T0 = DAY + timedelta(hours=9)
 PERIOD = {"from": DAY.isoformat(), "to": (DAY + timedelta(days=1)).isoformat()}

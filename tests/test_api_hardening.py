@@ -9,12 +9,13 @@ import time
 import pytest
 import redis
 
-from ecc import health, metadata
-from ecc.answer_cache import AnswerCache, client_for
-from ecc.api import create_api, csv_cell
+from ecc import metadata
 from ecc.embedded import free_port
-from ecc.live_store import LiveStore
+from ecc.live.live_store import LiveStore
 from ecc.services import Services
+from ecc.web import health
+from ecc.web.answer_cache import AnswerCache, client_for
+from ecc.web.api import create_api, csv_cell
 from layouts.app import create_app
 
 
@@ -97,8 +98,8 @@ def test_health_down_with_503_when_redis_is_unreachable(services, dash_client):
 def test_kpis_freshness_clamped_with_events_from_the_future(dash_client, ch):
     from datetime import UTC, datetime, timedelta
 
+    from ecc.contract.validate import validate
     from ecc.sink import SinkStats, store_batch
-    from ecc.validate import validate
 
     ahead = datetime.now(UTC) + timedelta(minutes=4)
     event = {"event_id": "f1", "type": "lead", "ts": ahead.isoformat(), "lead_id": "F1", "channel": "douyin"}

@@ -1,4 +1,4 @@
-"""The cluster form of the schema (ecc.cluster_schema) rendered beside the one-server form from the same
+"""The cluster form of the schema (ecc.olap.cluster_schema) rendered beside the one-server form from the same
 queries/schema.sql: same tables and columns, same views, every table reachable under its own name.
 
 No ClickHouse server (let alone a cluster) can run here (DESIGN.md): this checks the rendering. The
@@ -10,7 +10,7 @@ import re
 
 import pytest
 
-from ecc import clickhouse, cluster_schema
+from ecc.olap import clickhouse, cluster_schema
 
 CREATE = re.compile(r"CREATE TABLE IF NOT EXISTS (\w+)(?: ON CLUSTER (\w+))?(?: AS (\w+))?\n(\(.*?\n\))?",
                     re.DOTALL)

@@ -14,9 +14,10 @@ import time
 
 import pytest
 
-from ecc import cli, kafka
+from ecc import cli
 from ecc.embedded import broker_argv, free_port, wait_for_port
-from ecc.ingest import Door, ingest_file
+from ecc.transport import kafka
+from ecc.transport.ingest import Door, ingest_file
 
 
 @pytest.fixture

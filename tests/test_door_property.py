@@ -1,4 +1,4 @@
-"""Property: whatever bytes and JSON values are mixed with good lines, the real door (ecc.ingest.Door
+"""Property: whatever bytes and JSON values are mixed with good lines, the real door (transport.ingest.Door
 publishing to a real tansu broker) accepts every good line, gives every bad line exactly one dead letter
 with a reason, never raises, and lets no raw phone number through (issue 6, deliver 2 and 4)."""
 
@@ -14,10 +14,10 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from pii_scan import PHONE_FORMS, find_phones
 
-from ecc import kafka
 from ecc.config import Settings
-from ecc.events import Event, Rejection
-from ecc.ingest import Door
+from ecc.contract.events import Event, Rejection
+from ecc.transport import kafka
+from ecc.transport.ingest import Door
 
 _counter = itertools.count()
 TS = (datetime.now(UTC) - timedelta(minutes=10)).isoformat()

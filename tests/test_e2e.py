@@ -14,9 +14,10 @@ import pytest
 import requests
 from oracle import Oracle
 
-from ecc import simulate, timeutil
+from ecc import timeutil
 from ecc.embedded import Stack, free_port
-from ecc.live_store import LiveStore
+from ecc.live.live_store import LiveStore
+from ecc.sim import simulate
 
 pytestmark = [pytest.mark.e2e]
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",

@@ -13,9 +13,9 @@ from hypothesis import strategies as st
 from oracle import Oracle, make_asset
 from scenarios import CHANNELS, DAY, PROVINCES, scenario
 
-from ecc import analytics, clickhouse
+from ecc.contract.validate import validate
+from ecc.olap import analytics, clickhouse
 from ecc.sink import SinkStats, store_batch
-from ecc.validate import validate
 
 NOW = DAY + timedelta(days=2)
 NOW_MS = int(NOW.timestamp() * 1000)

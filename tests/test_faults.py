@@ -28,7 +28,7 @@ from pii_scan import find_phones
 
 from ecc.config import Settings
 from ecc.embedded import Stack, describe_exit, restart_delay
-from ecc.ingest import Door
+from ecc.transport.ingest import Door
 
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
                  "--disable-background-networking", "--disable-component-update", "--disable-sync"]

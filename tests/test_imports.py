@@ -1,5 +1,5 @@
 """The modules of `ecc` import each other without a circle, lazy (function-level) imports included:
-a circle hidden behind an import inside a function (as `ecc.sim_noise` once had with `ecc.simulate`)
+a circle hidden behind an import inside a function (as `ecc.sim.sim_noise` once had with `ecc.sim.simulate`)
 breaks as soon as someone moves that import to the top."""
 
 from __future__ import annotations
@@ -12,15 +12,21 @@ import ecc
 PACKAGE = Path(ecc.__file__).parent
 
 
+def _is_module(dotted: str) -> bool:
+    path = PACKAGE.parent.joinpath(*dotted.split("."))
+    return path.with_suffix(".py").is_file() or (path / "__init__.py").is_file()
+
+
 def _imports(path: Path) -> set[str]:
     """Every `ecc.*` module the file imports, anywhere in it."""
     found: set[str] = set()
     for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
         if isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
-            if node.module == "ecc":  # from ecc import a, b: a and b are modules
-                found |= {f"ecc.{alias.name}" for alias in node.names}
-            elif node.module.startswith("ecc."):
-                found.add(node.module)
+            if node.module == "ecc" or node.module.startswith("ecc."):
+                # from ecc.live import live_store: the module; from ecc.config import Settings: ecc.config
+                for alias in node.names:
+                    dotted = f"{node.module}.{alias.name}"
+                    found.add(dotted if _is_module(dotted) else node.module)
         elif isinstance(node, ast.Import):
             found |= {alias.name for alias in node.names if alias.name.startswith("ecc.")}
     return found
@@ -65,9 +71,41 @@ def test_find_cycle_finds_one():
 
 def test_simulator_modules_are_layered():
     graph = import_graph()
-    assert "ecc.simulate" not in graph["ecc.sim_noise"]
-    assert {"ecc.simulate", "ecc.sim_noise"}.isdisjoint(graph["ecc.sim_wire"] | graph["ecc.sim_model"])
+    assert "ecc.sim.simulate" not in graph["ecc.sim.sim_noise"]
+    below = graph["ecc.sim.sim_wire"] | graph["ecc.sim.sim_model"]
+    assert {"ecc.sim.simulate", "ecc.sim.sim_noise"}.isdisjoint(below)
 
 
 def test_no_import_circle_in_ecc():
     assert find_cycle(import_graph()) is None
+
+
+# Lower layers never reach up: the contract knows no store, the stores and the simulator know no web side.
+# The live store sits above ClickHouse (it is rebuilt from it), never the other way round.
+LAYERS = {
+    "ecc.contract": {"ecc.sim", "ecc.live", "ecc.olap", "ecc.transport", "ecc.web", "ecc.alerts", "ecc.auth"},
+    "ecc.sim": {"ecc.live", "ecc.olap", "ecc.web", "ecc.alerts", "ecc.auth"},
+    "ecc.transport": {"ecc.live", "ecc.olap", "ecc.web", "ecc.alerts", "ecc.auth"},
+    "ecc.olap": {"ecc.live", "ecc.web", "ecc.alerts", "ecc.auth"},
+    "ecc.live": {"ecc.web", "ecc.alerts", "ecc.auth"},
+}
+
+
+def _within(module: str, package: str) -> bool:
+    return module == package or module.startswith(package + ".")
+
+
+def upward_imports(graph: dict[str, set[str]]) -> list[str]:
+    return sorted(f"{module} -> {dep}"
+                  for module, deps in graph.items()
+                  for layer, forbidden in LAYERS.items() if _within(module, layer)
+                  for dep in deps if any(_within(dep, f) for f in forbidden))
+
+
+def test_upward_imports_finds_one():
+    graph = {"ecc.contract.events": {"ecc.web.api", "ecc.timeutil"}, "ecc.web.api": {"ecc.live"}}
+    assert upward_imports(graph) == ["ecc.contract.events -> ecc.web.api"]
+
+
+def test_layers_import_downwards_only():
+    assert upward_imports(import_graph()) == []

@@ -15,8 +15,8 @@ import pytest
 from dash import no_update
 from plotly.utils import PlotlyJSONEncoder
 
-from ecc.catalogue import CHANNELS, STEPS
 from ecc.config import Settings
+from ecc.contract.catalogue import CHANNELS, STEPS
 from ecc.timeutil import TZ
 from layouts import figures, screens, wall
 from layouts.app import APP_TITLE, create_app

@@ -1,4 +1,4 @@
-"""The stream worker's hot path: Kafka payloads decoded straight to Lua records (ecc.live_codec), one Lua
+"""The stream worker's hot path: Kafka payloads decoded straight to Lua records (ecc.live.live_codec), one Lua
 call per batch, against the oracle over real Valkey; and the routing of past days to the history topic."""
 
 from __future__ import annotations
@@ -12,9 +12,11 @@ from oracle import make_asset, make_deposit, make_lead, make_trade
 from scenarios import DAY, scenario
 from test_live_store import NOW_MS, assert_matches_oracle, normalise
 
-from ecc import kafka, live_codec, timeutil
+from ecc import timeutil
 from ecc.config import Settings
-from ecc.live_store import LiveStore
+from ecc.live import live_codec
+from ecc.live.live_store import LiveStore
+from ecc.transport import kafka
 
 
 @settings(suppress_health_check=[HealthCheck.function_scoped_fixture])

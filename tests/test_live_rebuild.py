@@ -15,14 +15,14 @@ import redis
 from test_worker import burst, live_counts, oracle_counts, start_worker
 from waiting import wait_until
 
-from ecc import kafka
+from ecc.contract.validate import validate
 from ecc.embedded import free_port
-from ecc.ingest import Door
-from ecc.live_rebuild import Rebuilder
-from ecc.live_store import LiveStore
+from ecc.live.live_rebuild import Rebuilder
+from ecc.live.live_store import LiveStore
 from ecc.sink import Sink, SinkStats, store_batch
 from ecc.timeutil import now_ms
-from ecc.validate import validate
+from ecc.transport import kafka
+from ecc.transport.ingest import Door
 
 CONVERGE_S = 60
 

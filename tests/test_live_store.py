@@ -11,8 +11,8 @@ from hypothesis import strategies as st
 from oracle import Oracle, make_deposit, make_lead, make_step
 from scenarios import CHANNELS, DAY, scenario
 
-from ecc.live_store import LiveStore
-from ecc.validate import validate
+from ecc.contract.validate import validate
+from ecc.live.live_store import LiveStore
 
 NOW_MS = int((DAY + timedelta(days=2)).timestamp() * 1000)
 

@@ -6,9 +6,10 @@ import os
 import uuid
 
 import pytest
-from sqlalchemy import text
+from sqlalchemy import inspect, text
 
-from ecc import catalogue, metadata
+from ecc import metadata
+from ecc.contract import catalogue
 
 URLS = ["sqlite"] + ([os.environ["ECC_TEST_POSTGRES_URL"]] if os.environ.get("ECC_TEST_POSTGRES_URL") else [])
 
@@ -39,3 +40,18 @@ def test_migrate_seeds_catalogue_once_and_keeps_edits(engine):
     assert names["douyin"] == ("抖音直播", "Douyin live")
     assert names["xiaohongshu"] == ("小红书", "Xiaohongshu")
     assert len(names) == len(catalogue.CHANNELS) + 1
+
+
+def test_database_made_before_migrations_is_stamped_and_kept(engine):
+    """An installation whose tables were created before Alembic keeps its channels and gets the rest."""
+    with engine.begin() as conn:  # what create_all made before migrations existed
+        metadata.Channel.__table__.create(conn)
+        row = {"code": "bank_x", "name_zh": "某银行", "name_en": "Bank X", "active": True}
+        conn.execute(metadata.Channel.__table__.insert().values(**row))
+    metadata.migrate(engine)
+    metadata.migrate(engine)
+    names = metadata.channel_names(engine)
+    assert names["bank_x"] == ("某银行", "Bank X")
+    with engine.connect() as conn:
+        schema = conn.get_execution_options().get("schema_translate_map", {}).get(None)
+        assert "alembic_version" in inspect(conn).get_table_names(schema=schema)

@@ -1,4 +1,4 @@
-"""The formulas of docs/metrics.md (ecc.metrics), and that the wall and the drill-down both use them."""
+"""The formulas of docs/metrics.md (contract.metrics), and that the wall and the drill-down both use them."""
 
 from __future__ import annotations
 
@@ -9,7 +9,9 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from ecc import analytics, live, metrics
+from ecc.contract import metrics
+from ecc.live import snapshot as live
+from ecc.olap import analytics
 
 STEPS = range(1, 12)
 
@@ -106,7 +108,7 @@ def test_wealth_preference(trades, expected):
     assert shares == expected and list(shares) == list(expected)
 
 
-# ---- one home: the wall (ecc.live) and the drill-down (ecc.analytics) give the same ratios ----
+# ---- one home: the wall (ecc.live.snapshot) and the drill-down (olap.analytics) give the same ratios ----
 
 counts = st.integers(0, 10**6)
 amounts = st.decimals(min_value=0, max_value=10**9, places=2, allow_nan=False, allow_infinity=False)

@@ -1,10 +1,10 @@
-"""Phone masking (ecc.pii): every common way of writing a mainland mobile number, and what is not one."""
+"""Phone masking (contract.pii): every common way of writing a mainland mobile number, and what is not one."""
 
 from __future__ import annotations
 
 import pytest
 
-from ecc import pii
+from ecc.contract import pii
 
 PHONE_FORMS = [
     "13812341234", "+86 138 1234 1234", "138-1234-1234", "138.1234.1234", "(138)1234-1234",

@@ -10,9 +10,10 @@ import threading
 import pytest
 from waiting import wait_until
 
-from ecc import clickhouse, kafka
-from ecc.ingest import Door
+from ecc.olap import clickhouse
 from ecc.services import Services
+from ecc.transport import kafka
+from ecc.transport.ingest import Door
 
 LEAD = {"event_id": "svc-l-1", "type": "lead", "ts": "2026-11-21T09:30:05.120+08:00", "lead_id": "SVC1",
         "channel": "douyin"}

@@ -10,9 +10,10 @@ from decimal import Decimal
 
 import pytest
 
-from ecc import catalogue, simulate
-from ecc.simulate import HOUR, MINUTE, SimConfig, Simulator
-from ecc.validate import InvalidEvent, decode, parse_lines, validate
+from ecc.contract import catalogue
+from ecc.contract.validate import InvalidEvent, decode, parse_lines, validate
+from ecc.sim import simulate
+from ecc.sim.simulate import HOUR, MINUTE, SimConfig, Simulator
 
 DAY = date(2026, 11, 21)
 START, END = simulate.day_bounds(DAY)

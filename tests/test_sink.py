@@ -8,12 +8,13 @@ from datetime import UTC, datetime
 import pytest
 from waiting import wait_until
 
-from ecc import clickhouse, kafka
+from ecc.contract.events import Event
 from ecc.embedded import free_port
-from ecc.events import Event
-from ecc.faults import PermanentFault, TransientFault, classify
-from ecc.ingest import Door
+from ecc.olap import clickhouse
+from ecc.olap.faults import PermanentFault, TransientFault, classify
 from ecc.sink import GROUP, Sink, SinkStats, by_partition, first_by_id, store_batch
+from ecc.transport import kafka
+from ecc.transport.ingest import Door
 
 LEAD = {"event_id": "l-1", "type": "lead", "ts": "2026-11-21T09:30:05.120+08:00", "lead_id": "L1",
         "channel": "douyin", "phone": "13812341234"}

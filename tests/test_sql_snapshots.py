@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from ecc import clickhouse
+from ecc.olap import clickhouse
 
 SNAPSHOTS = Path(__file__).parent / "sql_snapshots"
 UPDATE = os.environ.get("ECC_UPDATE_SQL_SNAPSHOTS") == "1"

@@ -7,8 +7,8 @@ from decimal import Decimal
 
 import pytest
 
-from ecc import pii
-from ecc.validate import InvalidEvent, check_objects, decode, masked_raw, parse_lines, validate
+from ecc.contract import pii
+from ecc.contract.validate import InvalidEvent, check_objects, decode, masked_raw, parse_lines, validate
 
 NOW = 1_795_300_000_000  # 2026-11-22T06:26:40+08:00
 KEY = "k"
@@ -248,7 +248,7 @@ def test_phone_in_a_key_and_unparsable_lines_are_masked():
 
 
 def test_an_unexpected_error_is_a_named_rejection(monkeypatch, caplog):
-    import ecc.validate as v
+    import ecc.contract.validate as v
 
     def boom(*_a, **_k):
         raise ZeroDivisionError("13812341234")

@@ -14,8 +14,8 @@ from datetime import datetime
 import pytest
 from test_layouts import REACH, sample_snapshot
 
-from ecc.catalogue import STEPS
 from ecc.config import Settings
+from ecc.contract.catalogue import STEPS
 from ecc.timeutil import TZ
 from layouts.app import create_app
 

@@ -1,7 +1,7 @@
 """Issue 6, finding 7: slow clients must not starve the web server (real gunicorn, real sockets).
 
 Reproduction: with gunicorn's stock `gthread` worker, as many clients as there are threads sending a
-body at 1 byte/s hold every thread and a plain GET gets no answer. With `ecc.webworker.BufferingWorker`
+body at 1 byte/s hold every thread and a plain GET gets no answer. With `ecc.web.webworker.BufferingWorker`
 (what `ecc web` runs) the same GET answers at once, a body announced over the limit is refused before it
 is sent, and a chunked body is served whole.
 """
@@ -18,7 +18,7 @@ import pytest
 import requests
 
 from ecc.embedded import free_port, wait_for_port
-from ecc.webworker import MAX_BODY_BYTES, RequestReader
+from ecc.web.webworker import MAX_BODY_BYTES, RequestReader
 
 THREADS = 2
 TESTS = Path(__file__).resolve().parent
@@ -57,7 +57,7 @@ def ping_ok(port: int, timeout: float) -> bool:
         return False
 
 
-@pytest.mark.parametrize("server, starved", [("gthread", True), ("ecc.webworker.BufferingWorker", False)],
+@pytest.mark.parametrize("server, starved", [("gthread", True), ("ecc.web.webworker.BufferingWorker", False)],
                          indirect=["server"], ids=["stock-gthread", "buffering"])
 def test_slow_bodies_and_the_thread_pool(server, starved):
     slow = [slow_post(server) for _ in range(THREADS + 2)]
@@ -69,7 +69,7 @@ def test_slow_bodies_and_the_thread_pool(server, starved):
             s.close()
 
 
-@pytest.mark.parametrize("server", ["ecc.webworker.BufferingWorker"], indirect=True)
+@pytest.mark.parametrize("server", ["ecc.web.webworker.BufferingWorker"], indirect=True)
 def test_body_over_the_limit_refused_from_content_length(server):
     s = socket.create_connection(("127.0.0.1", server), timeout=5)
     s.sendall(f"POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: {400 * 2**20}\r\n\r\n".encode())
@@ -80,7 +80,7 @@ def test_body_over_the_limit_refused_from_content_length(server):
     assert time.monotonic() - started < 2  # at once, not after reading 400 MB
 
 
-@pytest.mark.parametrize("server", ["ecc.webworker.BufferingWorker"], indirect=True)
+@pytest.mark.parametrize("server", ["ecc.web.webworker.BufferingWorker"], indirect=True)
 def test_bodies_served_whole_chunked_and_keepalive(server):
     with requests.Session() as http:
         body = b"y" * 3_000_000  # past the in-memory spool: read back from the temporary file

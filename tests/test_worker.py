@@ -16,11 +16,11 @@ import redis
 from oracle import Oracle, make_call, make_lead, make_step
 from waiting import wait_until
 
-from ecc import kafka
-from ecc.ingest import Door
-from ecc.kafka import Publisher
-from ecc.live_store import LiveStore
+from ecc.live.live_store import LiveStore
 from ecc.timeutil import TZ, today
+from ecc.transport import kafka
+from ecc.transport.ingest import Door
+from ecc.transport.kafka import Publisher
 
 pytestmark = pytest.mark.e2e
 

@@ -12,7 +12,7 @@ buffer, never a thread, and is answered 408 when its deadline passes (mod_reqtim
 the head, 20 s for the body extended by one second per 500 bytes received, 300 s at most). A body
 announced over the limit is answered 413 from its Content-Length before a byte of it is read.
 
-Run it with `gunicorn --worker-class ecc.webworker.BufferingWorker` (what `ecc web` does).
+Run it with `gunicorn --worker-class ecc.web.webworker.BufferingWorker` (what `ecc web` does).
 """
 
 from __future__ import annotations
@@ -31,7 +31,7 @@ BODY_TIMEOUT_S = 20.0
 BODY_MIN_RATE = 500  # bytes/s that buy one more second of body deadline
 MAX_READ_S = 300.0
 MAX_HEAD_BYTES = 64 * 1024  # past this gunicorn's own parser answers (request line / header limits)
-MAX_BODY_BYTES = 64 * 1024 * 1024  # the API's own limit (ecc.api.MAX_BODY_BYTES); no import cycle
+MAX_BODY_BYTES = 64 * 1024 * 1024  # the API's own limit (ecc.web.api.MAX_BODY_BYTES); no import cycle
 SPOOL_BYTES = 1024 * 1024
 _RECV = 256 * 1024
 

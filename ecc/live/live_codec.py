@@ -27,7 +27,8 @@ from typing import Any
 
 import orjson
 
-from ecc import catalogue, timeutil
+from ecc import timeutil
+from ecc.contract import catalogue
 
 _CLASSES = catalogue.ASSET_CLASSES  # the AUM hash's fields 1..5, in this order
 _MINUTE_MS = 60_000
@@ -80,7 +81,7 @@ def from_payload(data: Mapping[str, Any]) -> list[str]:
 
 
 def from_event(event) -> list[str]:
-    """The record of an `ecc.events.Event`."""
+    """The record of an `ecc.contract.events.Event`."""
     return _record(event.type, event.event_id, event.ts_ms, event.channel,
                    lambda name, default: getattr(event, name, default))
 

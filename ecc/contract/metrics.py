@@ -6,7 +6,7 @@ Pure functions, no I/O. Conventions (docs/metrics.md):
 - a ratio is the correctly rounded float of the exact fraction, also of Decimal money, so that the wall,
   the API and an independent oracle agree to the last bit whatever the size of the numbers;
 - money stays Decimal until it is shown (`money`).
-Steps are the opening-flow steps 1..11 (`ecc.catalogue.STEPS`); per-step results are keyed by the step
+Steps are the opening-flow steps 1..11 (`catalogue.STEPS`); per-step results are keyed by the step
 number as a string ("1".."11"), as the API and the wall show them.
 """
 
@@ -16,7 +16,7 @@ from collections.abc import Mapping
 from decimal import Decimal
 from fractions import Fraction
 
-from ecc import catalogue
+from ecc.contract import catalogue
 
 STEPS = catalogue.STEPS
 Number = int | Decimal

@@ -12,13 +12,13 @@ from datetime import datetime
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
-from ecc import catalogue, pii
+from ecc.contract import catalogue, pii
 
 MAX_FUTURE_MS = 5 * 60 * 1000
 HISTORY_DAYS = 730  # default history horizon (ECC_HISTORY_DAYS): older events are rejected
 DAY_MS = 86_400_000
 # Money per event stays below 10^10 CNY: no single deposit, trade or holding of a retail account is that
-# large, and an amount can then never carry an 11-digit mobile number into a store (ecc.pii).
+# large, and an amount can then never carry an 11-digit mobile number into a store (ecc.contract.pii).
 MAX_AMOUNT = Decimal("1e10")
 _CHANNEL_RE = re.compile(r"[a-z0-9_]{1,32}")
 _CENT = Decimal("0.01")

@@ -1,7 +1,7 @@
 """Pure half of the live store: Redis hashes in, wall snapshot out (events in, Lua records out: see
-ecc.live_codec).
+ecc.live.live_codec).
 
-The Redis half (`ecc.live_store`) only moves these values to and from the server.
+The Redis half (`ecc.live.live_store`) only moves these values to and from the server.
 """
 
 from __future__ import annotations
@@ -9,7 +9,8 @@ from __future__ import annotations
 from datetime import date, timedelta
 from decimal import Decimal
 
-from ecc import catalogue, metrics, timeutil
+from ecc import timeutil
+from ecc.contract import catalogue, metrics
 
 _CLASSES = catalogue.ASSET_CLASSES  # AUM hash fields 1..5 are these, in this order
 
@@ -48,7 +49,7 @@ def _counts(counters: dict[str, int], suffix: str = "") -> dict:
 
 
 def _ratios(totals: dict) -> dict:
-    """The wall's ratios, by the formulas of ecc.metrics (the same the drill-down uses)."""
+    """The wall's ratios, by the formulas of ecc.contract.metrics (the same the drill-down uses)."""
     def by_step(values: dict[str, int]) -> dict[int, int]:
         return {int(k): v for k, v in values.items()}
     return metrics.kpi_ratios(

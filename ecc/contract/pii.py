@@ -1,6 +1,6 @@
 """Phone numbers are personal data: they are masked for display and hashed for matching at the door.
 
-Nothing downstream of `ecc.validate` ever sees a raw phone number. A mainland mobile number is masked
+Nothing downstream of `ecc.contract.validate` ever sees a raw phone number. A mainland mobile number is masked
 wherever it is written, in any common form: `13812341234`, `+86 138 1234 1234`, `138-1234-1234`,
 `138.1234.1234`, `(138)1234-1234`, `138 1234 1234`, full-width digits, `+8613812341234`,
 `008613812341234`. `mask_text` scrubs free text (fields, rejection reasons, dead letters) and

@@ -7,7 +7,7 @@ are not UTF-8, JSON nested 100k deep, numbers of any size, anything a parser can
 fields are a table of small checkers rather than a chain of ifs.
 
 Personal data: a mobile number in any free-text field is masked before the event leaves the door; an id
-or a channel holding one is rejected; reasons and dead-letter copies are masked (ecc.pii).
+or a channel holding one is rejected; reasons and dead-letter copies are masked (ecc.contract.pii).
 """
 
 from __future__ import annotations
@@ -22,8 +22,8 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
-from ecc import catalogue, pii
-from ecc.checks import (  # noqa: F401 - InvalidEvent, check_channel, parse_money: validate.* API too
+from ecc.contract import catalogue, pii
+from ecc.contract.checks import (  # noqa: F401 - InvalidEvent, check_channel, parse_money: validate.* API too
     HISTORY_DAYS,
     MAX_FUTURE_MS,
     InvalidEvent,
@@ -40,7 +40,7 @@ from ecc.checks import (  # noqa: F401 - InvalidEvent, check_channel, parse_mone
     show,
     step_number,
 )
-from ecc.events import Event, Rejection
+from ecc.contract.events import Event, Rejection
 
 log = logging.getLogger(__name__)
 

@@ -1,6 +1,6 @@
 """Redis half of the live store: apply event batches (ecc/live.lua) and read the wall snapshot.
 
-Besides the counters it keeps the bookkeeping that lets the live state heal (ecc.live_rebuild) and
+Besides the counters it keeps the bookkeeping that lets the live state heal (ecc.live.live_rebuild) and
 health tell a stuck part from a live one:
 - `<prefix>live:epoch`: written once a complete build of the live state is in Redis (no TTL). Missing
   means Redis is empty, new or was flushed: the numbers cannot be trusted until a rebuild writes it.
@@ -19,9 +19,11 @@ from importlib import resources
 
 import redis
 
-from ecc import live, live_codec, timeutil
-from ecc.events import Event, Rejection
-from ecc.faults import describe
+from ecc import timeutil
+from ecc.contract.events import Event, Rejection
+from ecc.live import live_codec
+from ecc.live import snapshot as live
+from ecc.olap.faults import describe
 
 log = logging.getLogger(__name__)
 DAY_S = 86_400
@@ -49,7 +51,7 @@ class LiveStore:
         self.r = client
         self.prefix = prefix
         self.live_days = live_days
-        self._apply = client.register_script(resources.files("ecc").joinpath("live.lua").read_text())
+        self._apply = client.register_script(resources.files("ecc.live").joinpath("live.lua").read_text())
 
     @classmethod
     def from_url(cls, url: str, **kwargs) -> LiveStore:
@@ -163,7 +165,7 @@ class LiveStore:
         except redis.RedisError:
             return False
 
-    # ---- live state: is what Redis holds complete? (ecc.live_rebuild) ----
+    # ---- live state: is what Redis holds complete? (ecc.live.live_rebuild) ----
 
     def live_state(self) -> dict:
         """{"state": "ok" | "rebuilding" | "empty", "since": ISO time or None, "progress": 0..1}."""

@@ -16,7 +16,7 @@ from bisect import bisect
 from dataclasses import dataclass
 from statistics import NormalDist
 
-from ecc import catalogue
+from ecc.contract import catalogue
 
 SECOND, MINUTE, HOUR, DAY = 1000, 60_000, 3_600_000, 86_400_000
 # Asia/Shanghai has been UTC+8 without DST since 1991: a fixed offset is exact and much faster than zoneinfo.
@@ -151,7 +151,7 @@ CONVERSIONS = {c.code: tuple(min(.995, max(.3, 1 - d * c.quality)) for d in _DRO
 
 def _expected_events(channel: Channel) -> float:
     """Events one lead of this channel produces on average: turns the events/s target into a lead rate.
-    Mirrors the Simulator's actions (ecc.simulate); a test checks the realised daily rate against the
+    Mirrors the Simulator's actions (ecc.sim.simulate); a test checks the realised daily rate against the
     configured one."""
     robot_calls, robot_connected, reached = 0.0, 0.0, 1.0
     total = sum(_ROBOT_OUTCOMES.values())

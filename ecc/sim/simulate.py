@@ -5,11 +5,11 @@ small threads (outbound calls, the 11-step opening flow, and after opening depos
 trades) as chains of scheduled actions: an action emits one event and schedules its thread's next action.
 Only journeys in flight are held, not a day of future events, so a long live run stays memory-bounded, and
 the output is the same however the caller slices time into `advance` windows. The business model (its
-parameters and sampling helpers) lives in `ecc.sim_model`.
+parameters and sampling helpers) lives in `ecc.sim.sim_model`.
 
-Transport noise (late, duplicated and malformed inputs, the last made by `ecc.sim_noise`) draws from its
+Transport noise (late, duplicated and malformed inputs, the last made by `ecc.sim.sim_noise`) draws from its
 own random stream, so switching it on adds noise around exactly the same business facts. The wire form of
-the output (timestamps, JSON lines) is `ecc.sim_wire`'s, shared with `ecc.sim_noise`.
+the output (timestamps, JSON lines) is `ecc.sim.sim_wire`'s, shared with `ecc.sim.sim_noise`.
 """
 
 from __future__ import annotations
@@ -29,11 +29,12 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from operator import itemgetter
 
-from ecc import catalogue, timeutil
-from ecc import sim_model as model
-from ecc.sim_model import DAY, DIURNAL, EVENTS_PER_LEAD, HOUR, MINUTE, SECOND, minute_of_day
-from ecc.sim_noise import BAD_KINDS, malformed
-from ecc.sim_wire import Item, is_bad, iso, to_line
+from ecc import timeutil
+from ecc.contract import catalogue
+from ecc.sim import sim_model as model
+from ecc.sim.sim_model import DAY, DIURNAL, EVENTS_PER_LEAD, HOUR, MINUTE, SECOND, minute_of_day
+from ecc.sim.sim_noise import BAD_KINDS, malformed
+from ecc.sim.sim_wire import Item, is_bad, iso, to_line
 
 __all__ = ["BAD_KINDS", "DAY", "DIURNAL", "EVENTS_PER_LEAD", "HOUR", "MINUTE", "SECOND", "Anomaly", "Item",
            "SimConfig", "Simulator", "day", "day_bounds", "diurnal", "generate", "is_bad", "iso", "malformed",

@@ -1,4 +1,4 @@
-"""The normalised event: what the door (`ecc.validate`) lets in and every consumer reads.
+"""The normalised event: what the door (`ecc.contract.validate`) lets in and every consumer reads.
 
 One flat record for all six types, so that the Kafka payload, the live store and the ClickHouse row
 are the same shape. Money is kept as a decimal string ("50000.00"), time as UTC epoch milliseconds.

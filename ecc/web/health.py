@@ -16,7 +16,8 @@ import time
 
 import redis
 
-from ecc import analytics, timeutil
+from ecc import timeutil
+from ecc.olap import analytics
 
 log = logging.getLogger(__name__)
 
@@ -86,8 +87,8 @@ def judge(components: dict[str, dict], freshness_s: float | None, live_state: st
 
 
 def report(services) -> dict:
-    from ecc import clickhouse
-    from ecc.kafka import consumer_lag
+    from ecc.olap import clickhouse
+    from ecc.transport.kafka import consumer_lag
 
     s = services.settings
     now = timeutil.now_ms()

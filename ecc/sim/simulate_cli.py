@@ -1,4 +1,4 @@
-"""`ecc simulate`: the simulator (ecc.simulate) as a live stream into Kafka, or a JSON Lines file.
+"""`ecc simulate`: the simulator (ecc.sim.simulate) as a live stream into Kafka, or a JSON Lines file.
 
 Live mode paces emission to the wall clock. By default it publishes through the door, as `ecc ingest`
 does (validated, phones masked before anything reaches the broker); `--raw-topic` instead publishes raw
@@ -13,8 +13,9 @@ import time
 from datetime import date, datetime
 from pathlib import Path
 
-from ecc import simulate, timeutil
+from ecc import timeutil
 from ecc.config import Settings
+from ecc.sim import simulate
 
 log = logging.getLogger(__name__)
 TICK_S = 0.2
@@ -70,8 +71,8 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
         return 2
     if args.out:
         return write_file(args, config)
-    from ecc.ingest import Door
-    from ecc.kafka import Publisher
+    from ecc.transport.ingest import Door
+    from ecc.transport.kafka import Publisher
 
     publisher = Publisher(settings)
     door = Door(settings, publisher)

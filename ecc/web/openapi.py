@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from ecc import catalogue
+from ecc.contract import catalogue
 
 _STEP_KEYS = {str(k): {"type": "integer"} for k in catalogue.STEPS}
 _RATIO = {"type": ["number", "null"], "description": "null when the denominator is 0"}

@@ -1,7 +1,7 @@
 """The door's publishing half: validated batches go to the events topic, rejections to the dead letters.
 
 `ecc ingest FILE`, `POST /api/v1/events` and the simulator all call `Door.publish`, so every path
-applies the same validation (ecc.validate) and ends in the same topics. An event counts as accepted only
+applies the same validation (validate) and ends in the same topics. An event counts as accepted only
 once the broker has acknowledged it (acks=all); the others are `unacknowledged`, with the broker's reason,
 and sending the same batch again is safe: a redelivered event_id is dropped downstream.
 """
@@ -14,9 +14,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from ecc import pii, validate
 from ecc.config import Settings
-from ecc.kafka import Publisher, event_topic, today_start_ms
+from ecc.contract import pii, validate
+from ecc.transport.kafka import Publisher, event_topic, today_start_ms
 
 log = logging.getLogger(__name__)
 

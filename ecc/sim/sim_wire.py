@@ -1,6 +1,6 @@
 """The simulator's output as upstream systems put it on the wire: Shanghai timestamps and JSON lines.
 
-Below both `ecc.simulate` (which schedules the events) and `ecc.sim_noise` (which breaks some of them the
+Below both `simulate` (which schedules the events) and `sim_noise` (which breaks some of them the
 way faulty producers do), so that neither imports the other.
 """
 
@@ -10,7 +10,7 @@ import json
 from datetime import date
 from functools import lru_cache
 
-from ecc.sim_model import UTC8
+from ecc.sim.sim_model import UTC8
 
 Item = dict | str  # an event object, or a malformed raw line (the `bad` option)
 _MILLIS = tuple(f".{ms:03d}+08:00" for ms in range(1000))

@@ -1,6 +1,6 @@
 """Every metric of contract/metrics.md from ClickHouse (history and drill-down; Redis serves the wall).
 
-Functions take a clickhouse-connect client (`ecc.clickhouse.connect`), a period `[start, end)` of aware
+Functions take a clickhouse-connect client (`ecc.olap.clickhouse.connect`), a period `[start, end)` of aware
 datetimes and filters (`channels`, `provinces`: empty means all), and return plain Python: `int`
 counts, `Decimal` money, `float` ratios or `None` when the denominator is 0, and times as ISO-8601
 strings in Asia/Shanghai (`2026-11-21T09:30:00.000+08:00`).
@@ -33,9 +33,9 @@ from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
-from ecc import catalogue, metrics
-from ecc.clickhouse import query_rows
-from ecc.metrics import ratio as _ratio  # the cohort funnel's conversions below
+from ecc.contract import catalogue, metrics
+from ecc.contract.metrics import ratio as _ratio  # the cohort funnel's conversions below
+from ecc.olap.clickhouse import query_rows
 from ecc.timeutil import INTERVALS, TZ
 
 log = logging.getLogger(__name__)
@@ -104,7 +104,7 @@ class _Totals:
     aum: Decimal = ZERO
 
     def metrics(self, freshness_s: float | None) -> dict[str, Any]:
-        """The KPI object of one group; every formula is ecc.metrics' (the wall uses the same)."""
+        """The KPI object of one group; every formula is ecc.contract.metrics' (the wall uses the same)."""
         reach, rejects = self.reach, self.rejects
         by_product: dict[str, Decimal] = {}
         for products in self.trade_by_segment.values():

@@ -2,16 +2,16 @@
 
 Each is derived from a real event and drawn from the simulator's noise stream, never its business stream,
 so switching noise on adds it around exactly the same business facts. Late and duplicated events are
-scheduled by `ecc.simulate.Simulator` itself.
+scheduled by `ecc.sim.simulate.Simulator` itself.
 """
 
 from __future__ import annotations
 
 import random
 
-from ecc import catalogue
-from ecc.sim_model import MINUTE, one
-from ecc.sim_wire import iso, to_line
+from ecc.contract import catalogue
+from ecc.sim.sim_model import MINUTE, one
+from ecc.sim.sim_wire import iso, to_line
 
 _REQUIRED = {"lead": ("lead_id", "channel"), "step": ("lead_id", "channel", "step"),
              "call": ("lead_id", "outcome"), "deposit": ("account_id", "amount"),

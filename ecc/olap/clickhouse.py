@@ -37,8 +37,8 @@ from urllib.parse import urlsplit
 import clickhouse_connect
 from clickhouse_connect.driver.client import Client
 
-from ecc import cluster_schema
-from ecc.events import Event, Rejection
+from ecc.contract.events import Event, Rejection
+from ecc.olap import cluster_schema
 
 log = logging.getLogger(__name__)
 
@@ -184,7 +184,7 @@ def rollup_backfill(tables: Iterable[str], cluster: str | None = None) -> list[s
     """Statements that fill these rollups from the stored events: each view's own SELECT into its
     table, then the comment that says the backfill is complete (set last: a run cut short runs again).
     In the cluster form the names are the Distributed tables: all shards' events are read, and each
-    row goes to the shard its entity lives on (ecc.cluster_schema.SHARD_KEYS)."""
+    row goes to the shard its entity lives on (ecc.olap.cluster_schema.SHARD_KEYS)."""
     wanted = set(tables)
     views = [(table, select) for _, table, select in rollup_views() if table in wanted]
     return ([f"INSERT INTO {table}\n{select}" for table, select in views]
@@ -192,7 +192,7 @@ def rollup_backfill(tables: Iterable[str], cluster: str | None = None) -> list[s
 
 
 def schema_statements(cluster: str | None = None) -> list[str]:
-    """The DDL of queries/schema.sql for one server, or its cluster form (ecc.cluster_schema)."""
+    """The DDL of queries/schema.sql for one server, or its cluster form (ecc.olap.cluster_schema)."""
     statements = split_statements(load_query("schema"))
     return cluster_schema.render(statements, cluster) if cluster else statements
 
@@ -222,7 +222,7 @@ def apply_schema(client: Any, cluster: str | None = None) -> None:
     an event both backfilled and seen by the view, or a second backfill, changes nothing).
 
     `cluster` (default: ECC_CLICKHOUSE_CLUSTER, empty for one server) names a ClickHouse cluster: the
-    schema is then created in its cluster form on every node (ecc.cluster_schema)."""
+    schema is then created in its cluster form on every node (ecc.olap.cluster_schema)."""
     cluster = cluster if cluster is not None else os.environ.get("ECC_CLICKHOUSE_CLUSTER") or None
     with locked(client):
         for statement in schema_statements(cluster):

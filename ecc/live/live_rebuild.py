@@ -1,6 +1,6 @@
 """The live store heals: rebuild Redis's live state from ClickHouse when Redis comes back empty or behind.
 
-When is a rebuild needed? `<prefix>live:epoch` (ecc.live_store) is written only after a complete build.
+When is a rebuild needed? `<prefix>live:epoch` (ecc.live.live_store) is written only after a complete build.
 - Missing: Redis is empty, new, or was flushed (a restart without persistence, a new Redis, a demo
   restarted on the same data directory with a fresh Valkey). Checked every CHECK_S.
 - Behind: Redis came back from an older snapshot, epoch included. Detected by `<prefix>live:gen`, a counter
@@ -39,9 +39,10 @@ import time
 import uuid
 from datetime import timedelta
 
-from ecc import clickhouse, timeutil
-from ecc.faults import describe
-from ecc.live_store import LiveStore
+from ecc import timeutil
+from ecc.live.live_store import LiveStore
+from ecc.olap import clickhouse
+from ecc.olap.faults import describe
 
 log = logging.getLogger(__name__)
 CHECK_S = 1.0  # how often the epoch is checked

@@ -17,8 +17,11 @@ from decimal import Decimal
 from flask import Blueprint, Response, current_app, jsonify, request
 from werkzeug.exceptions import HTTPException
 
-from ecc import analytics, health, metadata, timeutil, validate
+from ecc import metadata, timeutil
+from ecc.contract import validate
+from ecc.olap import analytics
 from ecc.services import Services
+from ecc.web import health
 
 log = logging.getLogger(__name__)
 MAX_EVENTS_PER_REQUEST = 50_000
@@ -327,7 +330,7 @@ def create_api(services: Services) -> Blueprint:
 
     @api.get("/api/v1/openapi.json")
     def openapi():
-        from ecc.openapi import document
+        from ecc.web.openapi import document
 
         return jsonify(document())
 

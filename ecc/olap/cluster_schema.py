@@ -12,7 +12,7 @@ Each table `T` of schema.sql becomes
   shard and merged by the queries (uniqExact states merge across shards; min/max tuples of one entity
   live on one shard).
 
-Chosen by configuration: `ecc.clickhouse.apply_schema(client, cluster=…)`, by default the environment
+Chosen by configuration: `ecc.olap.clickhouse.apply_schema(client, cluster=…)`, by default the environment
 variable ECC_CLICKHOUSE_CLUSTER (empty: one server). The cluster name is an identifier checked against
 `[A-Za-z_][A-Za-z0-9_]*`; DDL cannot bind it as a parameter. No server runs on the development
 machines: tests/test_cluster_schema.py checks the rendering, not a cluster.

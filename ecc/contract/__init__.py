@@ -1,0 +1,1 @@
+"""The event contract: the event, its checks at the door, personal data, the metric formulas."""

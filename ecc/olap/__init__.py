@@ -1,0 +1,1 @@
+"""ClickHouse: schema, rollups, drill-down analytics, and the fault taxonomy of the stores."""

@@ -1,0 +1,1 @@
+"""The simulator of a believable day (model, noise, wire format, command line)."""

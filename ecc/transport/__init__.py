@@ -1,0 +1,1 @@
+"""Kafka: topics, producers and consumers, and the door that publishes ingested events."""
