@@ -73,6 +73,16 @@ class Settings:
     broker_heartbeat_interval: float = 0.5
     broker_rebalance_timeout: float = 3.0
     log_level: str = "INFO"
+    # Alert notifications (ecc/alerts/notify.py, docs/alerts.md): the address people open the drill-down
+    # links at, the messages' default language, retries (first after notify_backoff_s, then doubling).
+    public_url: str = ""
+    notify_lang: str = "zh"
+    notify_attempts: int = 5
+    notify_backoff_s: float = 5.0
+    notify_timeout_s: float = 10.0
+    # SMTP server of e-mail receivers: smtp://[user[:password]@]host[:port][?starttls=1] or smtps://…
+    smtp_url: str = ""
+    smtp_from: str = "ecc@localhost"
 
     @classmethod
     def from_env(cls, environ: dict[str, str] | None = None) -> Settings:

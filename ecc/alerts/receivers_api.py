@@ -1,0 +1,108 @@
+"""/api/v1/receivers and /api/v1/notifications (docs/api.md): a thin Flask adapter over
+ecc/alerts/receivers.py and the delivery log.
+
+Registering the blueprint also tells the app where the metadata database is
+(`app.extensions["ecc.notify"]`), so the alerts page (layouts/alerts_page.py) calls the same functions.
+Role checks are the access layer's (receivers and their log are admin's, docs/api.md Access).
+"""
+
+from __future__ import annotations
+
+import logging
+
+from flask import Blueprint, Response, jsonify, request
+
+from ecc.alerts import notify, notify_log, receivers
+
+log = logging.getLogger(__name__)
+EXTENSION = "ecc.notify"
+
+
+class ApiError(ValueError):
+    def __init__(self, message: str, detail=None, status: int = 400):
+        super().__init__(message)
+        self.detail = detail
+        self.status = status
+
+
+def _json_body() -> dict:
+    body = request.get_json(silent=True)
+    if not isinstance(body, dict):
+        raise ApiError("body must be a JSON object (Content-Type: application/json)")
+    return body
+
+
+def _int_arg(name: str, default: int | None, low: int, high: int) -> int | None:
+    raw = request.args.get(name)
+    if raw is None:
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise ApiError(f"{name} must be an integer, got {raw!r}") from None
+    if not low <= value <= high:
+        raise ApiError(f"{name} must be between {low} and {high}, got {value}")
+    return value
+
+
+def create_notify_api(engine, settings) -> Blueprint:
+    api = Blueprint("alerts_notify", __name__)
+
+    @api.record_once
+    def bind(state) -> None:
+        state.app.extensions[EXTENSION] = {"engine": engine, "settings": settings}
+
+    @api.errorhandler(ApiError)
+    def api_error(exc: ApiError):
+        return jsonify({"error": str(exc), "detail": exc.detail}), exc.status
+
+    @api.errorhandler(receivers.ReceiverError)
+    def receiver_error(exc: receivers.ReceiverError):
+        return jsonify({"error": str(exc), "detail": exc.detail}), 400
+
+    def not_found(receiver_id: int):
+        return jsonify({"error": f"no receiver {receiver_id}", "detail": None}), 404
+
+    @api.get("/api/v1/receivers")
+    def list_receivers():
+        return jsonify([receivers.public(r) for r in receivers.list_receivers(engine)])
+
+    @api.post("/api/v1/receivers")
+    def create_receiver():
+        created = receivers.create_receiver(engine, _json_body())
+        log.info("receiver %s (%s) created", created["id"], created["kind"])
+        return jsonify(created), 201
+
+    @api.put("/api/v1/receivers/<int:receiver_id>")
+    def update_receiver(receiver_id: int):
+        updated = receivers.update_receiver(engine, receiver_id, _json_body())
+        if updated is None:
+            return not_found(receiver_id)
+        log.info("receiver %s (%s) updated", receiver_id, updated["kind"])
+        return jsonify(updated)
+
+    @api.delete("/api/v1/receivers/<int:receiver_id>")
+    def delete_receiver(receiver_id: int):
+        if not receivers.delete_receiver(engine, receiver_id):
+            return not_found(receiver_id)
+        log.info("receiver %s deleted", receiver_id)
+        return Response(status=204)
+
+    @api.post("/api/v1/receivers/<int:receiver_id>/test")
+    def test_receiver(receiver_id: int):
+        try:
+            return jsonify(notify.send_probe(engine, settings, receiver_id))
+        except KeyError:
+            return not_found(receiver_id)
+
+    @api.get("/api/v1/notifications")
+    def notifications():
+        status = request.args.get("status")
+        if status is not None and status not in notify_log.STATUSES:
+            raise ApiError(f"status must be one of {', '.join(notify_log.STATUSES)}, got {status!r}")
+        alert_id = request.args.get("alert_id")
+        return jsonify(notify_log.list_deliveries(
+            engine, limit=_int_arg("limit", 100, 1, 1000), alert_id=alert_id,
+            receiver_id=_int_arg("receiver_id", None, 0, 2**31 - 1), status=status))
+
+    return api
