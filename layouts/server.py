@@ -11,6 +11,7 @@ import logging
 
 import redis
 
+from ecc.alerts.receivers_api import create_notify_api
 from ecc.config import Settings
 from ecc.services import Services
 from ecc.web.api import create_api
@@ -39,6 +40,7 @@ def build(settings: Settings):
     atexit.register(services.close)
     app = create_app(settings, safe_snapshot(services),
                      extra_setup=lambda dash_app: dash_app.server.register_blueprint(create_api(services)))
+    app.server.register_blueprint(create_notify_api(services.meta, settings))  # receivers, delivery log
     return app, services
 
 
