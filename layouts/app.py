@@ -18,7 +18,7 @@ from dash import Dash, Input, Output, dcc, html
 
 import assets
 from ecc.config import Settings
-from layouts import ids, screens, wall
+from layouts import alerts_page, ids, screens, wall
 from layouts.chrome import SCREEN_PATHS
 from layouts.i18n import DEFAULT_LANG, lang_from_search, t
 
@@ -73,6 +73,7 @@ def _pages(settings: Settings) -> dict[str, Page]:
         ),
     }
     pages.update({SCREEN_PATHS[name]: sub(name) for name in screens.SCREEN_LAYOUTS})
+    pages[alerts_page.PATH] = Page(render=alerts_page.layout, register=alerts_page.register_callbacks)
     return pages
 
 
@@ -117,7 +118,8 @@ def create_app(settings: Settings, snapshot_provider: SnapshotProvider,
     # The wall's ids and one sub-screen's header ids (the sub-screens share them; their widgets are
     # pattern-matched and need no validation).
     app.validation_layout = html.Div([_shell(), pages[""].render(DEFAULT_LANG, "/", "", "/"),
-                                      pages[SCREEN_PATHS["alerts"]].render(DEFAULT_LANG, "/", "", "/")])
+                                      pages[SCREEN_PATHS["alerts"]].render(DEFAULT_LANG, "/", "", "/"),
+                                      pages[alerts_page.PATH].render(DEFAULT_LANG, "/alerts", "", "/")])
 
     @app.callback(
         Output(ids.PAGE, "children"),
