@@ -73,6 +73,17 @@ class Settings:
     broker_heartbeat_interval: float = 0.5
     broker_rebalance_timeout: float = 3.0
     log_level: str = "INFO"
+    # Single sign-on (OIDC, docs/security.md): off while oidc_issuer is empty. Roles come from one claim
+    # through an explicit map (ecc-admins=admin,ecc-ops=operator); no match: the default role, or refused.
+    oidc_issuer: str = ""
+    oidc_client_id: str = ""
+    oidc_client_secret: str = ""
+    oidc_scopes: str = "openid profile email"
+    oidc_redirect_base: str = ""  # ECC's public address (https://ecc.example.com); empty: the request's
+    oidc_username_claim: str = "preferred_username"
+    oidc_roles_claim: str = "groups"  # a dotted path for nested claims: realm_access.roles
+    oidc_role_map: str = ""
+    oidc_default_role: str = ""
     # Alert notifications (ecc/alerts/notify.py, docs/alerts.md): the address people open the drill-down
     # links at, the messages' default language, retries (first after notify_backoff_s, then doubling).
     public_url: str = ""

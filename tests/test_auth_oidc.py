@@ -1,0 +1,318 @@
+"""Issue 10, item 2: single sign-on against a real OIDC provider (tests/oidc_provider.py) on 127.0.0.1.
+
+The whole ECC web app (layouts.server.compose: the guard, the login page, Authlib's client) is served by
+a real HTTP server on 127.0.0.1 over real SQLite and Valkey; a requests.Session is the browser and
+follows the redirects ECC -> provider -> ECC. Nothing of the client side is replaced.
+"""
+
+from __future__ import annotations
+
+import threading
+from urllib.parse import parse_qs, urlencode, urlsplit
+
+import pytest
+import requests
+from oidc_provider import OidcProvider
+from werkzeug.serving import make_server
+
+from ecc import metadata
+from ecc.auth import audit, oidc_claims, sessions, users
+from ecc.live.live_store import LiveStore
+from ecc.services import Services
+from layouts.server import compose
+
+ROLE_MAP = "ecc-admins=admin,ecc-ops=operator,ecc-viewers=viewer"
+
+
+@pytest.fixture(scope="module")
+def provider():
+    p = OidcProvider().start()
+    yield p
+    p.stop()
+
+
+@pytest.fixture
+def idp(provider):
+    """The module's provider with its knobs back to a plain sign-in of alice, an ECC admin."""
+    provider.user = {"sub": "u-alice", "preferred_username": "alice", "groups": ["staff", "ecc-admins"]}
+    provider.userinfo_only, provider.tamper, provider.deny = {}, {}, False
+    return provider
+
+
+@pytest.fixture
+def engine(tmp_path):
+    eng = metadata.connect(f"sqlite:///{tmp_path / 'meta' / 'ecc.sqlite3'}")
+    metadata.migrate(eng)
+    return eng
+
+
+class Ecc:
+    """ECC served over HTTP on 127.0.0.1 (a real server in a thread)."""
+
+    def __init__(self, app) -> None:
+        self.server = make_server("127.0.0.1", 0, app.server, threaded=True)
+        self.base = f"http://127.0.0.1:{self.server.server_port}"
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.thread.start()
+
+    def stop(self) -> None:
+        self.server.shutdown()
+        self.thread.join(5)
+
+
+@pytest.fixture
+def start_ecc(idp, settings, engine, redis_client, ch):
+    started: list[Ecc] = []
+
+    def start(**oidc) -> Ecc:
+        conf = {"oidc_issuer": idp.issuer, "oidc_client_id": idp.client_id,
+                "oidc_client_secret": idp.client_secret, "oidc_role_map": ROLE_MAP, **oidc}
+        s = settings.with_(auth="on", **conf)
+        ecc = Ecc(compose(s, Services(settings=s, live=LiveStore(redis_client), ch=ch, meta=engine)))
+        idp.redirect_uris.add(f"{ecc.base}/auth/oidc/callback")
+        started.append(ecc)
+        return ecc
+
+    yield start
+    for ecc in started:
+        ecc.stop()
+
+
+@pytest.fixture
+def ecc(start_ecc):
+    return start_ecc()
+
+
+def sign_in(ecc: Ecc, browser: requests.Session | None = None, next_path: str = "/api/v1/me"):
+    browser = browser or requests.Session()
+    answer = browser.get(f"{ecc.base}/auth/oidc/login?{urlencode({'next': next_path})}", timeout=20)
+    return browser, answer
+
+
+def me(ecc: Ecc, browser: requests.Session) -> requests.Response:
+    return browser.get(f"{ecc.base}/api/v1/me", timeout=10)
+
+
+def refused_with(answer: requests.Response, reason: str) -> bool:
+    url = urlsplit(answer.url)
+    return url.path == "/login" and parse_qs(url.query).get("error") == [f"sso.{reason}"]
+
+
+def test_a_user_with_the_admin_claim_signs_in_as_admin(ecc, idp, engine):
+    browser, answer = sign_in(ecc)
+    assert answer.status_code == 200 and urlsplit(answer.url).path == "/api/v1/me"
+    assert [r.status_code for r in answer.history] == [302, 302, 303]  # ECC -> provider -> ECC -> next
+    assert answer.json() == {"name": "alice", "role": "admin", "source": "oidc", "kind": "session",
+                             "scopes": []}
+    user = users.get(engine, "alice")
+    assert (user.role, user.source, user.active) == ("admin", "oidc", True)
+    login = audit.entries(engine, action="login", actor="alice")
+    assert len(login) == 1 and '"oidc"' in login[0].summary and login[0].actor_kind == "session"
+    # The admin may do what an admin may: the audit trail is admins' only.
+    assert browser.get(f"{ecc.base}/api/v1/audit", timeout=10).status_code == 200
+    # the browser holds ECC's own HTTP-only session cookie; the flow cookie is gone
+    cookie = next(c for c in browser.cookies if c.name == sessions.COOKIE)
+    assert cookie.has_nonstandard_attr("HttpOnly") and FLOW not in browser.cookies
+
+
+def test_the_role_follows_the_claim_at_every_sign_in(ecc, idp, engine):
+    sign_in(ecc)
+    idp.user = {**idp.user, "groups": ["ecc-ops"]}
+    browser, answer = sign_in(ecc)
+    assert answer.json()["role"] == "operator"
+    assert browser.get(f"{ecc.base}/api/v1/audit", timeout=10).status_code == 403
+    assert users.get(engine, "alice").role == "operator"
+
+
+def test_no_matching_claim_is_refused_without_a_default_role(ecc, idp, engine):
+    idp.user = {**idp.user, "groups": ["staff", "finance"]}
+    browser, answer = sign_in(ecc)
+    assert refused_with(answer, "no_role")
+    assert sessions.COOKIE not in browser.cookies
+    assert me(ecc, browser).status_code == 401
+    assert users.get(engine, "alice") is None
+    failed = audit.entries(engine, action="login.failed", actor="alice")
+    assert len(failed) == 1 and "no_role" in failed[0].summary
+    # the login page says why, in Chinese by default
+    assert "您的账号未被授予本系统的角色" in answer.text and 'id="sso-error"' in answer.text
+
+
+def test_no_matching_claim_gets_the_default_role_when_configured(start_ecc, idp):
+    ecc = start_ecc(oidc_default_role="viewer")
+    idp.user = {**idp.user, "groups": ["finance"]}
+    browser, answer = sign_in(ecc)
+    assert answer.json()["role"] == "viewer"
+    assert browser.get(f"{ecc.base}/api/v1/funnel/dropped", timeout=10).status_code == 403  # operator's
+
+
+def test_roles_from_a_nested_claim(start_ecc, idp):
+    ecc = start_ecc(oidc_roles_claim="realm_access.roles", oidc_role_map="ecc-operator=operator")
+    idp.user = {"sub": "u-bob", "preferred_username": "bob", "realm_access": {"roles": ["ecc-operator"]}}
+    assert sign_in(ecc)[1].json()["role"] == "operator"
+
+
+def test_groups_only_in_userinfo_are_read_from_there(ecc, idp):
+    idp.user = {"sub": "u-carol", "preferred_username": "carol"}
+    idp.userinfo_only = {"groups": ["ecc-ops"]}
+    assert sign_in(ecc)[1].json() == {"name": "carol", "role": "operator", "source": "oidc",
+                                      "kind": "session", "scopes": []}
+
+
+def _to_callback(ecc: Ecc, browser: requests.Session) -> str:
+    """Start a sign-in and let the provider answer, but stop before ECC's callback: its URL."""
+    start = browser.get(f"{ecc.base}/auth/oidc/login", allow_redirects=False, timeout=10)
+    assert start.status_code == 302 and FLOW in browser.cookies
+    at_provider = browser.get(start.headers["Location"], allow_redirects=False, timeout=10)
+    assert at_provider.status_code == 302
+    callback = at_provider.headers["Location"]
+    assert callback.startswith(f"{ecc.base}/auth/oidc/callback?")
+    return callback
+
+
+FLOW = "ecc_oidc_flow"
+
+
+def _with_state(url: str, state: str) -> str:
+    parts = urlsplit(url)
+    query = {k: v[0] for k, v in parse_qs(parts.query).items()}
+    return f"{parts.scheme}://{parts.netloc}{parts.path}?{urlencode({**query, 'state': state})}"
+
+
+def test_a_tampered_state_is_refused(ecc, idp, engine):
+    browser = requests.Session()
+    callback = _to_callback(ecc, browser)
+    state = parse_qs(urlsplit(callback).query)["state"][0]
+    answer = browser.get(_with_state(callback, state[:-1] + ("A" if state[-1] != "A" else "B")), timeout=10)
+    assert refused_with(answer, "state") and me(ecc, browser).status_code == 401
+    # the untampered callback now fails too: a refused flow is over (its flow cookie was dropped)
+    assert refused_with(browser.get(callback, timeout=10), "state")
+    assert me(ecc, browser).status_code == 401
+    assert users.get(engine, "alice") is None
+
+
+def test_a_callback_opened_in_another_browser_is_refused(ecc, idp):
+    """Login CSRF: the attacker's own code and state, opened in the victim's browser, log nobody in."""
+    attacker = requests.Session()
+    callback = _to_callback(ecc, attacker)
+    victim = requests.Session()
+    assert refused_with(victim.get(callback, timeout=10), "state")
+    assert me(ecc, victim).status_code == 401
+    # and the state was not spent by the victim's attempt: it is bound to the attacker's browser
+    assert attacker.get(callback, timeout=10).status_code == 200
+    assert me(ecc, attacker).json()["name"] == "alice"
+
+
+def test_a_state_works_once(ecc, idp):
+    browser = requests.Session()
+    callback = _to_callback(ecc, browser)
+    flow = browser.cookies[FLOW]
+    assert browser.get(callback, timeout=10).status_code == 200
+    assert me(ecc, browser).json()["role"] == "admin"
+    replay = requests.Session()
+    replay.cookies.set(FLOW, flow, domain="127.0.0.1", path="/auth/oidc/")
+    assert refused_with(replay.get(callback, timeout=10), "state")
+
+
+@pytest.mark.parametrize("tamper", [
+    {"sign_with_rogue": True},  # same key id, another key: only the signature tells
+    {"iss": "http://127.0.0.1:1/not-the-issuer"},
+    {"aud": "another-client"},
+    {"exp_in": -600},  # expired ten minutes ago (past Authlib's two-minute leeway)
+    {"nonce": "not-the-nonce-of-this-flow"},
+], ids=["other-key", "issuer", "audience", "expired", "nonce"])
+def test_an_id_token_that_fails_a_check_is_refused(ecc, idp, engine, tamper):
+    idp.tamper = tamper
+    issued = idp.issued_id_tokens
+    browser, answer = sign_in(ecc)
+    assert idp.issued_id_tokens == issued + 1  # the provider did answer: ECC judged the token
+    assert refused_with(answer, "token")
+    assert me(ecc, browser).status_code == 401 and users.get(engine, "alice") is None
+    assert len(audit.entries(engine, action="login.failed")) == 1
+
+
+def test_the_provider_refusing_ends_the_flow(ecc, idp):
+    idp.deny = True
+    browser, answer = sign_in(ecc)
+    assert refused_with(answer, "denied") and me(ecc, browser).status_code == 401
+
+
+def test_a_local_account_of_the_same_name_is_not_taken_over(ecc, idp, engine):
+    users.add(engine, "alice", "viewer", "a long local password")
+    browser, answer = sign_in(ecc)
+    assert refused_with(answer, "local_user") and me(ecc, browser).status_code == 401
+    assert users.get(engine, "alice").source == "local"
+
+
+def test_a_disabled_user_stays_out(ecc, idp, engine):
+    sign_in(ecc)
+    users.disable(engine, "alice")
+    browser, answer = sign_in(ecc)
+    assert refused_with(answer, "disabled") and me(ecc, browser).status_code == 401
+
+
+def test_logout_ends_the_session(ecc, idp):
+    browser, answer = sign_in(ecc)
+    assert answer.json()["name"] == "alice"
+    session_id = browser.cookies[sessions.COOKIE]
+    out = browser.post(f"{ecc.base}/logout", headers={"Origin": ecc.base}, timeout=10)
+    assert out.status_code == 200 and urlsplit(out.url).path == "/login"
+    assert me(ecc, browser).status_code == 401
+    # ended on the server, not only forgotten by the browser: the old cookie opens nothing
+    replay = requests.Session()
+    replay.cookies.set(sessions.COOKIE, session_id, domain="127.0.0.1", path="/")
+    assert me(ecc, replay).status_code == 401
+
+
+def test_the_login_page_offers_sso_when_configured(ecc, start_ecc, idp):
+    zh = requests.get(f"{ecc.base}/login?next=/drill", timeout=10).text
+    assert "使用单点登录" in zh and 'href="/auth/oidc/login?next=%2Fdrill"' in zh
+    en = requests.get(f"{ecc.base}/login?lang=en", timeout=10).text
+    assert "Sign in with SSO" in en
+    plain = start_ecc(oidc_issuer="")
+    page = requests.get(f"{plain.base}/login", timeout=10).text
+    assert "sso-login" not in page and 'id="login-form"' in page
+    assert requests.get(f"{plain.base}/auth/oidc/login", timeout=10).status_code == 404
+
+
+def test_an_unreachable_provider_is_a_clear_refusal(start_ecc, idp):
+    ecc = start_ecc(oidc_issuer="http://127.0.0.1:9/")  # discard port: nobody answers
+    browser, answer = sign_in(ecc)
+    assert refused_with(answer, "unavailable") and me(ecc, browser).status_code == 401
+
+
+# ---- the pure part: settings and the claim-to-role mapping --------------------------------------------
+
+class _S:
+    def __init__(self, **kw):
+        self.__dict__.update({"oidc_issuer": "https://idp.example.com/realms/x", "oidc_client_id": "ecc",
+                              "oidc_client_secret": "s", "oidc_role_map": ROLE_MAP, **kw})
+
+
+def test_settings_are_checked_at_start():
+    assert oidc_claims.from_settings(_S(oidc_issuer="")) is None
+    config = oidc_claims.from_settings(_S(oidc_scopes="profile"))
+    assert config.scopes == "openid profile"
+    assert config.discovery_url == "https://idp.example.com/realms/x/.well-known/openid-configuration"
+    assert config.redirect_uri("http://10.0.0.5:8050/") == "http://10.0.0.5:8050/auth/oidc/callback"
+    bad = [_S(oidc_issuer="http://idp.example.com"), _S(oidc_client_secret=""),
+           _S(oidc_role_map="", oidc_default_role=""), _S(oidc_role_map="ecc-admins=root"),
+           _S(oidc_default_role="superuser"), _S(oidc_redirect_base="http://ecc.example.com")]
+    for settings in bad:
+        with pytest.raises(oidc_claims.OidcConfigError):
+            oidc_claims.from_settings(settings)
+
+
+def test_claims_map_to_the_highest_role_or_the_default():
+    config = oidc_claims.from_settings(_S(oidc_role_map="cn=ops=operator, admins = admin"))
+    assert config.role_map == (("cn=ops", "operator"), ("admins", "admin"))
+    config = oidc_claims.from_settings(_S())
+    assert oidc_claims.role_for({"groups": ["ecc-viewers", "ecc-admins"]}, config) == "admin"
+    assert oidc_claims.role_for({"groups": "ecc-ops"}, config) == "operator"
+    assert oidc_claims.role_for({"groups": ["admin", "ecc-admins-old"]}, config) is None
+    assert oidc_claims.role_for({}, config) is None
+    with_default = oidc_claims.from_settings(_S(oidc_default_role="viewer"))
+    assert oidc_claims.role_for({"groups": ["x"]}, with_default) == "viewer"
+    assert oidc_claims.user_name_of({"preferred_username": "li.wei@corp"}, config) == "li.wei@corp"
+    for claims in ({}, {"preferred_username": "李伟"}, {"preferred_username": ["a", "b"]}):
+        with pytest.raises(ValueError):
+            oidc_claims.user_name_of(claims, config)
