@@ -313,7 +313,8 @@ def test_dead_receivers_are_retried_with_backoff_and_the_others_still_get_theirs
     times = [r["at"] for r in robots.requests[before:] if r["path"] == "/down"]
     assert len(times) == 3
     first, second = times[1] - times[0], times[2] - times[1]
-    assert 0.25 <= first < 1.5 and 0.5 <= second < 2.5 and second > first * 1.5, (first, second)
+    # (lower bounds are exact: the timer never fires early; upper bounds leave room for a busy machine)
+    assert 0.28 <= first < 3 and 0.58 <= second < 4, (first, second)
     # the delivery log is newest first
     ats = [d["at"] for d in notify_log.list_deliveries(engine)]
     assert ats == sorted(ats, reverse=True)
@@ -325,11 +326,11 @@ def test_a_hanging_receiver_costs_one_timeout_not_the_others(engine, robots, tmp
     started = time.monotonic()
     settings = settings_for(tmp_path, notify_attempts=1, notify_timeout_s=0.5)
     notify.submit(engine, settings, [alert(9)], "firing")
-    deadline = time.monotonic() + 2
+    deadline = time.monotonic() + 2.5
     while time.monotonic() < deadline and not log_of(engine, good["id"]):
         time.sleep(0.02)
     assert [d["status"] for d in log_of(engine, good["id"])] == ["sent"]
-    assert time.monotonic() - started < 1.5
+    assert time.monotonic() - started < 2.5, "the good receiver does not wait for the hanging one (3 s)"
     assert notify.wait_idle(10)
     rows = log_of(engine, slow["id"])
     assert [d["status"] for d in rows] == ["failed"] and "0.5 s" in rows[0]["error"]
