@@ -411,3 +411,11 @@ def test_message_words_and_numbers():
     assert messages.absolute_link("drill?x=1", "https://h/ecc/") == "https://h/ecc/drill?x=1"
     with pytest.raises(ValueError):
         messages.render([alert(3)], "exploded")
+
+
+def test_an_evaluator_without_settings_still_notifies(engine, robots):
+    receivers.create_receiver(engine, {"kind": "webhook", "url": robots.url + "/webhook"})
+    before = len(robots.requests)
+    notify.submit(engine, None, [alert(41)], "firing")
+    assert notify.wait_idle(10)
+    assert [r["verdict"] for r in robots.requests[before:]] == ["ok"]

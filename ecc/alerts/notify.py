@@ -49,6 +49,8 @@ class Policy:
 
     @classmethod
     def from_settings(cls, settings) -> Policy:
+        if settings is None:  # an evaluator made without settings (tests, replays): the defaults
+            return cls()
         return cls(attempts=max(1, settings.notify_attempts), backoff_s=settings.notify_backoff_s,
                    timeout_s=settings.notify_timeout_s, lang=settings.notify_lang,
                    public_url=settings.public_url, smtp_url=settings.smtp_url, smtp_from=settings.smtp_from)
