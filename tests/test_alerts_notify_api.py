@@ -121,3 +121,15 @@ def test_notifications_log_newest_first_and_filtered(server, robots, engine):  #
     for params in ({"limit": 0}, {"limit": "x"}, {"status": "lost"}):
         answer = requests.get(base + "/api/v1/notifications", params=params, timeout=5)
         assert answer.status_code == 400 and "error" in answer.json()
+
+
+def test_openapi_documents_receivers_and_the_delivery_log_with_the_contract_fields():
+    from ecc.web.openapi import document
+
+    paths = document()["paths"]
+    receiver = paths["/api/v1/receivers"]["get"]["responses"]["200"]["content"]["application/json"]["schema"]
+    assert {"id", "kind", "url", "to", "enabled"} <= set(receiver["items"]["properties"])
+    assert "secret" not in receiver["items"]["properties"], "write-only"
+    log = paths["/api/v1/notifications"]["get"]["responses"]["200"]["content"]["application/json"]["schema"]
+    assert {"alert_id", "receiver_id", "attempt", "status", "at", "error"} <= set(log["items"]["properties"])
+    assert {"put", "delete"} <= set(paths["/api/v1/receivers/{id}"])

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from ecc.alerts import notify_openapi
 from ecc.contract import catalogue
 
 _STEP_KEYS = {str(k): {"type": "integer"} for k in catalogue.STEPS}
@@ -117,6 +118,7 @@ def document() -> dict:
                                     _REJECTS),
             "/api/v1/health": _get("Each component up/down, consumer lag, freshness", [], {"type": "object"}),
             "/metrics": _get("Prometheus text format", [], {"type": "string"}),
+            **notify_openapi.PATHS,
         },
         "components": {"schemas": {"Error": ERROR, "Kpis": KPIS}},
     }
