@@ -15,7 +15,7 @@ from ecc.contract.validate import InvalidEvent, decode, parse_lines, validate
 from ecc.sim import simulate
 from ecc.sim.simulate import HOUR, MINUTE, SimConfig, Simulator
 
-DAY = date(2026, 11, 21)
+DAY = date(2026, 11, 20)  # a Friday: weekends are lighter (test_weekends_are_lighter)
 START, END = simulate.day_bounds(DAY)
 NOISE = {"duplicates": .03, "late": .03, "bad": .02}
 
@@ -218,6 +218,43 @@ def test_daily_rate_matches_the_configured_average():
     assert 0.9 < len(items) / 86_400 < 1.1
 
 
+def test_weekends_are_lighter_and_hold_no_exchange_session():
+    saturday = date(2026, 11, 21)
+    weekend = [e for e in simulate.day(saturday, SimConfig(seed=4, rate=1))]
+    friday = [e for e in simulate.day(DAY, SimConfig(seed=4, rate=1))]
+    leads = {name: sum(e["type"] == "lead" for e in events)
+             for name, events in (("saturday", weekend), ("friday", friday))}
+    assert 0.5 < leads["saturday"] / leads["friday"] < 0.7
+    assert any(e["type"] == "trade" and e["product"] == "fund" for e in weekend)  # fund orders any day
+    assert not [e for e in weekend if e["type"] == "trade" and e["product"] in ("stock", "bond")]
+    assert [e for e in friday if e["type"] == "trade" and e["product"] == "stock"]
+
+
+def test_weekend_sessions_move_to_monday():
+    saturday_10 = simulate.day_bounds(date(2026, 11, 21))[0] + 10 * HOUR
+    monday_start = simulate.day_bounds(date(2026, 11, 23))[0]
+    due = simulate.model.defer_to_weekday(saturday_10, simulate.model.SESSIONS, 0.0)
+    assert due == monday_start + (9 * 60 + 30) * MINUTE
+    friday_10 = START + 10 * HOUR
+    assert simulate.model.defer_to_weekday(friday_10, simulate.model.SESSIONS, 0.5) == friday_10
+
+
+def test_the_night_is_quiet_but_not_empty(day_events):
+    """02:00-05:00 Shanghai: sign-ups, robot call-backs, steps of flows already started go on; no agent
+    calls, no account approved, no exchange trade; far below the day."""
+    night = [e for e in day_events if at("02:00") <= e.ts_ms < at("05:00")]
+    morning = [e for e in day_events if at("10:00") <= e.ts_ms < at("13:00")]
+    kinds = Counter((e.type, e.caller) if e.type == "call" else e.type for e in night)
+    assert kinds["lead"] > 0 and kinds[("call", "robot")] > 0 and kinds["step"] > 0
+    assert kinds[("call", "agent")] == 0
+    assert not [e for e in night if e.type == "step" and e.step == catalogue.OPENED_STEP]
+    assert not [e for e in night if e.type == "trade" and e.product in ("stock", "bond")]
+    assert 0.01 < len(night) / len(morning) < 0.1
+    night_leads = {e.lead_id for e in night if e.type == "lead"}
+    called_at_once = {e.lead_id for e in night if e.type == "call"} & night_leads
+    assert 0.15 < len(called_at_once) / len(night_leads) < 0.45  # NIGHT_ROBOT_P of them, give or take
+
+
 def test_money_phones_and_provinces(day_events, noisy_day):
     money = re.compile(r"\d+\.\d{2}")
     raw = [item for _, item in noisy_day if not simulate.is_bad(item)]
@@ -312,7 +349,7 @@ def test_surge_multiplies_the_event_rate():
 def test_parse_anomaly():
     anomaly = simulate.parse_anomaly(" step=8, channel=douyin ,factor=0.25,from=2026-11-21T10:00:00+08:00")
     assert (anomaly.step, anomaly.channel, anomaly.factor) == (8, "douyin", 0.25)
-    assert anomaly.from_ms == at("10:00")
+    assert anomaly.from_ms == at("10:00", START + simulate.DAY)  # the spec says the 21st
     assert simulate.parse_anomaly("channel=wechat,step=3") == simulate.Anomaly(3, "wechat", 0.5, None)
     for spec, message in [("step=8", "required"), ("step=x,channel=douyin", "integer"),
                           ("step=11,channel=douyin", "1..10"), ("step=8,channel=tiktok", "unknown channel"),
@@ -335,15 +372,16 @@ def test_config_checks_its_values():
 # ---- live use ----
 
 def test_live_advance_is_incremental_and_memory_bounded():
-    sim = Simulator(SimConfig(seed=13, rate=.5, run_id="live1"), at("00:00"))
+    monday = START - 4 * simulate.DAY  # three weekdays: their journeys in flight at midnight compare
+    sim = Simulator(SimConfig(seed=13, rate=.5, run_id="live1"), monday)
     in_flight_at_midnight = []
     total = 0
     for day_index in range(3):
         for hour in range(24):
-            batch = sim.advance(at("00:00") + day_index * 24 * HOUR + (hour + 1) * HOUR)
+            batch = sim.advance(monday + day_index * 24 * HOUR + (hour + 1) * HOUR)
             total += len(batch)
         in_flight_at_midnight.append(sim.in_flight)
-    assert sim.now_ms == at("00:00") + 3 * 24 * HOUR and total > 100_000
+    assert sim.now_ms == monday + 3 * 24 * HOUR and total > 100_000
     assert max(in_flight_at_midnight) < 1.3 * min(in_flight_at_midnight)  # journeys finish; nothing piles up
     assert sim.advance(sim.now_ms) == []
 
@@ -359,7 +397,7 @@ def test_ids_are_unique_and_namespaced_by_run():
 
 def test_to_line_keeps_chinese_and_one_line():
     event = {"event_id": "l-1", "type": "lead", "ts": simulate.iso(at("09:30")), "province": "云南"}
-    assert simulate.to_line(event) == ('{"event_id":"l-1","type":"lead","ts":"2026-11-21T09:30:00.000+08:00",'
+    assert simulate.to_line(event) == ('{"event_id":"l-1","type":"lead","ts":"2026-11-20T09:30:00.000+08:00",'
                                        '"province":"云南"}')
     assert simulate.to_line("not json") == "not json"
     with pytest.raises(InvalidEvent):

@@ -3,8 +3,10 @@
 Leads arrive with an intensity that follows a Shanghai diurnal curve (trading-hour peaks, an evening bump,
 quiet nights) and come through channels that differ in volume and quality. They are called, go through the
 11-step opening flow with drop-offs and review rejections, and once opened deposit, get asset snapshots
-and trade. Calls, approvals and exchange trades wait for their working hours. Every day is treated as a
-trading day.
+and trade. Agent calls, approvals and exchange trades wait for their working hours; the night is quiet but
+not empty, as a real branch's is: app sign-ups trickle in, flows already started go on, a robot calls some
+night sign-ups back at once, fund orders come at any hour. Weekends have fewer sign-ups and no exchange
+session (holidays are not modelled).
 """
 
 from __future__ import annotations
@@ -41,7 +43,25 @@ def defer(ts: int, hours: tuple[tuple[int, int], ...], jitter: float) -> int:
     return midnight + DAY + hours[0][0] * MINUTE + int(jitter * 30 * MINUTE)
 
 
-CALL_HOURS = ((9 * 60, 21 * 60),)  # outbound calls are not placed at night
+def is_weekend(ts_ms: int) -> bool:
+    """Saturday or Sunday in Shanghai (1970-01-01, day 0, was a Thursday)."""
+    return ((ts_ms + UTC8) // DAY + 3) % 7 >= 5
+
+
+def defer_to_weekday(ts: int, hours: tuple[tuple[int, int], ...], jitter: float) -> int:
+    """`defer`, and past a weekend to Monday's opening: exchange sessions are held on weekdays only."""
+    due = defer(ts, hours, jitter)
+    while is_weekend(due):
+        midnight = due - (due + UTC8) % DAY
+        due = midnight + DAY + hours[0][0] * MINUTE + int(jitter * 30 * MINUTE)
+    return due
+
+
+CALL_HOURS = ((9 * 60, 21 * 60),)  # agents call, and robots retry, in these hours only
+# A night sign-up (outside CALL_HOURS) is called back at once by a robot this often (it asked for a call,
+# or the robot confirms the phone); the others get their first call when the call centre opens.
+NIGHT_ROBOT_P = .3
+WEEKEND_LEVEL = .6  # lead intensity on Saturdays and Sundays, against a weekday's
 REVIEW_HOURS = ((8 * 60 + 30, 22 * 60),)  # reviewers approve accounts in office hours
 SESSIONS = ((9 * 60 + 30, 11 * 60 + 30), (13 * 60, 15 * 60))  # exchange sessions, for stock and bond trades
 
@@ -62,6 +82,11 @@ def _minute_curve() -> tuple[float, ...]:
 
 
 DIURNAL = _minute_curve()
+
+
+def day_level(ts_ms: int) -> float:
+    """Lead intensity of the day against a weekday's (a weekday's mean over the day is 1)."""
+    return WEEKEND_LEVEL if is_weekend(ts_ms) else 1.0
 
 
 # ---- channels, steps, money ----

@@ -94,7 +94,7 @@ def parse_anomaly(spec: str) -> Anomaly:
 @dataclass(frozen=True)
 class SimConfig:
     seed: int = 1
-    rate: float = 200.0  # average distinct valid events/s over a Shanghai day; noise comes on top
+    rate: float = 200.0  # average distinct valid events/s over a weekday (weekends: WEEKEND_LEVEL of it)
     surge: float = 1.0  # multiplies the lead rate, hence every event rate; 10 = a surge
     surge_from: datetime | str | None = None  # the surge applies from this instant (None: always)
     anomaly: Anomaly | str | None = None  # an Anomaly or its spec (see parse_anomaly)
@@ -238,7 +238,8 @@ class Simulator:
             segment_end = t - t % MINUTE + MINUTE
             if not surged:
                 segment_end = min(segment_end, self._surge_from)
-            rate = self._leads_per_ms * DIURNAL[minute_of_day(int(t))] * (self.config.surge if surged else 1)
+            rate = (self._leads_per_ms * DIURNAL[minute_of_day(int(t))] * model.day_level(int(t))
+                    * (self.config.surge if surged else 1))
             t += rng.expovariate(rate)
             if t < segment_end:
                 break
@@ -279,7 +280,10 @@ class Simulator:
                         "province": journey.province,
                         "device": model.pick(rng, model.DEVICE_TABLES[channel.code]), "phone": phone})
         if rng.random() < model.DIAL_P:
-            due = model.defer(ts + model.lognormal(rng, 3 * MINUTE) + SECOND, model.CALL_HOURS, rng.random())
+            at_once = ts + model.lognormal(rng, 3 * MINUTE) + SECOND
+            due = model.defer(at_once, model.CALL_HOURS, rng.random())
+            if due != at_once and rng.random() < model.NIGHT_ROBOT_P:  # drawn only at night
+                due = at_once
             self._push(due, _CALL, journey)
         if rng.random() < channel.start:
             self._push(ts + model.lognormal(rng, 30 * SECOND) + SECOND, _STEP, journey)
@@ -381,7 +385,7 @@ class Simulator:
         journey.next_product = product = model.pick(rng, model.PRODUCT_TABLES[journey.segment])
         due = ts + model.lognormal(rng, 40 * MINUTE, 1.0) + SECOND
         if product in ("stock", "bond"):  # exchange-traded: in sessions only; fund orders come any time
-            due = model.defer(due, model.SESSIONS, rng.random())
+            due = model.defer_to_weekday(due, model.SESSIONS, rng.random())
         self._push(due, _TRADE, journey)
 
     def _trade(self, journey: _Journey, ts: int) -> None:
