@@ -12,13 +12,14 @@ import socket
 import subprocess
 import sys
 import time
+from concurrent import futures
 from pathlib import Path
 
 import pytest
 import requests
 
 from ecc.embedded import free_port, wait_for_port
-from ecc.web.webworker import MAX_BODY_BYTES, RequestReader
+from ecc.web.webworker import MAX_BODY_BYTES, RequestReader, lane
 
 THREADS = 2
 TESTS = Path(__file__).resolve().parent
@@ -67,6 +68,32 @@ def test_slow_bodies_and_the_thread_pool(server, starved):
     finally:
         for s in slow:
             s.close()
+
+
+@pytest.mark.parametrize("server, starved", [("gthread", True), ("ecc.web.webworker.BufferingWorker", False)],
+                         indirect=["server"], ids=["stock-gthread", "buffering"])
+def test_api_queries_do_not_queue_the_wall_refresh(server, starved):
+    """Twice as many slow /api/ queries as threads are in flight; the wall's refresh (a Dash callback)
+    still answers at once with the screens' own lane, and waits behind them without it."""
+    with futures.ThreadPoolExecutor(THREADS * 2) as pool:
+        slow = [pool.submit(requests.get, f"http://127.0.0.1:{server}/api/v1/slow", timeout=30)
+                for _ in range(THREADS * 2)]
+        time.sleep(0.5)
+        started = time.monotonic()
+        answer = requests.post(f"http://127.0.0.1:{server}/_dash-update-component", json={}, timeout=30)
+        waited = time.monotonic() - started
+        assert answer.text == "pong"
+        assert all(f.result().text == "slow" for f in slow)
+    assert (waited > 1.0) is starved, waited
+
+
+def test_lane_of_a_request():
+    assert lane(b"GET /api/v1/kpis?channel=douyin HTTP/1.1\r\nHost: x") == "api"
+    assert lane(b"POST /api/v1/events HTTP/1.1") == "api"
+    assert lane(b"GET /api/v1/health HTTP/1.1") == "screen"
+    assert lane(b"POST /_dash-update-component HTTP/1.1") == "screen"
+    assert lane(b"GET /screen/funnel?kiosk=1 HTTP/1.1") == "screen"
+    assert lane(b"garbage") == "screen"
 
 
 @pytest.mark.parametrize("server", ["ecc.web.webworker.BufferingWorker"], indirect=True)

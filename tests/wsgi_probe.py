@@ -1,6 +1,9 @@
-"""A tiny WSGI app for the web server tests: /ping answers at once, /echo returns the body's length."""
+"""A tiny WSGI app for the web server tests: /ping answers at once, /echo returns the body's length,
+/api/v1/slow takes two seconds (a heavy drill-down query)."""
 
 from __future__ import annotations
+
+import time
 
 
 def app(environ, start_response):
@@ -10,6 +13,9 @@ def app(environ, start_response):
         while chunk := stream.read(65536):
             size += len(chunk)
         body = str(size).encode()
+    elif environ["PATH_INFO"] == "/api/v1/slow":
+        time.sleep(2)
+        body = b"slow"
     else:
         body = b"pong"
     start_response("200 OK", [("Content-Type", "text/plain"), ("Content-Length", str(len(body)))])

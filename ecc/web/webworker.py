@@ -12,6 +12,11 @@ buffer, never a thread, and is answered 408 when its deadline passes (mod_reqtim
 the head, 20 s for the body extended by one second per 500 bytes received, 300 s at most). A body
 announced over the limit is answered 413 from its Content-Length before a byte of it is read.
 
+Because the request is whole before a thread is chosen, its path picks the thread pool: the screens
+(Dash pages and their callbacks, assets, health) have a pool of their own beside the one serving /api/,
+so 200 programs or managers querying the API at once cannot queue the wall's one-second refresh behind
+them (issue 7: the wall's refresh p95 under 200 concurrent /kpis clients).
+
 Run it with `gunicorn --worker-class ecc.web.webworker.BufferingWorker` (what `ecc web` does).
 """
 
@@ -22,6 +27,7 @@ import json
 import selectors
 import tempfile
 import time
+from concurrent import futures
 from functools import partial
 
 from gunicorn.workers.gthread import ThreadWorker
@@ -136,6 +142,15 @@ class RequestReader:
         return started + min(MAX_READ_S, HEAD_TIMEOUT_S + BODY_TIMEOUT_S + self.body / BODY_MIN_RATE)
 
 
+def lane(head: bytes) -> str:
+    """"api" for /api/ requests (health excepted: a probe must not wait behind queries), else "screen"."""
+    line = head.split(b"\r\n", 1)[0].split(b" ")
+    path = line[1] if len(line) > 1 else b"/"
+    if path.startswith(b"/api/") and not path.startswith(b"/api/v1/health"):
+        return "api"
+    return "screen"
+
+
 class PrefetchSocket:
     """The connection's socket, answering recv() from the buffered request first."""
 
@@ -181,6 +196,20 @@ class BufferingWorker(ThreadWorker):
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         self.reading: dict[int, _Pending] = {}
+        self.screen_pool: futures.ThreadPoolExecutor | None = None
+
+    def init_process(self):
+        # The screens' lane: as many threads as the API's again, at least two.
+        self.screen_pool = futures.ThreadPoolExecutor(max_workers=max(2, self.cfg.threads),
+                                                      thread_name_prefix="ecc-screen")
+        super().init_process()
+
+    def enqueue_on_lane(self, conn, head: bytes) -> None:
+        if lane(head) == "api":
+            self.enqueue_req(conn)
+            return
+        fs = self.screen_pool.submit(self.handle, conn)
+        fs.add_done_callback(lambda fut: self.method_queue.defer(self.finish_request, conn, fut))
 
     def accept(self, listener):
         try:
@@ -237,7 +266,7 @@ class BufferingWorker(ThreadWorker):
             return
         conn.sock.prefetch(pending.spool)
         conn.data_ready = True  # gthread's handle() must not wait for more bytes
-        self.enqueue_req(conn)
+        self.enqueue_on_lane(conn, bytes(pending.reader.head[:512]))
 
     def _stop_reading(self, pending: _Pending) -> None:
         sock = pending.conn.sock
@@ -271,9 +300,16 @@ class BufferingWorker(ThreadWorker):
             self._stop_reading(pending)
             self._refuse(pending, "408 Request Timeout", "request not received in time")
 
+    def handle_quit(self, sig, frame):
+        if self.screen_pool is not None:
+            self.screen_pool.shutdown(wait=False)
+        super().handle_quit(sig, frame)
+
     def run(self):
         try:
             super().run()
         finally:
             for pending in list(self.reading.values()):
                 self._drop(pending)
+            if self.screen_pool is not None:
+                self.screen_pool.shutdown(wait=False)
