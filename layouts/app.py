@@ -18,7 +18,7 @@ from dash import Dash, Input, Output, dcc, html
 
 import assets
 from ecc.config import Settings
-from layouts import alerts_page, ids, screens, wall
+from layouts import alerts_page, drill, ids, screens, wall
 from layouts.chrome import SCREEN_PATHS
 from layouts.i18n import DEFAULT_LANG, lang_from_search, t
 
@@ -73,6 +73,9 @@ def _pages(settings: Settings) -> dict[str, Page]:
         ),
     }
     pages.update({SCREEN_PATHS[name]: sub(name) for name in screens.SCREEN_LAYOUTS})
+    # The drill-down (layouts/drill.py): one page per view, one set of callbacks.
+    pages.update({path: Page(render=render, register=drill.register_callbacks)
+                  for path, render in drill.routes().items()})
     pages[alerts_page.PATH] = Page(render=alerts_page.layout, register=alerts_page.register_callbacks)
     return pages
 
