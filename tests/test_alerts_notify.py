@@ -259,6 +259,7 @@ def test_every_format_gets_one_message_per_group_with_the_evidence(engine, robot
 
     hook = json.loads(robots.received("webhook")[-1]["body"])
     assert hook["transition"] == "firing" and [a["id"] for a in hook["alerts"]] == [101, 102]
+    assert len(hook["group_id"]) == 32
     assert hook["alerts"][0]["link"].startswith("https://ecc.example.com/drill?channel=douyin&step=8")
     texts = {
         "webhook": hook["text"],
@@ -308,6 +309,8 @@ def test_dead_receivers_are_retried_with_backoff_and_the_others_still_get_theirs
     # a receiver that recovers is sent to on its second attempt
     rows = sorted(log_of(engine, flaky["id"]), key=lambda d: d["attempt"])
     assert [(d["attempt"], d["status"]) for d in rows] == [(1, "retrying"), (2, "sent")]
+    copies = [json.loads(r["body"]) for r in robots.requests[before:] if r["path"].startswith("/fail/1/")]
+    assert len(copies) == 2 and copies[0]["group_id"] == copies[1]["group_id"], "a retry is the same message"
 
     # exponential backoff: 0.3 s, then 0.6 s between the attempts at the broken receiver
     times = [r["at"] for r in robots.requests[before:] if r["path"] == "/down"]

@@ -90,6 +90,7 @@ class Message:
     title: str
     sections: tuple[Section, ...]
     alerts: tuple[dict, ...]  # the alerts in the API shape, links made absolute (the JSON webhook's body)
+    group_id: str = ""  # one id per group, the same in every receiver's copy and every retry
 
     def plain_text(self, limit: int | None = None) -> str:
         """Title, then one block per alert; with `limit` (characters) the blocks that do not fit are
@@ -226,7 +227,7 @@ def section(alert: Mapping, lang: str, names: Mapping[str, tuple[str, str]], pub
 
 
 def render(group: Sequence[Mapping], transition: str, *, lang: str = "zh", public_url: str = "",
-           channel_names: Mapping[str, tuple[str, str]] | None = None) -> Message:
+           channel_names: Mapping[str, tuple[str, str]] | None = None, group_id: str = "") -> Message:
     """The message of one group of alerts that changed state together."""
     if transition not in TRANSITIONS:
         raise ValueError(f"transition must be one of {', '.join(TRANSITIONS)}, got {transition!r}")
@@ -235,7 +236,7 @@ def render(group: Sequence[Mapping], transition: str, *, lang: str = "zh", publi
     sections = tuple(section(a, lang, names, public_url, transition) for a in group)
     alerts = tuple({**a, "link": absolute_link(a.get("link"), public_url)} for a in group)
     return Message(transition=transition, lang=lang, title=word(f"title.{transition}", lang, n=len(group)),
-                   sections=sections, alerts=alerts)
+                   sections=sections, alerts=alerts, group_id=group_id)
 
 
 def probe_message(lang: str = "zh") -> Message:

@@ -24,6 +24,7 @@ import logging
 import os
 import threading
 import time
+import uuid
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -160,11 +161,12 @@ def _fan_out(engine, policy: Policy, alerts: list[dict], transition: str) -> Non
         log.info("notify: %d alert(s) %s, no receiver enabled", len(alerts), transition)
         return
     names = metadata.channel_names(engine)
+    group_id = uuid.uuid4().hex  # lets a webhook drop the second copy of a retried delivery
     rendered: dict[str, messages.Message] = {}
     for t in targets:
         if t.lang not in rendered:
             rendered[t.lang] = messages.render(alerts, transition, lang=t.lang, public_url=policy.public_url,
-                                               channel_names=names)
+                                               channel_names=names, group_id=group_id)
         _attempt(engine, policy, t, rendered[t.lang], 1)
 
 

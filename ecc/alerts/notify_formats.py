@@ -137,7 +137,8 @@ class Webhook(HttpNotifier):
     kind = "webhook"
 
     def build(self, target: Target, message: Message, now: datetime) -> HttpRequest:
-        body = _json({"source": "ecc", "version": 1, "transition": message.transition, "lang": message.lang,
+        body = _json({"source": "ecc", "version": 1, "group_id": message.group_id,
+                      "transition": message.transition, "lang": message.lang,
                       "title": message.title, "text": message.plain_text(), "alerts": list(message.alerts),
                       "sent_at": now.isoformat(timespec="seconds")})
         headers = {"Content-Type": "application/json; charset=utf-8"}
