@@ -7,6 +7,7 @@ follows the redirects ECC -> provider -> ECC. Nothing of the client side is repl
 
 from __future__ import annotations
 
+import re
 import threading
 from urllib.parse import parse_qs, urlencode, urlsplit
 
@@ -316,3 +317,34 @@ def test_claims_map_to_the_highest_role_or_the_default():
     for claims in ({}, {"preferred_username": "李伟"}, {"preferred_username": ["a", "b"]}):
         with pytest.raises(ValueError):
             oidc_claims.user_name_of(claims, config)
+
+
+# ---- in a real browser ---------------------------------------------------------------------------------
+
+@pytest.mark.browser
+def test_sso_in_a_browser_from_the_login_page_to_the_wall_and_out(ecc, idp, tmp_path):
+    from playwright.sync_api import expect, sync_playwright
+
+    with sync_playwright() as pw:
+        chromium = pw.chromium.launch(executable_path="/usr/bin/chromium", args=["--no-sandbox",
+                                                                               "--disable-gpu"])
+        try:
+            page = chromium.new_page(viewport={"width": 1920, "height": 1080})
+            errors: list[str] = []
+            page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+            page.goto(f"{ecc.base}/")
+            expect(page).to_have_url(re.compile(r"/login\?next=%2F$"))  # the guard sends us to log in
+            page.screenshot(path=str(tmp_path / "login-with-sso.png"))
+            page.click("#sso-login")  # 使用单点登录: to the provider and back
+            expect(page.locator(".screen-wall")).to_be_visible(timeout=20_000)  # the wall, rendered
+            assert urlsplit(page.url).path == "/"
+            assert page.evaluate("fetch('/api/v1/me').then(r => r.json())")["source"] == "oidc"
+            page.screenshot(path=str(tmp_path / "wall-after-sso.png"))
+            assert errors == []  # the wall's own callbacks were allowed (a refused one logs a 403)
+            page.goto(f"{ecc.base}/logout")
+            page.click("#logout-submit")
+            expect(page).to_have_url(re.compile(r"/login"))
+            page.goto(f"{ecc.base}/")
+            expect(page).to_have_url(re.compile(r"/login\?next="))  # logged out: the wall is closed again
+        finally:
+            chromium.close()

@@ -138,7 +138,7 @@ def login_part(lang: str, next_path: str, error: str | None) -> Markup:
 def _refuse(reason: str, lang: str, actor: str = "?", detail: str = "") -> Response:
     """Back to the login page with the reason; the attempt in the audit trail (never a token in it)."""
     ctx = current()
-    log.warning("single sign-on refused (%s) for %s: %s", reason, actor, detail)
+    log.warning("single sign-on refused (%s) for %r: %r", reason, actor, detail)
     audit.record(ctx.engine, actor=actor, actor_kind="none", action="login.failed", method=request.method,
                  path=request.path, status=303, ip=request.remote_addr or "",
                  summary=audit.summary_of({"action": "oidc", "kind": reason}))
