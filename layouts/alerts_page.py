@@ -48,7 +48,7 @@ IDS = {name: f"{P}-{name}" for name in (
 # The least role of each callback, by its first output (docs/api.md Access): viewers read alerts and
 # silences; operators ack and silence; admins edit rules and receivers and read the delivery log.
 CALLBACK_ROLES = {IDS["alerts"]: "viewer", IDS["op-version"]: "operator", IDS["rules"]: "admin",
-                  IDS["admin-version"]: "admin"}
+                  IDS["log"]: "admin", IDS["admin-version"]: "admin"}
 _RANK = {"viewer": 0, "operator": 1, "admin": 2}
 
 
@@ -189,24 +189,33 @@ def register_callbacks(app: Dash, _snapshot_provider=None) -> None:
         return (alert_rows(recent_alerts(engine, int(days or 1)), lang, names),
                 silence_rows(store.list_silences(engine), lang, names))
 
+    # Rules and receivers are drawn when their tab opens or after an add or delete, never on the timer:
+    # a redraw would wipe params an admin is typing. The delivery log follows the timer.
     @app.callback(Output(IDS["rules"], "children"), Output(IDS["receivers"], "children"),
-                  Output(IDS["log"], "children"),
-                  Input(IDS["refresh"], "n_intervals"), Input(IDS["admin-version"], "data"),
-                  Input(IDS["tabs"], "value"), State(f"{P}-lang", "data"))
-    def show_admin(_n, _version, tab, lang):
+                  Input(IDS["admin-version"], "data"), Input(IDS["tabs"], "value"),
+                  State(f"{P}-lang", "data"))
+    def show_admin(_version, tab, lang):
         engine = _engine()
         if not _may("admin"):
-            denied = html.Div(s("denied", lang, role="admin"), className="ap-empty")
-            return denied, denied, denied
+            return (html.Div(s("denied", lang, role="admin"), className="ap-empty"),) * 2
         if engine is None:
-            return (html.Div(s("no_db", lang), className="ap-empty"),) * 3
-        if tab not in ("rules", "receivers", "log"):
-            return no_update, no_update, no_update
-        names = _names(engine)
-        rules = rule_rows(store.list_rules(engine), lang, names) if store is not None else \
+            return (html.Div(s("no_db", lang), className="ap-empty"),) * 2
+        if tab not in ("rules", "receivers"):
+            return no_update, no_update
+        rules = rule_rows(store.list_rules(engine), lang, _names(engine)) if store is not None else \
             html.Div(s("no_store", lang), className="ap-empty")
-        return (rules, receiver_rows([receivers.public(r) for r in receivers.list_receivers(engine)], lang),
-                log_rows(notify_log.list_deliveries(engine, limit=200), lang))
+        return rules, receiver_rows([receivers.public(r) for r in receivers.list_receivers(engine)], lang)
+
+    @app.callback(Output(IDS["log"], "children"), Input(IDS["refresh"], "n_intervals"),
+                  Input(IDS["admin-version"], "data"), Input(IDS["tabs"], "value"),
+                  State(f"{P}-lang", "data"))
+    def show_log(_n, _version, tab, lang):
+        engine = _engine()
+        if not _may("admin"):
+            return html.Div(s("denied", lang, role="admin"), className="ap-empty")
+        if engine is None or tab != "log":
+            return no_update
+        return log_rows(notify_log.list_deliveries(engine, limit=200), lang)
 
     @app.callback(Output(IDS["op-version"], "data"), Output(IDS["op-msg"], "children"),
                   Input({"type": f"{P}-ack", "id": ALL}, "n_clicks"),
@@ -280,7 +289,7 @@ def register_callbacks(app: Dash, _snapshot_provider=None) -> None:
                 params = json.loads(_state_of("rule-params", trigger["id"]) or "{}")
                 enabled = bool(_state_of("rule-enabled", trigger["id"]))
                 store.update_rule(engine, trigger["id"], {"params": params, "enabled": enabled})
-                msg = s("done.rule", lang, id=trigger["id"])
+                return no_update, s("done.rule", lang, id=trigger["id"]), no_update  # no redraw
             elif kind_of == f"{P}-rule-del":
                 store.delete_rule(engine, trigger["id"])
                 msg = s("done.rule_del", lang, id=trigger["id"])

@@ -6,6 +6,7 @@ Ack, silence and the receiver editing go through the page's buttons and are chec
 
 from __future__ import annotations
 
+import json
 import threading
 import time
 
@@ -158,3 +159,28 @@ def test_admin_adds_tests_and_disables_a_receiver_without_seeing_its_secret(page
     assert receivers.get_receiver(page_app.engine, made.id).enabled is False
     page.get_by_text("Delivery log", exact=True).click()
     expect(page.locator("#ap-log")).to_be_visible()
+
+
+def test_admin_edits_a_rule_and_a_bad_edit_is_refused_with_a_reason(page_app, tab):
+    from playwright.sync_api import expect
+
+    page = tab
+    store.ensure_defaults(page_app.engine)
+    rule = store.list_rules(page_app.engine)[0]
+    page.goto(page_app.url + "/alerts")
+    page.get_by_text("规则", exact=True).click()
+    params = page.locator(f'[id=\'{{"id":{rule["id"]},"type":"ap-rule-params"}}\']')
+    expect(params).to_be_visible(timeout=8000)
+    changed = {**rule["params"], "mute": [{"days": "sat-sun", "from": "00:00", "to": "23:59"}]}
+    params.fill(json.dumps(changed))
+    save = page.locator(f'[id=\'{{"id":{rule["id"]},"type":"ap-rule-save"}}\']')
+    save.click()
+    expect(page.locator("#ap-admin-msg")).to_contain_text(f"规则 {rule['id']} 已保存")
+    [stored] = [r for r in store.list_rules(page_app.engine) if r["id"] == rule["id"]]
+    assert stored["params"]["mute"] == changed["mute"]
+
+    params.fill("{not json")
+    save.click()
+    expect(page.locator("#ap-admin-msg")).to_contain_text("失败")
+    [unchanged] = [r for r in store.list_rules(page_app.engine) if r["id"] == rule["id"]]
+    assert unchanged["params"] == stored["params"]
