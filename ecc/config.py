@@ -68,6 +68,13 @@ class Settings:
     # Days a redelivered event_id is remembered by the live store, and days of live counters kept.
     live_days: int = 8
     refresh_ms: int = 1000
+    # Access control (docs/security.md). auth: on | off | auto (on unless the server listens on loopback
+    # addresses only; off is refused on any other address).
+    auth: str = "auto"
+    session_cookie_secure: str = "auto"  # auto: Secure when the request came over https; or 1 / 0
+    session_idle_hours: float = 12.0  # a browser session ends after this long unused (a week at most)
+    trusted_origins: str = ""  # comma-separated public origins (https://ecc.example.com) behind a proxy
+    ingest_requests_per_minute: int = 600  # POST /api/v1/events per bearer token (a token may set its own)
     # Faust tuning that makes group joins fast on tansu (DESIGN.md).
     broker_session_timeout: float = 3.0
     broker_heartbeat_interval: float = 0.5
