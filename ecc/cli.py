@@ -127,6 +127,12 @@ def web_workers(settings: Settings, requested: int | None) -> int:
 def cmd_web(args, settings: Settings) -> int:
     """gunicorn in front of the Dash app, with ECC's buffering worker (ecc/webworker.py): a request is
     read whole in the event loop before a thread serves it, so slow clients cannot hold the threads."""
+    from ecc.auth.mode import AuthModeError, resolve
+
+    try:  # auth off only on a loopback address; the workers get the resolved mode (docs/security.md)
+        auth_on = resolve(settings.auth, [args.host])
+    except AuthModeError as exc:
+        raise ConfigError(str(exc)) from None
     if not settings.redis_url:
         raise ConfigError("the web app needs Redis for the wall: set REDIS_URL "
                           "(e.g. redis://127.0.0.1:6379/0); `ecc demo` runs the whole embedded stack")
@@ -139,7 +145,8 @@ def cmd_web(args, settings: Settings) -> int:
     argv = ["gunicorn", "--bind", f"{args.host}:{args.port}", "--workers", str(workers),
             "--worker-class", "ecc.web.webworker.BufferingWorker", "--threads", str(args.threads),
             "--timeout", "120", "--no-control-socket", "--log-level", settings.log_level.lower(),
-            "layouts.server:application()"]
+            "--config", "python:ecc.auth.gunicorn_conf", "layouts.server:application()"]
+    os.environ["ECC_AUTH"] = "on" if auth_on else "off"
     os.execvp(sys.executable, [sys.executable, "-m", *argv])
     return 0  # not reached
 
@@ -191,6 +198,9 @@ def build_parser() -> argparse.ArgumentParser:
                      help="gunicorn workers (default 1 with the embedded chDB, which allows one, else 2)")
     web.add_argument("--threads", type=int, default=16, help="threads per worker (default 16)")
     web.set_defaults(func=cmd_web)
+
+    from ecc.auth.cli import add_parsers as add_access_parsers
+    add_access_parsers(sub)  # ecc user …, ecc token …
 
     rej = sub.add_parser("rejects", help="list recent rejected events with their reasons")
     rej.add_argument("--url", default="http://127.0.0.1:8050")
