@@ -38,10 +38,27 @@ def safe_snapshot(services: Services):
 def build(settings: Settings):
     services = Services.build(settings)
     atexit.register(services.close)
+    return compose(settings, services), services
+
+
+def compose(settings: Settings, services: Services):
+    """The whole web app over `services` (tests build their services themselves and call this)."""
     app = create_app(settings, safe_snapshot(services),
                      extra_setup=lambda dash_app: dash_app.server.register_blueprint(create_api(services)))
     app.server.register_blueprint(create_notify_api(services.meta, settings))  # receivers, delivery log
-    return app, services
+    install_access(app.server, services)
+    return app
+
+
+def install_access(server, services: Services) -> None:
+    """Access control (ecc/auth, docs/security.md): the guard in front of every route and callback, the
+    login page and the admin page."""
+    from ecc.auth import setup
+    from layouts import admin_page, login
+
+    login.register(server)
+    admin_page.register(server)
+    setup.install(server, setup.context_for(services))
 
 
 def application():
