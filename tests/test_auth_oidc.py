@@ -13,16 +13,18 @@ from urllib.parse import parse_qs, urlencode, urlsplit
 
 import pytest
 import requests
+import test_auth_http
 from oidc_provider import OidcProvider
 from werkzeug.serving import make_server
 
-from ecc import metadata
 from ecc.auth import audit, oidc_claims, sessions, users
 from ecc.live.live_store import LiveStore
 from ecc.services import Services
 from layouts.server import compose
 
 ROLE_MAP = "ecc-admins=admin,ecc-ops=operator,ecc-viewers=viewer"
+# The migrated metadata database, on SQLite and (where ECC_TEST_POSTGRES_URL is set) PostgreSQL.
+engine = test_auth_http.engine
 
 
 @pytest.fixture(scope="module")
@@ -38,13 +40,6 @@ def idp(provider):
     provider.user = {"sub": "u-alice", "preferred_username": "alice", "groups": ["staff", "ecc-admins"]}
     provider.userinfo_only, provider.tamper, provider.deny = {}, {}, False
     return provider
-
-
-@pytest.fixture
-def engine(tmp_path):
-    eng = metadata.connect(f"sqlite:///{tmp_path / 'meta' / 'ecc.sqlite3'}")
-    metadata.migrate(eng)
-    return eng
 
 
 class Ecc:
