@@ -14,6 +14,7 @@ import redis
 from ecc.alerts.receivers_api import create_notify_api
 from ecc.config import Settings
 from ecc.services import Services
+from ecc.web import static_cache
 from ecc.web.api import create_api
 from layouts.app import create_app
 
@@ -46,6 +47,7 @@ def compose(settings: Settings, services: Services):
     app = create_app(settings, safe_snapshot(services),
                      extra_setup=lambda dash_app: dash_app.server.register_blueprint(create_api(services)))
     app.server.register_blueprint(create_notify_api(services.meta, settings))  # receivers, delivery log
+    static_cache.install(app.server)  # fingerprinted /assets/ cached for a year, compressed
     install_access(app.server, services)
     return app
 
