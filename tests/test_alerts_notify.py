@@ -159,11 +159,17 @@ class Robots:
 class Mailbox:
     """A real SMTP server on 127.0.0.1 (aiosmtpd) that keeps what it is sent."""
 
-    def __init__(self) -> None:
+    def __init__(self, password: str | None = None) -> None:
+        """With `password`, the server requires AUTH (user "ecc") before it takes mail."""
         from aiosmtpd.controller import Controller
+        from aiosmtpd.smtp import AuthResult
 
         self.messages: list[tuple[list[str], bytes]] = []
         box = self
+
+        def authenticator(server, session, envelope, mechanism, auth_data):
+            ok = auth_data.login == b"ecc" and auth_data.password == (password or "").encode()
+            return AuthResult(success=ok)
 
         class Handler:
             async def handle_DATA(self, server, session, envelope):
@@ -173,7 +179,9 @@ class Mailbox:
         with socket.socket() as s:
             s.bind(("127.0.0.1", 0))
             port = s.getsockname()[1]
-        self.controller = Controller(Handler(), hostname="127.0.0.1", port=port)
+        auth = {"authenticator": authenticator, "auth_required": True, "auth_require_tls": False} \
+            if password else {}
+        self.controller = Controller(Handler(), hostname="127.0.0.1", port=port, **auth)
         self.controller.start()
         self.url = f"smtp://127.0.0.1:{port}"
 
@@ -422,3 +430,23 @@ def test_an_evaluator_without_settings_still_notifies(engine, robots):
     notify.submit(engine, None, [alert(41)], "firing")
     assert notify.wait_idle(10)
     assert [r["verdict"] for r in robots.requests[before:]] == ["ok"]
+
+
+def test_email_through_a_server_that_requires_login_uses_the_secret_as_password(engine, tmp_path):
+    box = Mailbox(password="m@il-pass")
+    try:
+        port = box.url.rsplit(":", 1)[1]
+        right = add(engine, {"kind": "email", "to": "oncall@example.com", "secret": "m@il-pass",
+                             "url": f"smtp://ecc@127.0.0.1:{port}"})
+        wrong = add(engine, {"kind": "email", "to": "oncall@example.com", "secret": "guess",
+                             "url": f"smtp://ecc@127.0.0.1:{port}"})
+        notify.submit(engine, settings_for(tmp_path, notify_attempts=1), [alert(61)], "firing")
+        assert notify.wait_idle(20)
+        assert len(box.messages) == 1
+        assert [d["status"] for d in log_of(engine, right["id"])] == ["sent"]
+        [refused] = log_of(engine, wrong["id"])
+        # (aiosmtpd answers a wrong password with 535 or, after smtplib's next mechanism, not at all)
+        assert refused["status"] == "failed" and refused["error"].startswith("SMTP")
+        assert "guess" not in refused["error"]
+    finally:
+        box.close()
