@@ -7,13 +7,15 @@ an empty-but-clean figure carrying a "no data" note instead of raising.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from datetime import datetime
+from dataclasses import dataclass
+from datetime import datetime, timedelta
 from decimal import Decimal
 
 import plotly.graph_objects as go
 
 from ecc.contract.catalogue import ASSET_CLASS_NAMES, STEPS, channel_label, step_label
 from ecc.timeutil import TZ
+from layouts.compare import breakpoints, context, marked
 from layouts.formatting import (
     as_decimal,
     as_float,
@@ -97,12 +99,6 @@ def _gradient(n: int, start: tuple[int, int, int], end: tuple[int, int, int]) ->
     ]
 
 
-def weakest_breakpoint(conversions: Sequence[float | None]) -> int | None:
-    """The k (1-based) of the lowest step conversion reach[k+1]/reach[k]; None when none is known."""
-    known = [(value, k) for k, value in enumerate(conversions, start=1) if value is not None]
-    return min(known)[1] if known else None
-
-
 def funnel_reach(snapshot: Mapping) -> list[int | None]:
     return [as_int(get_in(snapshot, "totals", "reach", str(k))) for k in STEPS]
 
@@ -112,12 +108,14 @@ def funnel_conversions(snapshot: Mapping) -> list[float | None]:
 
 
 def funnel_figure(snapshot: Mapping, lang: str = "zh") -> go.Figure:
-    """The 11 steps as bars, the breakpoint conversion between each pair, the weakest one in red."""
+    """The 11 steps as bars and the breakpoint conversion between each pair; a breakpoint well below its
+    own baseline (same hours on recent days, layouts/compare.py) is red, with how far below."""
     reach = [value or 0 for value in funnel_reach(snapshot)]
     if not any(reach):
         return empty_figure(lang)
     conversions = funnel_conversions(snapshot)
-    weakest = weakest_breakpoint(conversions)
+    judged = breakpoints(snapshot)
+    marks = marked(judged)
     top = max(reach)
     fig = _figure("funnel", margin=dict(l=FUNNEL_MARGIN_PX, r=FUNNEL_MARGIN_PX, t=6, b=0), bargap=0.38)
     fig.add_trace(go.Bar(
@@ -126,28 +124,37 @@ def funnel_figure(snapshot: Mapping, lang: str = "zh") -> go.Figure:
         customdata=[step_label(k, lang) for k in STEPS],
         hovertemplate="%{customdata}<br>" + t("fig.reach", lang) + " %{y:,}<extra></extra>",
     ))
-    if weakest is not None:
-        fig.add_vrect(x0=weakest + 0.2, x1=weakest + 0.8, y0=0, y1=0.93, fillcolor="rgba(255,92,122,0.13)",
+    for k in marks:
+        fig.add_vrect(x0=k + 0.2, x1=k + 0.8, y0=0, y1=0.93, fillcolor="rgba(255,92,122,0.13)",
                       line_width=0, layer="below")
     # One rail of breakpoint badges along the top, each between the two bars it compares.
     for k, ratio in enumerate(conversions, start=1):
-        is_weak = k == weakest
+        level = marks.get(k)
         fig.add_annotation(
             x=k + 0.5, y=1.0, xref="x", yref="paper", yanchor="top",
-            text=("▼ " if is_weak else "→ ") + fmt_pct(ratio), showarrow=False,
-            font=dict(size=16 if is_weak else 14, color="#ffe1e7" if is_weak else "#9eeeff"),
-            bgcolor="rgba(255,92,122,0.35)" if is_weak else "rgba(34,211,238,0.10)",
-            bordercolor=RED if is_weak else "rgba(34,211,238,0.45)", borderwidth=1, borderpad=4,
+            text=("▼ " if level else "→ ") + fmt_pct(ratio), showarrow=False,
+            font=dict(size=16 if level else 14, color="#ffe1e7" if level else "#9eeeff"),
+            bgcolor=("rgba(255,92,122,0.55)" if level == "bad" else "rgba(255,92,122,0.30)") if level
+            else "rgba(34,211,238,0.10)",
+            bordercolor=RED if level else "rgba(34,211,238,0.45)", borderwidth=1, borderpad=4,
+            hovertext=_breakpoint_hover(judged.get(k), lang), captureevents=False,
         )
-    if weakest is not None:
-        fig.add_annotation(
-            x=weakest + 0.5, y=1.0, xref="x", yref="paper", yanchor="top", yshift=-34,
-            text=t("fig.weakest", lang), showarrow=False, font=dict(size=15, color=RED),
-        )
+        if level:
+            fig.add_annotation(
+                x=k + 0.5, y=1.0, xref="x", yref="paper", yanchor="top", yshift=-34, showarrow=False,
+                text=t("fig.below_baseline", lang, pct=fmt_pct(judged[k]["below"], 0)),
+                font=dict(size=14, color=RED),
+            )
     fig.update_xaxes(range=[0.5, len(STEPS) + 0.5], showticklabels=False, showgrid=False, zeroline=False,
                      fixedrange=True)
     fig.update_yaxes(range=[0, top * 1.3], visible=False, fixedrange=True)
     return fig
+
+
+def _breakpoint_hover(row: Mapping | None, lang: str) -> str | None:
+    if not row:
+        return None
+    return t("fig.baseline_hover", lang, today=fmt_pct(row["today"]), baseline=fmt_pct(row["baseline"]))
 
 
 def _ranked_categories(fig: go.Figure) -> None:
@@ -236,44 +243,84 @@ def _partial_bucket(snapshot: Mapping) -> str | None:
     return f"{local:%H:%M}"
 
 
-def _split_partial(xs: list[str], ys: list[int], partial: str | None) -> tuple[list, list, list, list]:
-    """(complete x, complete y, tail x, tail y): the tail joins the last complete bucket to the partial one,
-    so the line does not plunge in the last minute while it is still being counted."""
-    if partial is None or not xs or xs[-1] != partial:
-        return xs, ys, [], []
-    return xs[:-1], ys[:-1], xs[-2:], ys[-2:]
+def _minutes_until(day: str, partial: str) -> list[str]:
+    """Every minute x of `day` from 00:00 up to (not including) the partial one."""
+    start = datetime.fromisoformat(day)
+    end = datetime.fromisoformat(partial)
+    count = int((end - start).total_seconds() // 60)
+    return [(start + timedelta(minutes=i)).strftime("%Y-%m-%d %H:%M") for i in range(max(0, count))]
+
+
+@dataclass(frozen=True)
+class TrendParts:
+    """The per-minute trend's four lines, in trace order: last week, yesterday (the API's series
+    companions, same minutes), today's complete minutes (zeros filled in, like the API), and the tail
+    from the last complete minute to the one still being counted."""
+
+    week_x: list
+    week_y: list
+    day_x: list
+    day_y: list
+    done_x: list
+    done_y: list
+    tail_x: list
+    tail_y: list
+
+    def traces(self) -> list[tuple[list, list]]:
+        return [(self.week_x, self.week_y), (self.day_x, self.day_y), (self.done_x, self.done_y),
+                (self.tail_x, self.tail_y)]
+
+
+def trend_parts(snapshot: Mapping) -> TrendParts:
+    xs, ys = _series(snapshot, "leads")
+    partial = _partial_bucket(snapshot)
+    day = get_in(snapshot, "day")
+    counted = dict(zip(xs, ys, strict=True))
+    if isinstance(day, str) and day and partial and " " in partial:
+        done_x = _minutes_until(day, partial)
+        done_y = [counted.get(x, 0) for x in done_x]
+        tail_x = [done_x[-1], partial] if done_x else [partial]
+        tail_y = [done_y[-1], counted.get(partial, 0)] if done_x else [counted.get(partial, 0)]
+    else:  # no clock to cut at: every point is drawn as it is
+        done_x, done_y, tail_x, tail_y = xs, ys, [], []
+    ctx = context(snapshot)
+    previous = []
+    for shift in ("previous_week", "previous_day"):
+        px, py = [], []
+        for point in get_in(ctx, "trend", shift, default=[]) or []:
+            if isinstance(point, Sequence) and len(point) >= 2 and as_int(point[1]) is not None:
+                px.append(f"{day} {point[0]}" if isinstance(day, str) and day else str(point[0]))
+                py.append(as_int(point[1]))
+        previous += [px, py]
+    return TrendParts(*previous, done_x, done_y, tail_x, tail_y)
 
 
 def trend_figure(snapshot: Mapping, lang: str = "zh") -> go.Figure:
-    """Leads and accounts opened per minute today; opened on its own right-hand axis. The current minute
-    is drawn apart (dotted, "partial"): its count is not complete yet."""
-    lead_x, lead_y = _series(snapshot, "leads")
-    open_x, open_y = _series(snapshot, "opened")
-    if not lead_x and not open_x:
+    """Leads per minute today against the same minutes yesterday and last week. Only complete minutes
+    are drawn as the line; the minute still being counted is a dotted tail ("minute in progress")
+    instead of a plunge. The four traces are always present, in TrendParts order, so that the wall can
+    extend them in place (layouts/wall.py: trend_patch)."""
+    parts = trend_parts(snapshot)
+    if not any(xs for xs, _ in parts.traces()):
         return empty_figure(lang)
-    partial = _partial_bucket(snapshot)
     fig = _figure("trend", margin=dict(l=8, r=8, t=30, b=8), showlegend=True, hovermode="x unified",
                   legend=dict(orientation="h", x=1.0, xanchor="right", y=1.0, yanchor="bottom",
                               font=dict(size=15)))
-    for xs, ys, name, color, axis in ((lead_x, lead_y, "fig.leads", CYAN, "y"),
-                                      (open_x, open_y, "fig.opened", GREEN, "y2")):
-        done_x, done_y, tail_x, tail_y = _split_partial(xs, ys, partial)
+    styles = (("fig.previous_week", MUTED, "dot", 1.5), ("fig.previous_day", AMBER, "dash", 1.8),
+              ("fig.today", CYAN, "solid", 2.5))
+    for (xs, ys), (name, color, dash, width) in zip(parts.traces()[:3], styles, strict=True):
         fill = dict(fill="tozeroy", fillgradient=dict(
             type="vertical", colorscale=[[0, "rgba(34,211,238,0.0)"], [1, "rgba(34,211,238,0.32)"]],
-        )) if axis == "y" else {}
+        )) if name == "fig.today" else {}
         fig.add_trace(go.Scatter(
-            x=done_x, y=done_y, name=t(name, lang), mode="lines", yaxis=axis, hovertemplate="%{y:,}",
-            line=dict(color=color, width=2.5, shape="spline", smoothing=0.6), legendgroup=name, **fill,
+            x=xs, y=ys, name=t(name, lang), mode="lines", hovertemplate="%{y:,}",
+            line=dict(color=color, width=width, dash=dash), **fill,
         ))
-        if tail_x:
-            fig.add_trace(go.Scatter(
-                x=tail_x, y=tail_y, name=t(name, lang), mode="lines+markers", yaxis=axis, showlegend=False,
-                line=dict(color=color, width=2, dash="dot"), marker=dict(size=[0, 7], color=color),
-                legendgroup=name, hovertemplate="%{y:,} (" + t("fig.partial", lang) + ")",
-            ))
-    fig.update_layout(yaxis2=dict(overlaying="y", side="right", showgrid=False, rangemode="tozero",
-                                  tickmode="auto", nticks=5, tickfont=dict(color=GREEN), fixedrange=True,
-                                  automargin=True, ticklabelshift=-10))
+    fig.add_trace(go.Scatter(
+        x=parts.tail_x, y=parts.tail_y, name=t("fig.partial", lang), mode="lines+markers", showlegend=False,
+        line=dict(color=CYAN, width=2, dash="dot"), marker=dict(size=7, color=CYAN),
+        hovertemplate="%{y:,} (" + t("fig.partial", lang) + ")",
+    ))
     fig.update_layout(yaxis=dict(rangemode="tozero", nticks=5, tickfont=dict(color=CYAN), fixedrange=True,
                                  automargin=True, ticklabelshift=-10))
     dated = isinstance(get_in(snapshot, "day"), str)

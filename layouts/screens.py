@@ -19,6 +19,7 @@ from dash import ALL, Dash, Input, Output, State, html, no_update
 from ecc.contract.catalogue import PRODUCTS, channel_label
 from ecc.timeutil import TZ
 from layouts import ids
+from layouts.alerts_view import alert_list
 from layouts.chrome import (
     HeaderIds,
     footer,
@@ -31,6 +32,7 @@ from layouts.chrome import (
     stores,
     tick,
 )
+from layouts.compare import kpi_compare
 from layouts.figures import (
     asset_figure,
     channel_figure,
@@ -53,13 +55,14 @@ from layouts.formatting import (
 )
 from layouts.i18n import normalize_lang, t
 from layouts.memo import ViewMemo, digest
-from layouts.wall import KPI_PROPS, alerts_empty, funnel_steps, graph, kpi_card, kpi_parts, panel
+from layouts.provinces import province_figure
+from layouts.wall import KPI_PROPS, funnel_steps, graph, kpi_card, kpi_parts, panel
 
 logger = logging.getLogger(__name__)
 
 HEADER = HeaderIds("screen")
 FIG, HTML = "ecc-fig", "ecc-html"
-KPI_VALUE, KPI_HINT = "ecc-kpi", "ecc-kpi-hint"
+KPI_VALUE, KPI_HINT, KPI_COMPARE = "ecc-kpi", "ecc-kpi-hint", "ecc-kpi-compare"
 
 
 def turnover_rate(snapshot: Mapping) -> float | None:
@@ -135,15 +138,17 @@ WIDGETS: dict[str, Widget] = {
     "money": Widget(HTML, money_flows, "panel.money"),
     "wealth": Widget(FIG, wealth_figure, "panel.wealth"),
     "turnover": Widget(HTML, turnover, "panel.turnover"),
+    "provinces": Widget(FIG, province_figure, "panel.provinces"),
+    "alerts": Widget(HTML, alert_list, "panel.alerts"),
 }
 
 # Each screen: KPI cards on top (wall.KPI_KEYS), then panels (a widget name, or several in one panel).
 SCREEN_LAYOUTS: dict[str, tuple[tuple[str, ...], tuple[object, ...]]] = {
     "acquisition": (("leads", "dial_rate", "opened", "open_rate"), ("channels", "leaderboard", "trend")),
     "funnel": (("leads", "opened", "open_rate"), (("funnel", "funnel-steps"), "rejects", "channels")),
-    "assets": (("first_deposits", "deposit_amount", "net_inflow"), ("assets", "money")),
+    "assets": (("first_deposits", "deposit_amount", "net_inflow"), ("assets", "provinces", "money")),
     "service": ((), ("turnover", "wealth")),
-    "alerts": ((), ()),
+    "alerts": ((), ("alerts",)),
 }
 
 
@@ -164,15 +169,15 @@ def layout(screen: str, lang: str = "zh", refresh_ms: int = 1000, pathname: str 
     moment = (now or datetime.now(TZ)).astimezone(TZ)
     kpi_names, panels = SCREEN_LAYOUTS[screen]
     kpis = [html.Div(kpi_card(key, {}, lang, value_id={"type": KPI_VALUE, "name": key},
-                              hint_id={"type": KPI_HINT, "name": key}), className=f"kpi-card kpi-card-{key}")
+                              hint_id={"type": KPI_HINT, "name": key},
+                              compare_id={"type": KPI_COMPARE, "name": key}),
+                     className=f"kpi-card kpi-card-{key}")
             for key in kpi_names]
     body = []
     for entry in panels:
         names = entry if isinstance(entry, tuple) else (entry,)
         body.append(panel(names[0], WIDGETS[names[0]].title_key or "", lang,
                           *(_widget(name, lang) for name in names)))
-    if screen == "alerts":
-        body.append(panel("alerts", "panel.alerts", lang, alerts_empty(lang)))
     return html.Div(className=f"ecc-screen sub-screen screen-{screen} lang-{lang}", children=[
         *stores(HEADER, lang, refresh_ms),
         header(HEADER, lang, screen, pathname, search, moment),
@@ -185,12 +190,13 @@ def layout(screen: str, lang: str = "zh", refresh_ms: int = 1000, pathname: str 
 def render(snapshot: Mapping | None, lang: str, now: datetime, fig_ids: list, html_ids: list,
            kpi_ids: list | None = None, memo: ViewMemo | None = None) -> tuple:
     """(day, rates, session children, session class, badge children, badge class, tick, figures, htmls,
-    then per KPI part (value children, data-value, className, style, hint) one list over `kpi_ids`)."""
+    then per KPI part (value children, data-value, className, style, hint, comparison) one list over
+    `kpi_ids`)."""
     snap = snapshot if isinstance(snapshot, Mapping) else {}
     kpi_ids = kpi_ids or []
     session = session_badge(now, lang)
     keep = ([no_update] * len(fig_ids), [no_update] * len(html_ids),
-            *([no_update] * len(kpi_ids) for _ in range(len(KPI_PROPS) + 1)))
+            *([no_update] * len(kpi_ids) for _ in range(len(KPI_PROPS) + 2)))
     if snap.get("error"):
         down = freshness_badge(None, lang, source_down=True)
         return (no_update, no_update, *session, *down, tick(now), *keep)
@@ -201,7 +207,8 @@ def render(snapshot: Mapping | None, lang: str, now: datetime, fig_ids: list, ht
     def view(kind: str, name: str, build: Callable[[], object]) -> object:
         return build() if memo is None else memo.get((kind, name, lang, key), build)
 
-    parts = [view("kpi", i["name"], lambda i=i: kpi_parts(i["name"], snap, lang)) for i in kpi_ids]
+    parts = [view("kpi", i["name"], lambda i=i: (*kpi_parts(i["name"], snap, lang),
+                                                   kpi_compare(i["name"], snap, lang))) for i in kpi_ids]
     return (
         fmt_day(get_in(snap, "day") or now.astimezone(TZ).date().isoformat(), lang),
         rates_line(snap, lang),
@@ -210,7 +217,7 @@ def render(snapshot: Mapping | None, lang: str, now: datetime, fig_ids: list, ht
         tick(now),
         [view("widget", i["name"], lambda i=i: WIDGETS[i["name"]].render(snap, lang)) for i in fig_ids],
         [view("widget", i["name"], lambda i=i: WIDGETS[i["name"]].render(snap, lang)) for i in html_ids],
-        *([part[j] for part in parts] for j in range(len(KPI_PROPS) + 1)),
+        *([part[j] for part in parts] for j in range(len(KPI_PROPS) + 2)),
     )
 
 def register_callbacks(app: Dash, snapshot_provider: Callable[[], Mapping | None],
@@ -227,6 +234,7 @@ def register_callbacks(app: Dash, snapshot_provider: Callable[[], Mapping | None
         Output({"type": HTML, "name": ALL}, "children"),
         *(Output({"type": KPI_VALUE, "name": ALL}, prop) for prop in KPI_PROPS),
         Output({"type": KPI_HINT, "name": ALL}, "children"),
+        Output({"type": KPI_COMPARE, "name": ALL}, "children"),
         Input(HEADER.interval, "n_intervals"),
         Input(ids.LANG_STORE, "data"),
         State({"type": FIG, "name": ALL}, "id"),

@@ -10,11 +10,12 @@ import logging
 from collections.abc import Callable, Mapping
 from datetime import datetime
 
-from dash import Dash, Input, Output, dcc, html, no_update
+from dash import Dash, Input, Output, State, dcc, html, no_update
 
 from ecc.contract.catalogue import STEPS, step_label
 from ecc.timeutil import TZ
 from layouts import ids
+from layouts.alerts_view import alert_list, banner
 from layouts.chrome import (
     HeaderIds,
     footer,
@@ -27,15 +28,14 @@ from layouts.chrome import (
     stores,
     tick,
 )
+from layouts.compare import breakpoints, kpi_compare, marked, night_hint
 from layouts.figures import (
     asset_figure,
     channel_figure,
     empty_figure,
-    funnel_conversions,
     funnel_figure,
     funnel_reach,
     trend_figure,
-    weakest_breakpoint,
     wealth_figure,
 )
 from layouts.formatting import (
@@ -53,6 +53,8 @@ from layouts.formatting import (
 )
 from layouts.i18n import normalize_lang, short_step_label, t
 from layouts.memo import ViewMemo, digest
+from layouts.provinces import province_figure
+from layouts.trend_patch import trend_update
 
 logger = logging.getLogger(__name__)
 
@@ -77,6 +79,10 @@ ID_CHANNEL_GRAPH = "wall-channel-graph"
 ID_TREND_GRAPH = "wall-trend-graph"
 ID_ASSET_GRAPH = "wall-asset-graph"
 ID_WEALTH_GRAPH = "wall-wealth-graph"
+ID_PROVINCE_GRAPH = "wall-province-graph"
+ID_TREND_STATE = "wall-trend-state"  # what the browser's trend holds (layouts/trend_patch.py)
+ID_ALERT_STRIP = "wall-alert-strip"
+ID_ALERT_LIST = "wall-alert-list"
 
 
 def kpi_id(key: str) -> str:
@@ -90,6 +96,11 @@ def kpi_hint_id(key: str) -> str:
 
 def kpi_card_id(key: str) -> str:
     return f"kpi-card-{key}"
+
+
+def kpi_compare_id(key: str) -> str:
+    """The comparison row of a KPI card (same time yesterday / last week)."""
+    return f"kpi-compare-{key}"
 
 
 def reach_id(step: int) -> str:
@@ -123,6 +134,9 @@ def kpi_value(key: str, snapshot: Mapping, lang: str) -> tuple[list, str, str]:
 
 
 def kpi_hint(key: str, snapshot: Mapping, lang: str) -> str:
+    night = night_hint(key, snapshot, lang)
+    if night:
+        return night
     totals = get_in(snapshot, "totals", default={})
     if key in ("leads", "opened"):
         yesterday = as_int(get_in(snapshot, "previous_day", key))
@@ -154,24 +168,27 @@ def kpi_parts(key: str, snapshot: Mapping, lang: str) -> tuple[list, str, str, d
 KPI_PROPS = ("children", "data-value", "className", "style")  # of the value element, in kpi_parts order
 
 
-def kpi_card(key: str, snapshot: Mapping, lang: str, value_id: object = None, hint_id: object = None) -> list:
-    """Children of one KPI card: label, value (id `kpi-<key>` on the wall), hint."""
+def kpi_card(key: str, snapshot: Mapping, lang: str, value_id: object = None, hint_id: object = None,
+             compare_id: object = None) -> list:
+    """Children of one KPI card: label, value (id `kpi-<key>` on the wall), hint, comparison row."""
     children, raw, css, style, hint = kpi_parts(key, snapshot, lang)
     return [
         html.Div(t(f"kpi.{key}", lang), className="kpi-label"),
         html.Div(children, id=value_id or kpi_id(key), className=css, style=style, **{"data-value": raw}),
         html.Div(hint, id=hint_id or kpi_hint_id(key), className="kpi-hint"),
+        html.Div(kpi_compare(key, snapshot, lang), id=compare_id or kpi_compare_id(key),
+                 className="kpi-compare"),
     ]
 
 
 def funnel_steps(snapshot: Mapping, lang: str) -> list:
     """The funnel as an HTML list: one cell per step, reach in `reach-<k>`, under the chart's bars."""
     reach = funnel_reach(snapshot)
-    weakest = weakest_breakpoint(funnel_conversions(snapshot))
+    marks = marked(breakpoints(snapshot))
     items = []
     for k, value in zip(STEPS, reach, strict=True):
         rejects = as_int(get_in(snapshot, "totals", "rejects", str(k)))
-        weak = " weak" if weakest is not None and k in (weakest, weakest + 1) else ""
+        weak = " weak" if k in marks or (k - 1) in marks else ""
         items.append(html.Li(className=f"funnel-step{weak}", children=[
             html.Div(f"{k:02d}", className="step-no"),
             html.Div(short_step_label(k, lang), className="step-name", title=step_label(k, lang)),
@@ -202,19 +219,23 @@ def rebuilding(lang: str, now: datetime | None = None) -> tuple:
 
 
 def _body(snap: Mapping, lang: str) -> tuple:
-    """The outputs that depend on the snapshot's numbers only (memoized per snapshot: layouts/memo.py)."""
+    """The outputs that depend on the snapshot's numbers only (memoized per snapshot: layouts/memo.py).
+    The trend is not among them: it is patched per browser (layouts/trend_patch.py)."""
     return (
-        *(part for key in KPI_KEYS for part in kpi_parts(key, snap, lang)),
+        *(part for key in KPI_KEYS for part in (*kpi_parts(key, snap, lang), kpi_compare(key, snap, lang))),
         funnel_steps(snap, lang),
         funnel_figure(snap, lang),
         channel_figure(snap, lang),
-        trend_figure(snap, lang),
         asset_figure(snap, lang),
         wealth_figure(snap, lang),
+        province_figure(snap, lang),
+        *banner(snap, lang),
+        alert_list(snap, lang),
     )
 
 
-def render(snapshot: Mapping | None, lang: str, now: datetime, memo: ViewMemo | None = None) -> tuple:
+def render(snapshot: Mapping | None, lang: str, now: datetime, memo: ViewMemo | None = None,
+           trend_state: Mapping | None = None) -> tuple:
     """Every output of the refresh callback, in `_OUTPUTS` order, from one snapshot.
 
     A snapshot with an "error" key (the provider's way to say the live store is unreachable) keeps the
@@ -226,10 +247,15 @@ def render(snapshot: Mapping | None, lang: str, now: datetime, memo: ViewMemo | 
         return source_down(lang, now)
     if get_in(snap, "live_state", "state") == "rebuilding":
         return rebuilding(lang, now)
-    body = _body(snap, lang) if memo is None else memo.get(("wall", lang, digest(snap)),
-                                                             lambda: _body(snap, lang))
+    key = digest(snap)
+    body = _body(snap, lang) if memo is None else memo.get(("wall", lang, key), lambda: _body(snap, lang))
+    full = (lambda: trend_figure(snap, lang)) if memo is None else \
+        (lambda: memo.get(("wall-trend", lang, key), lambda: trend_figure(snap, lang)))
+    trend, trend_drawn = trend_update(snap, lang, trend_state, full)
     return (
         *body,
+        trend,
+        trend_drawn,
         fmt_day(get_in(snap, "day") or now.astimezone(TZ).date().isoformat(), lang),
         rates_line(snap, lang),
         *session_badge(now, lang),
@@ -240,13 +266,19 @@ def render(snapshot: Mapping | None, lang: str, now: datetime, memo: ViewMemo | 
 
 _OUTPUTS = (
     *(output for key in KPI_KEYS
-      for output in (*((kpi_id(key), prop) for prop in KPI_PROPS), (kpi_hint_id(key), "children"))),
+      for output in (*((kpi_id(key), prop) for prop in KPI_PROPS), (kpi_hint_id(key), "children"),
+                     (kpi_compare_id(key), "children"))),
     (ID_FUNNEL_STEPS, "children"),
     (ID_FUNNEL_GRAPH, "figure"),
     (ID_CHANNEL_GRAPH, "figure"),
-    (ID_TREND_GRAPH, "figure"),
     (ID_ASSET_GRAPH, "figure"),
     (ID_WEALTH_GRAPH, "figure"),
+    (ID_PROVINCE_GRAPH, "figure"),
+    (ID_ALERT_STRIP, "children"),
+    (ID_ALERT_STRIP, "className"),
+    (ID_ALERT_LIST, "children"),
+    (ID_TREND_GRAPH, "figure"),
+    (ID_TREND_STATE, "data"),
     (ID_DAY, "children"),
     (ID_RATES, "children"),
     (ID_SESSION, "children"),  # the last five move even when the snapshot cannot be read
@@ -275,7 +307,7 @@ def panel(name: str, title_key: str, lang: str, *body: object, note_key: str | N
 
 
 def alerts_empty(lang: str) -> html.Div:
-    """The alert list until alerts exist (issue 8: fed by the alerts once they do)."""
+    """The alert list before the first refresh fills it."""
     return html.Div(className="alerts-empty", children=[
         html.Div("✓", className="alerts-empty-mark"),
         html.Div(t("alerts.none", lang), className="alerts-empty-text"),
@@ -300,14 +332,19 @@ def layout(lang: str = "zh", refresh_ms: int = 1000, pathname: str = "/",
               html.Ol(funnel_steps({}, lang), id=ID_FUNNEL_STEPS, className="funnel-steps"),
               note_key="panel.funnel.note"),
         panel("channels", "panel.channels", lang, graph(ID_CHANNEL_GRAPH, lang)),
-        panel("trend", "panel.trend", lang, graph(ID_TREND_GRAPH, lang)),
+        panel("trend", "panel.trend", lang, graph(ID_TREND_GRAPH, lang),
+              dcc.Store(id=ID_TREND_STATE, data=None)),
         panel("assets", "panel.assets", lang, graph(ID_ASSET_GRAPH, lang)),
+        panel("provinces", "panel.provinces", lang, graph(ID_PROVINCE_GRAPH, lang)),
         panel("wealth", "panel.wealth", lang, graph(ID_WEALTH_GRAPH, lang)),
-        panel("alerts", "panel.alerts", lang, alerts_empty(lang)),
+        panel("alerts", "panel.alerts", lang, html.Div(alerts_empty(lang), id=ID_ALERT_LIST,
+                                                       className="alert-list-box")),
     ])
+    strip = html.Section(id=ID_ALERT_STRIP, className="alert-strip strip-quiet",
+                         children=html.Span(t("alerts.ticker_none", lang), className="ticker-item"))
     return html.Div(className=f"wall ecc-screen screen-wall lang-{lang}", children=[
         *stores(HEADER, lang, refresh_ms),
-        header(HEADER, lang, "wall", pathname or "/", search, moment), kpis, grid,
+        header(HEADER, lang, "wall", pathname or "/", search, moment), kpis, strip, grid,
         footer(lang, "wall", search, base),
     ])
 
@@ -324,14 +361,15 @@ def register_callbacks(app: Dash, snapshot_provider: SnapshotProvider,
         [Output(component, prop) for component, prop in _OUTPUTS],
         Input(ID_INTERVAL, "n_intervals"),
         Input(ids.LANG_STORE, "data"),
+        State(ID_TREND_STATE, "data"),
     )
-    def refresh(_n_intervals: int | None, lang_data: str | None) -> tuple:
+    def refresh(_n_intervals: int | None, lang_data: str | None, trend_state: dict | None) -> tuple:
         lang = normalize_lang(lang_data)
         try:
             snapshot = snapshot_provider()
         except Exception:  # the provider is pluggable (Redis, tests): the wall must outlive a blip
             logger.exception("snapshot provider failed; the wall keeps its last numbers")
             return source_down(lang, now())
-        return render(snapshot, lang, now(), memo)
+        return render(snapshot, lang, now(), memo, trend_state)
 
     register_clientside(app, HEADER)

@@ -12,13 +12,13 @@ from decimal import Decimal
 import plotly.graph_objects as go
 import plotly.io as pio
 import pytest
-from dash import no_update
+from dash import Patch, no_update
 from plotly.utils import PlotlyJSONEncoder
 
 from ecc.config import Settings
 from ecc.contract.catalogue import CHANNELS, STEPS
 from ecc.timeutil import TZ
-from layouts import figures, screens, wall
+from layouts import alerts_view, compare, context, figures, screens, trend_patch, wall
 from layouts.app import APP_TITLE, create_app
 from layouts.chrome import screen_nav, session_badge, with_params
 from layouts.formatting import (
@@ -88,6 +88,37 @@ def sample_snapshot(now: datetime | None = None) -> dict:
         "previous_day": {"leads": 26310, "opened": 7012},
         "freshness_s": 1.2,
         "ingest_rate": 412.5, "reject_rate": 1.8,
+        "context": sample_context(now, minutes),
+    }
+
+
+# Baseline conversions: step 6 (9,310 -> 6,420, 69.0 %) is 27 % below its usual 95 %: the one marked.
+BASELINE = {1: 0.86, 2: 0.93, 3: 0.95, 4: 0.89, 5: 0.95, 6: 0.95, 7: 0.94, 8: 0.96, 9: 0.97, 10: 0.91}
+
+
+def sample_context(now: datetime, minutes: list[str]) -> dict:
+    """What layouts/context.py adds: same-time comparisons, the baseline, provinces, alerts."""
+    cut = now.replace(second=0, microsecond=0)
+    def window(days: int) -> dict:
+        start = (cut - timedelta(days=days)).replace(hour=0, minute=0)
+        return {"from": start.isoformat(), "to": (cut - timedelta(days=days)).isoformat()}
+    return {
+        "cut": cut.isoformat(),
+        "compare": {
+            "previous_day": {**window(1), "kpis": {"leads": 16000, "dial_rate": 0.81, "opened": 5200,
+                                                   "open_rate": 0.325, "first_deposits": 2000,
+                                                   "deposit_amount": "100000000.00", "net_inflow": "-5.00"}},
+            "previous_week": {**window(7), "kpis": {"leads": 20000, "dial_rate": 0.9, "opened": 4987,
+                                                    "open_rate": None, "first_deposits": 0,
+                                                    "deposit_amount": "123456789.12", "net_inflow": "1.00"}},
+        },
+        "trend": {"previous_day": [[m, 40 + i % 7] for i, m in enumerate(minutes)],
+                  "previous_week": [[m, 30 + i % 5] for i, m in enumerate(minutes)]},
+        "baseline": {"days": 7, "min_reach": 20,
+                     "steps": {str(k): {"median": v, "days": 7} for k, v in BASELINE.items()}},
+        "assets": {"total": "8642000000.00", "by_province": {"广东": "2100000000.00", "上海": "1800000000.00",
+                                                             "云南": "400000000.00", "unknown": "9.00"}},
+        "alerts": [],
     }
 
 
@@ -165,18 +196,38 @@ def test_builders_render_sample_with_dark_template(builder):
     pio.to_json(fig)
 
 
-def test_funnel_marks_conversions_and_the_weakest_breakpoint():
+def test_funnel_marks_breakpoints_below_their_own_baseline_not_the_lowest():
     snap = sample_snapshot()
     fig = figures.funnel_figure(snap, "zh")
     assert list(fig.data[0].y) == list(REACH)
     texts = [a.text for a in fig.layout.annotations]
-    weakest = figures.weakest_breakpoint(figures.funnel_conversions(snap))
-    assert weakest == 6  # 9,310 -> 6,420: binding the depository account
-    assert f"▼ {fmt_pct(REACH[6] / REACH[5])}" in texts
+    assert f"▼ {fmt_pct(REACH[6] / REACH[5])}" in texts  # 6 -> 7 is 27 % below its usual 95 %
+    assert sum(text.startswith("▼") for text in texts) == 1
     assert sum(text.startswith(("→", "▼")) for text in texts) == 10
-    assert "最弱断点" in texts
-    assert figures.weakest_breakpoint([None, None]) is None
-    assert figures.weakest_breakpoint([0.9, None, 0.5, 0.5]) == 3
+    assert "低于基线 27%" in texts
+    judged = compare.breakpoints(snap)
+    assert compare.marked(judged) == {6: "warn"}
+    assert judged[6]["below"] == pytest.approx(1 - (6420 / 9310) / 0.95)
+    # the lowest conversion at its usual level is not marked; a higher one far below its own is
+    usual = copy.deepcopy(snap)
+    usual["context"]["baseline"]["steps"]["6"]["median"] = 0.70
+    usual["context"]["baseline"]["steps"]["1"]["median"] = 0.99 / 0.75
+    assert compare.marked(compare.breakpoints(usual)) == {1: "warn"}
+    # a severe drop is "bad"; too few leads today, or too few baseline days, is not judged at all
+    severe = copy.deepcopy(snap)
+    severe["ratios"]["step_conversion"]["6"] = 0.5
+    assert compare.marked(compare.breakpoints(severe))[6] == "bad"
+    few = copy.deepcopy(snap)
+    few["totals"]["reach"]["6"] = 19
+    assert 6 not in compare.breakpoints(few)
+    thin = copy.deepcopy(snap)
+    thin["context"]["baseline"]["steps"]["6"]["days"] = 2
+    assert 6 not in compare.breakpoints(thin)
+    # no context (no ClickHouse behind the app): nothing is marked, nothing is made up
+    assert compare.breakpoints({k: v for k, v in snap.items() if k != "context"}) == {}
+    # yesterday's context just after midnight does not judge today
+    stale = {**snap, "context": {**snap["context"], "cut": "1999-01-01T23:59:00+08:00"}}
+    assert compare.breakpoints(stale) == {}
 
 
 def test_channel_bars_use_catalogue_labels_most_leads_first():
@@ -189,10 +240,12 @@ def test_channel_bars_use_catalogue_labels_most_leads_first():
 
 
 def test_trend_asset_and_wealth_figures():
-    snap = sample_snapshot()
+    snap = sample_snapshot(datetime.now(TZ).replace(hour=14, minute=35))
     trend = figures.trend_figure(snap, "en")
-    assert [trace.name for trace in trend.data] == ["Leads", "Opened"]
-    assert trend.data[0].x[0] == f"{snap['day']} 09:00"
+    assert [trace.name for trace in trend.data] == ["Last week", "Yesterday", "Today", "minute in progress"]
+    assert trend.data[0].x[0] == f"{snap['day']} 09:00" and list(trend.data[1].y[:2]) == [40, 41]
+    assert trend.data[2].x[0] == f"{snap['day']} 00:00" and trend.data[2].y[0] == 0  # zeros filled in
+    assert trend.data[2].x[-1] == f"{snap['day']} 14:34" and len(trend.data[2].x) == 14 * 60 + 35
     donut = figures.asset_figure(snap, "zh")
     labels = [label.split()[0] for label in donut.data[0].labels]
     assert labels == ["股票", "基金", "理财产品", "债券", "现金"]
@@ -336,9 +389,11 @@ def test_sub_screen_render_fills_only_the_widgets_present():
     htmls = [{"type": screens.HTML, "name": "leaderboard"}, {"type": screens.HTML, "name": "funnel-steps"}]
     kpis = [{"type": screens.KPI_VALUE, "name": "leads"}, {"type": screens.KPI_VALUE, "name": "net_inflow"}]
     out = screens.render(sample_snapshot(now), "en", now, figs, htmls, kpis)
-    assert out[0] == "2026-11-23 Mon" and len(out) == 9 + len(wall.KPI_PROPS) + 1
+    assert out[0] == "2026-11-23 Mon" and len(out) == 9 + len(wall.KPI_PROPS) + 2
     assert out[3] == "session session-trading" and out[5] == "fresh fresh-ok"
-    fig_out, html_out, values, raws, classes, _styles, hints = out[7:]
+    fig_out, html_out, values, raws, classes, _styles, hints, compared = out[7:]
+    shifts = [item.to_plotly_json()["props"]["data-shift"] for item in compared[0]]
+    assert shifts == ["previous_day", "previous_week"]
     assert len(fig_out) == 2 and fig_out[0].data and len(html_out) == 2
     assert values == [["18,642"], ["100,000,000.12"]] and raws == ["18642", "100000000.12"]
     assert classes == ["kpi-value", "kpi-value pos"] and hints[1] == "Deposits − withdrawals"
@@ -375,16 +430,18 @@ def test_app_routes_every_screen():
 def test_trend_draws_the_current_minute_apart_as_partial():
     now = datetime(2026, 11, 23, 10, 15, 20, tzinfo=TZ)
     snap = {"day": "2026-11-23", "generated_at": now.isoformat(),
-            "series": {"leads": [["10:13", 40], ["10:14", 42], ["10:15", 3]], "opened": [["10:12", 5]]}}
+            "series": {"leads": [["10:12", 7], ["10:14", 42], ["10:15", 3]], "opened": [["10:12", 5]]}}
     fig = figures.trend_figure(snap, "en")
-    leads, tail, opened = fig.data
-    assert list(leads.x) == ["2026-11-23 10:13", "2026-11-23 10:14"] and list(leads.y) == [40, 42]
+    week, day, leads, tail = fig.data
+    assert not week.x and not day.x  # no context: no comparison lines, no made-up ones
+    assert list(leads.x[-3:]) == ["2026-11-23 10:12", "2026-11-23 10:13", "2026-11-23 10:14"]
+    assert list(leads.y[-3:]) == [7, 0, 42] and len(leads.x) == 10 * 60 + 15  # every complete minute
     assert list(tail.x) == ["2026-11-23 10:14", "2026-11-23 10:15"] and list(tail.y) == [42, 3]
     assert tail.line.dash == "dot" and tail.showlegend is False and "in progress" in tail.hovertemplate
-    assert list(opened.y) == [5]  # its last minute is complete: nothing apart
+    assert "yaxis2" not in fig.layout.to_plotly_json()  # one axis: no empty right-hand scale
     yesterday = {**snap, "day": "2026-11-22"}  # a snapshot of another day has no minute in progress
-    assert len(figures.trend_figure(yesterday, "en").data) == 2
-    assert len(figures.trend_figure({**snap, "generated_at": "garbage"}, "en").data) == 2
+    assert list(figures.trend_figure(yesterday, "en").data[2].y) == [7, 42, 3]
+    assert not figures.trend_figure({**snap, "generated_at": "garbage"}, "en").data[3].x
 
 
 def test_views_of_one_snapshot_are_built_once_for_every_screen():
@@ -397,16 +454,17 @@ def test_views_of_one_snapshot_are_built_once_for_every_screen():
     later = {**snap, "generated_at": now.replace(second=50).isoformat(), "freshness_s": 9.0,
              "ingest_rate": 1.0}
     again = wall.render(later, "zh", now, memo)
-    assert (memo.hits, memo.misses) == (1, 1)
-    assert again[: len(first) - 7] == first[: len(first) - 7]  # the same card and figure objects
+    # the cards and figures once, the whole trend once (a fresh page: no Patch yet)
+    assert (memo.hits, memo.misses) == (2, 2)
+    assert again[: len(first) - 9] == first[: len(first) - 9]  # the same card and figure objects
     assert again[-2] == "fresh fresh-warn"  # the header is not memoized: 9 s is read afresh
     changed = copy.deepcopy(later)
     changed["totals"]["leads"] = 1
-    assert wall.render(changed, "zh", now, memo)[0] == ["1"] and memo.misses == 2
+    assert wall.render(changed, "zh", now, memo)[0] == ["1"] and memo.misses == 4
     next_minute = {**snap, "generated_at": now.replace(minute=16).isoformat()}
     wall.render(next_minute, "zh", now, memo)  # the trend's minute in progress moved
     wall.render(snap, "en", now, memo)
-    assert memo.misses == 4
+    assert memo.misses == 8
     assert digest(snap) == digest({**snap, "freshness_s": 0.1}) != digest(next_minute)
     figs = [{"type": screens.FIG, "name": "funnel"}]
     kpis = [{"type": screens.KPI_VALUE, "name": "leads"}]
@@ -423,3 +481,98 @@ def test_responses_are_compressed_for_browsers_that_accept_it(settings):
     assert page.status_code == 200 and page.headers.get("Content-Encoding") == "gzip"
     plain = client.get("/", headers={"Accept-Encoding": "identity"})
     assert "Content-Encoding" not in plain.headers and b"<html" in plain.data.lower()
+
+
+def test_kpi_change_against_the_same_time_yesterday_and_last_week():
+    snap = sample_snapshot(datetime.now(TZ).replace(hour=11))
+    leads = compare.kpi_compare("leads", snap, "zh")
+    texts = [str(item.to_plotly_json()) for item in leads]
+    assert "▲16.5%" in texts[0] and "▼6.8%" in texts[1]  # 18,642 against 16,000 and 20,000
+    assert leads[0].to_plotly_json()["props"]["data-base"] == "16000"
+    dial = compare.change("dial_rate", 15473 / 18642, 0.81)
+    assert dial[1] == "pp" and dial[0] == pytest.approx((15473 / 18642 - 0.81) * 100)
+    assert compare.fmt_change(None, "%") == ("—", "flat")
+    assert compare.change("open_rate", 0.3, None)[0] is None  # last week's ratio was null: "—"
+    assert compare.change("first_deposits", 5, 0)[0] is None  # from 0: no "+∞ %"
+    assert compare.change("net_inflow", "10.00", "-5.00")[0] is None  # a negative base: no ratio
+    assert compare.change("deposit_amount", "150.00", "100.00")[0] == pytest.approx(0.5)
+    assert compare.fmt_change(-0.25, "%") == ("▼25.0%", "down")
+    assert compare.fmt_change(1.24, "pp") == ("▲1.2pp", "up")
+    assert compare.fmt_change(99999.0, "%") == ("▲>999%", "up")
+    bare = {k: v for k, v in snap.items() if k != "context"}
+    assert "—" in str(compare.kpi_compare("leads", bare, "en")[0].to_plotly_json())
+
+
+def test_night_zeroes_are_explained_not_alarming():
+    night = sample_snapshot(datetime(2026, 11, 23, 2, 30, tzinfo=TZ))
+    night["totals"]["first_deposits"] = 0
+    assert wall.kpi_hint("first_deposits", night, "zh") == t("hint.night_zero", "zh")
+    assert wall.kpi_hint("leads", night, "zh") != t("hint.night_zero", "zh")  # not zero: its own hint
+    day = sample_snapshot(datetime(2026, 11, 23, 10, 30, tzinfo=TZ))
+    day["totals"]["first_deposits"] = 0
+    assert wall.kpi_hint("first_deposits", day, "zh") != t("hint.night_zero", "zh")
+
+
+def test_alert_banner_ticker_and_list():
+    snap = sample_snapshot()
+    firing = {"id": 7, "kind": "step_conversion_drop", "channel": "douyin", "step": 5, "state": "firing",
+              "started_at": "2026-11-23T10:05:00+08:00", "observed": 0.12, "baseline": 0.3,
+              "silenced": False}
+    resolved = {**firing, "id": 3, "state": "resolved", "kind": "lead_volume_drop", "step": None,
+                "observed": 40, "baseline": 120.4}
+    snap["context"]["alerts"] = [firing, resolved]
+    children, css = alerts_view.banner(snap, "zh")
+    assert css == "alert-strip strip-firing"
+    text = str(children[0].to_plotly_json())
+    assert "断点转化率下降 · 抖音 · 步骤 5 · 观测 12.0% · 基线 30.0%" in text and "10:05" in text
+    snap["context"]["alerts"] = [resolved]
+    children, css = alerts_view.banner(snap, "en")
+    assert css == "alert-strip strip-recent"
+    assert "observed 40 · baseline 120" in str(children[0].to_plotly_json())
+    rows = alerts_view.alert_list(snap, "en")[0]
+    assert rows.children[0].className == "alert-row alert-resolved"
+    snap["context"]["alerts"] = []
+    assert alerts_view.banner(snap, "zh")[1] == "alert-strip strip-quiet"
+    assert "暂无告警" in str(alerts_view.alert_list(snap, "zh")[0].to_plotly_json())
+    snap["context"]["alerts"] = None  # the alerts module is not there: said so
+    assert t("alerts.unavailable", "zh") in str(alerts_view.banner(snap, "zh")[0][0].to_plotly_json())
+
+
+def test_trend_patch_extends_lines_and_redraws_only_on_change():
+    now = datetime(2026, 11, 23, 10, 15, 20, tzinfo=TZ)
+    snap = sample_snapshot(now)
+    fig = figures.trend_figure(snap, "zh")
+    first, state = trend_patch.trend_update(snap, "zh", None, lambda: fig)
+    assert first is fig and state["n"][2] == 10 * 60 + 15
+    same, state2 = trend_patch.trend_update(snap, "zh", state, lambda: fig)
+    assert isinstance(same, Patch) and state2 == state
+    ops = same.to_plotly_json()["operations"]
+    assert [op["operation"] for op in ops] == ["Assign", "Assign"]  # only the tail: nothing new
+    later = copy.deepcopy(snap)
+    later["generated_at"] = now.replace(minute=17).isoformat()
+    later["series"]["leads"].append(["10:16", 9])
+    patch, state3 = trend_patch.trend_update(later, "zh", state, lambda: fig)
+    extended = [op for op in patch.to_plotly_json()["operations"] if op["operation"] == "Extend"]
+    assert {tuple(op["location"]) for op in extended} >= {("data", 2, "x"), ("data", 2, "y")}
+    added = next(op["params"]["value"] for op in extended if op["location"] == ["data", 2, "y"])
+    assert len(added) == 2 and added[-1] == 9  # 10:15 completed, 10:16 counted
+    assert state3["n"][2] == state["n"][2] + 2
+    corrected = copy.deepcopy(later)
+    corrected["series"]["leads"][0][1] += 1  # a late event changed a minute already drawn
+    assert trend_patch.trend_update(corrected, "zh", state3, lambda: fig)[0] is fig
+    assert trend_patch.trend_update(later, "en", state3, lambda: fig)[0] is fig  # language: redrawn
+
+
+def test_context_windows_baseline_and_series_pairs():
+    cut = context.minute_cut(datetime(2026, 11, 23, 10, 15, 59, tzinfo=TZ))
+    assert cut.isoformat() == "2026-11-23T10:15:00+08:00"
+    assert context.baseline_cut(cut).minute == 15
+    assert context.baseline_cut(cut.replace(minute=19)).minute == 15
+    start, end = context.shifted_window(cut, 7)
+    assert start.isoformat() == "2026-11-16T00:00:00+08:00" and end.isoformat() == "2026-11-16T10:15:00+08:00"
+    days = [{"reach": {"1": 30}, "step_conversion": {"1": v}} for v in (0.5, 0.7, 0.9)]
+    days.append({"reach": {"1": 5}, "step_conversion": {"1": 0.0}})  # too few leads: left out
+    base = context.funnel_baseline(days, 20)
+    assert base["1"] == {"median": 0.7, "days": 3} and base["2"] == {"median": None, "days": 0}
+    pairs = context.series_pairs([{"t": "2026-11-23T10:14:00.000+08:00", "value": 4}])
+    assert pairs == [["10:14", 4]]

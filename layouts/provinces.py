@@ -1,0 +1,53 @@
+"""Province distribution as a ranked bar chart: AUM by province (the `by_province` of GET /api/v1/assets,
+from the wall context).
+
+Why not a map of China: no geometry of China's provinces ships in a package with a licence we can pass
+on (PyPI and Debian hold none fit to vendor), and a map published in China must show the official
+boundaries (审图号 review), which a hand-drawn or foreign GeoJSON does not guarantee. A ranked chart
+states the same ranking without either risk.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from decimal import Decimal
+
+import plotly.graph_objects as go
+
+from layouts.compare import context
+from layouts.figures import TEXT, _figure, _gradient, _ranked_categories, empty_figure
+from layouts.formatting import as_decimal, as_mapping, fmt_money, get_in
+from layouts.i18n import t
+
+TOP = 10
+
+
+def province_rows(snapshot: Mapping, top: int = TOP) -> list[tuple[str, Decimal]]:
+    """(province, AUM) largest first, the `top` largest; "unknown" (no province) stays out of the ranking."""
+    rows = []
+    for name, value in as_mapping(get_in(context(snapshot), "assets", "by_province")).items():
+        amount = as_decimal(value)
+        if amount is not None and amount > 0 and name != "unknown":
+            rows.append((str(name), amount))
+    rows.sort(key=lambda row: (-row[1], row[0]))
+    return rows[:top]
+
+
+def province_figure(snapshot: Mapping, lang: str = "zh") -> go.Figure:
+    rows = province_rows(snapshot)
+    if not rows:
+        return empty_figure(lang)
+    names = [name for name, _ in rows]
+    values = [float(amount) for _, amount in rows]
+    fig = _figure("provinces", margin=dict(l=8, r=8, t=8, b=8), bargap=0.34)
+    fig.add_trace(go.Bar(
+        y=names, x=values, orientation="h",
+        marker=dict(color=_gradient(len(rows), (251, 191, 36), (249, 115, 22)), line=dict(width=0)),
+        text=[fmt_money(amount, lang) for _, amount in rows], textposition="outside", cliponaxis=False,
+        textfont=dict(size=14, color=TEXT), customdata=[fmt_money(amount, lang) for _, amount in rows],
+        hovertemplate="%{y}<br>" + t("fig.aum_province", lang) + " %{customdata}<extra></extra>",
+    ))
+    fig.update_xaxes(range=[0, max(values) * 1.45], visible=False, fixedrange=True)
+    _ranked_categories(fig)
+    fig.update_yaxes(tickfont=dict(size=14, color=TEXT))
+    return fig
