@@ -75,10 +75,12 @@ class Robots:
             def do_POST(self):
                 length = int(self.headers.get("Content-Length", 0))
                 body = self.rfile.read(length)
-                status, answer, verdict = robots.judge(self.path, dict(self.headers), body)
+                # recorded on arrival (a slow answer must not land in a later test's window)
+                record = {"path": self.path, "headers": dict(self.headers), "body": body,
+                          "at": time.monotonic(), "verdict": None}
                 with robots.lock:
-                    robots.requests.append({"path": self.path, "headers": dict(self.headers), "body": body,
-                                            "at": time.monotonic(), "verdict": verdict})
+                    robots.requests.append(record)
+                status, answer, record["verdict"] = robots.judge(self.path, dict(self.headers), body)
                 data = json.dumps(answer).encode()
                 self.send_response(status)
                 self.send_header("Content-Type", "application/json")
