@@ -56,7 +56,7 @@ button.auth-btn { margin-top: 22px; width: 100%; padding: 11px; font-size: 16px;
 .auth-error { margin-top: 14px; padding: 8px 12px; color: var(--red); border: 1px solid var(--red);
   border-radius: 4px; background: rgba(255, 92, 122, 0.08); }
 .auth-note { margin-top: 14px; color: var(--green); }
-.auth-lang { position: absolute; top: 18px; right: 24px; color: var(--cyan); }
+.auth-lang { position: absolute; top: 18px; right: 24px; color: var(--cyan); z-index: 2; }
 a { color: var(--cyan); }
 """
 
