@@ -14,10 +14,11 @@ from urllib.parse import parse_qs, urlencode, urlsplit
 import pytest
 import requests
 import test_auth_http
+from markupsafe import escape
 from oidc_provider import OidcProvider
 from werkzeug.serving import make_server
 
-from ecc.auth import audit, oidc_claims, sessions, users
+from ecc.auth import audit, oidc, oidc_claims, sessions, users
 from ecc.live.live_store import LiveStore
 from ecc.services import Services
 from layouts.server import compose
@@ -264,6 +265,11 @@ def test_the_login_page_offers_sso_when_configured(ecc, start_ecc, idp):
     assert "使用单点登录" in zh and 'href="/auth/oidc/login?next=%2Fdrill"' in zh
     en = requests.get(f"{ecc.base}/login?lang=en", timeout=10).text
     assert "Sign in with SSO" in en
+    for reason, (zh_text, en_text) in oidc.REFUSALS.items():
+        page = f"{ecc.base}/login?error=sso.{reason}"
+        assert escape(zh_text) in requests.get(page, timeout=10).text
+        assert escape(en_text) in requests.get(f"{page}&lang=en", timeout=10).text
+    assert 'id="sso-error"' not in requests.get(f"{ecc.base}/login?error=sso.or", timeout=10).text
     plain = start_ecc(oidc_issuer="")
     page = requests.get(f"{plain.base}/login", timeout=10).text
     assert "sso-login" not in page and 'id="login-form"' in page

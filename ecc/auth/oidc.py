@@ -47,18 +47,21 @@ _TIMEOUT_S = 10  # discovery, JWKS, token and userinfo requests to the provider
 STRINGS: dict[str, tuple[str, str]] = {
     "sso.button": ("使用单点登录", "Sign in with SSO"),
     "sso.or": ("或", "or"),
-    "sso.state": ("单点登录已失效或来自其他浏览器，请重新登录", "The sign-in expired or came from another "
-                  "browser: please sign in again"),
-    "sso.token": ("身份提供方的凭证未通过校验", "The identity provider's token did not pass the checks"),
-    "sso.denied": ("身份提供方未完成登录", "The identity provider did not sign you in"),
-    "sso.unavailable": ("身份提供方暂时无法访问，请稍后再试", "The identity provider cannot be reached: "
-                        "try again later"),
-    "sso.no_role": ("您的账号未被授予本系统的角色，请联系管理员", "Your account has no role in ECC: ask an "
-                    "admin"),
-    "sso.name": ("身份提供方未提供可用的用户名", "The identity provider sent no usable user name"),
-    "sso.local_user": ("同名本地账号已存在，请使用密码登录或联系管理员", "A local account has this name: log "
-                       "in with its password or ask an admin"),
-    "sso.disabled": ("该账号已被停用", "This account is disabled"),
+}
+# Why a sign-in was refused (/login?error=sso.<reason>), as the login page says it.
+REFUSALS: dict[str, tuple[str, str]] = {
+    "state": ("单点登录已失效或来自其他浏览器，请重新登录",
+              "The sign-in expired or came from another browser: please sign in again"),
+    "token": ("身份提供方的凭证未通过校验", "The identity provider's token did not pass the checks"),
+    "denied": ("身份提供方未完成登录", "The identity provider did not sign you in"),
+    "unavailable": ("身份提供方暂时无法访问，请稍后再试",
+                    "The identity provider cannot be reached: try again later"),
+    "no_role": ("您的账号未被授予本系统的角色，请联系管理员",
+                "Your account has no role in ECC: ask an admin"),
+    "name": ("身份提供方未提供可用的用户名", "The identity provider sent no usable user name"),
+    "local_user": ("同名本地账号已存在，请使用密码登录或联系管理员",
+                   "A local account has this name: log in with its password or ask an admin"),
+    "disabled": ("该账号已被停用", "This account is disabled"),
 }
 
 # The login page's palette (assets/wall.css variables); the button reads like the page's own.
@@ -71,8 +74,8 @@ a.auth-sso-btn:hover { background: rgba(34, 211, 238, 0.1); }
 """
 
 
-def t(key: str, lang: str) -> str:
-    zh, en = STRINGS[key]
+def t(key: str, lang: str, table: dict[str, tuple[str, str]] = STRINGS) -> str:
+    zh, en = table[key]
     return en if lang == "en" else zh
 
 
@@ -125,8 +128,9 @@ def login_part(lang: str, next_path: str, error: str | None) -> Markup:
     if not enabled():
         return Markup("")
     message = ""
-    if error and error in STRINGS and error.startswith("sso.") and error != "sso.button":
-        message = Markup('<div class="auth-error" id="sso-error">{}</div>').format(t(error, lang))
+    reason = (error or "").removeprefix("sso.") if (error or "").startswith("sso.") else None
+    if reason in REFUSALS:
+        message = Markup('<div class="auth-error" id="sso-error">{}</div>').format(t(reason, lang, REFUSALS))
     href = LOGIN_PATH + "?" + urlencode({"next": next_path, **({"lang": lang} if lang == "en" else {})})
     return Markup(
         '<style>{style}</style><div class="auth-sso"><p class="auth-or">{or_}</p>'
