@@ -85,3 +85,16 @@ def test_gunicorn_config_refuses_auth_off_on_0000(env, tmp_path):
         [sys.executable, "-m", "gunicorn", "-c", "python:ecc.auth.gunicorn_conf", "--bind", "0.0.0.0:0",
          "--no-control-socket", "wsgi_probe:app"], cwd=TESTS, capture_output=True, text=True, timeout=60)
     assert proc.returncode == 2 and "refusing to start" in proc.stderr
+
+
+def test_compose_runs_production_with_auth_on_and_no_default_password():
+    import yaml
+
+    raw = (TESTS.parent / "docker-compose.yml").read_text()
+    compose = yaml.safe_load(raw)
+    web = compose["services"]["web"]
+    assert web["environment"]["ECC_AUTH"] == "on" and "0.0.0.0" in web["command"]
+    # every password is required from the operator (${VAR:?...}), none has a default (${VAR:-...})
+    for name in ("POSTGRES_PASSWORD", "CLICKHOUSE_PASSWORD", "ECC_PHONE_HASH_KEY"):
+        assert f"${{{name}:?" in raw and f"${{{name}:-" not in raw, name
+    assert "ECC_AUTH: \"off\"" not in raw

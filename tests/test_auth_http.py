@@ -9,10 +9,11 @@ import uuid
 
 import pytest
 from flask import Flask
-from sqlalchemy import text
+from sqlalchemy import select, text
 
 from ecc import metadata
 from ecc.auth import audit, policy, tokens, users
+from ecc.auth.models import Token
 from ecc.auth.roles import PUBLIC, allows
 from ecc.live.live_store import LiveStore
 from ecc.services import Services
@@ -262,8 +263,8 @@ def test_bearer_scope_and_secret_stored_hashed(app, engine):
     resp = client.post("/api/v1/events", headers=auth, json=[])
     assert resp.status_code == 403 and "events:write" in resp.get_json()["detail"]
     assert client.get("/api/v1/kpis", headers={"Authorization": "Bearer ecc_nope"}).status_code == 401
-    with engine.connect() as conn:
-        stored = [tuple(r) for r in conn.execute(text("SELECT token_hash, label FROM auth_tokens"))]
+    with engine.connect() as conn:  # the row as stored (the ORM's table, so PostgreSQL's test schema applies)
+        stored = [tuple(r) for r in conn.execute(select(Token.token_hash, Token.label))]
     assert stored == [(tokens.digest(secret), "bi export")] and secret not in str(stored)
 
 
@@ -322,3 +323,13 @@ def test_auth_off_serves_loopback_clients_only(settings, engine, redis_client, c
     # and a foreign web page open in the demo's browser cannot drive it
     call = client.post("/_dash-update-component", json=ROUTER_CALL, headers={"Origin": "https://evil.example"})
     assert call.status_code == 403
+
+
+def test_behind_a_proxy_the_client_address_and_https_count(settings, engine, redis_client, ch):
+    app = make_app(settings, engine, redis_client, ch, proxy_hops=1)
+    users.add(engine, "hank", "viewer", PASSWORD)
+    client = app.server.test_client()
+    proxied = {"X-Forwarded-For": "203.0.113.9", "X-Forwarded-Proto": "https", "Origin": "https://localhost"}
+    resp = client.post("/login", data={"username": "hank", "password": PASSWORD}, headers=proxied)
+    assert resp.status_code == 303 and "Secure" in resp.headers["Set-Cookie"]
+    assert audit.entries(engine, action="login")[0].ip == "203.0.113.9"

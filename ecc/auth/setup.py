@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from flask import Flask
+from werkzeug.middleware.proxy_fix import ProxyFix
 
 from ecc.auth import guard, mode, oidc
 from ecc.auth.api import create_auth_api
@@ -17,6 +18,9 @@ def context_for(services) -> AuthContext:
 
 
 def install(server: Flask, ctx: AuthContext) -> guard.Guard:
+    hops = int(getattr(ctx.settings, "proxy_hops", 0) or 0)
+    if hops:  # the client's address and scheme as the trusted proxies report them (ECC_PROXY_HOPS)
+        server.wsgi_app = ProxyFix(server.wsgi_app, x_for=hops, x_proto=hops, x_host=hops)
     server.register_blueprint(create_auth_api())
     oidc.register(server, ctx.settings)  # single sign-on routes; the client when ECC_OIDC_ISSUER is set
     return guard.install(server, ctx)
