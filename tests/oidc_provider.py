@@ -150,3 +150,28 @@ class OidcProvider:
         key = self.rogue_key if tamper.get("sign_with_rogue") else self.key
         self.issued_id_tokens += 1
         return jwt.encode({"alg": "RS256", "kid": KID}, claims, key)
+
+
+def main() -> None:
+    """Run the provider by hand, to try single sign-on against a local ECC:
+    python tests/oidc_provider.py --port 8174 --redirect http://127.0.0.1:8164/auth/oidc/callback"""
+    import argparse
+
+    parser = argparse.ArgumentParser(description=main.__doc__)
+    parser.add_argument("--port", type=int, default=8174)
+    parser.add_argument("--redirect", action="append", required=True, help="an allowed redirect URI")
+    parser.add_argument("--user", default="alice")
+    parser.add_argument("--groups", default="ecc-admins", help="comma-separated")
+    parser.add_argument("--client-secret", default="s3cret-of-the-client")
+    args = parser.parse_args()
+    provider = OidcProvider(client_secret=args.client_secret, port=args.port)
+    provider.redirect_uris.update(args.redirect)
+    provider.user = {"sub": f"u-{args.user}", "preferred_username": args.user,
+                     "groups": [g for g in args.groups.split(",") if g]}
+    print(f"issuer {provider.issuer}  client id {provider.client_id}  secret {provider.client_secret}  "
+          f"signs in {args.user} {provider.user['groups']}", flush=True)
+    provider.start()._thread.join()
+
+
+if __name__ == "__main__":
+    main()
