@@ -14,6 +14,10 @@ from ecc.config import ConfigError, Settings, resolve_phone_key
 log = logging.getLogger("ecc")
 
 
+# The demo's default event rate: a large internet branch (see `ecc demo --help`), and 8 days of history
+# that load in well under a minute (docs/benchmarks.md "ecc demo: start to a full wall").
+DEMO_RATE = 1.0
+
 # Commands that hash phones (or serve what was hashed) and so cannot run without the installation's key.
 _NEED_PHONE_KEY = {"worker", "sink", "web", "ingest"}
 
@@ -41,10 +45,11 @@ def _need_broker(settings: Settings) -> Settings:
 def cmd_demo(args, settings: Settings) -> int:
     from ecc.embedded import Stack, run_until_signalled
 
-    sim = ["--rate", str(args.rate), "--backfill-minutes", str(args.backfill_minutes)]
+    sim = ["--rate", str(args.rate)]
     if args.surge:
         sim += ["--surge", str(args.surge)]
-    stack = Stack(settings, port=args.port, simulate=not args.no_simulate, simulate_args=sim)
+    stack = Stack(settings, port=args.port, simulate=not args.no_simulate, simulate_args=sim,
+                  backfill_minutes=args.backfill_minutes, history_days=args.history_days)
     return run_until_signalled(stack)
 
 
@@ -172,9 +177,15 @@ def build_parser() -> argparse.ArgumentParser:
     demo = sub.add_parser("demo", help="the whole embedded stack on one machine")
     demo.add_argument("--port", type=int, default=8050)
     demo.add_argument("--no-simulate", action="store_true", help="do not start the simulator")
-    demo.add_argument("--rate", type=float, default=100.0, help="simulated events per second (daily average)")
-    demo.add_argument("--backfill-minutes", type=float, default=30.0,
-                      help="simulate the last N minutes at start, so the funnel is populated at once")
+    demo.add_argument("--rate", type=float, default=DEMO_RATE,
+                      help=f"simulated events per second, a weekday's average (default {DEMO_RATE:g}: "
+                           "~11,000 leads and ~2,600 new accounts a weekday per event/s)")
+    demo.add_argument("--backfill-minutes", type=float, default=None,
+                      help="simulate the last N minutes at start (default: today from midnight, once per "
+                           "data directory)")
+    demo.add_argument("--history-days", type=int, default=8,
+                      help="simulated days before today, loaded once per data directory, so that yesterday, "
+                           "last week and the asset stock are real (default 8; 0: none)")
     demo.add_argument("--surge", type=float, default=0.0, help="multiply the simulated rate (10 = surge)")
     demo.set_defaults(func=cmd_demo)
 

@@ -27,6 +27,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from ecc import timeutil
 from ecc.config import RUNTIME_FILE, Settings, resolve_phone_key
 
 log = logging.getLogger(__name__)
@@ -151,6 +152,9 @@ class Stack:
     port: int = 8050
     simulate: bool = True
     simulate_args: list[str] = field(default_factory=list)
+    # None: today from midnight, once per data directory (ecc.sim.history.live_backfill_minutes)
+    backfill_minutes: float | None = None
+    history_days: int = 0  # simulated days before today to load once per data directory (ecc.sim.history)
     children: list[Child] = field(default_factory=list)
 
     @property
@@ -202,9 +206,30 @@ class Stack:
         if worker.exited:
             raise StackError(f"stream worker exited; see {worker.log_path}")
         if self.simulate:
-            sim = self.ecc("simulator", "simulate", *self.simulate_args)
-            # A restarted simulator goes on from now: replaying its backfill would add a second history.
-            sim.argv = [*sim.argv, "--backfill-minutes", "0"]
+            self._start_simulation()
+
+    def _start_simulation(self) -> None:
+        """The live simulator (today from midnight on a new data directory, from now on a restart) and,
+        with `history_days`, a one-off child that loads the missing days before today (ecc.sim.history)."""
+        from ecc.sim import history
+
+        rate = _option(self.simulate_args, "--rate")
+        marker = history.Marker.load(self.settings.data_path, int(time.time()), float(rate or 0))
+        now_ms = int(time.time() * 1000)
+        today = timeutil.day_of(now_ms)
+        backfill = self.backfill_minutes
+        if backfill is None:
+            since_midnight = (now_ms - timeutil.day_start(today).timestamp() * 1000) / 60_000
+            backfill = history.live_backfill_minutes(marker, today, since_midnight)
+            marker.live.add(today.isoformat())
+        marker.save()
+        sim = self.ecc("simulator", "simulate", *self.simulate_args, "--backfill-minutes", f"{backfill:.3f}")
+        # A restarted simulator goes on from now: replaying its backfill would add a second history.
+        sim.argv = [*sim.argv, "--backfill-minutes", "0"]
+        if self.history_days > 0:
+            loader = self.ecc("history", "simulate", *self.simulate_args, "--seed", str(marker.seed),
+                              "--history-days", str(self.history_days), "--api-url", self.url)
+            loader.restartable = False  # it exits when done; what it did not finish, the next start does
 
     def _broker_started(self) -> None:
         """A new broker is empty: make the topics before anyone is told it is back. After a crash the
@@ -280,6 +305,12 @@ class Stack:
 
     def __exit__(self, *exc) -> None:
         self.stop()
+
+
+def _option(argv: list[str], name: str) -> str | None:
+    """The value of `name` in an argument list (the last one wins, as in argparse)."""
+    values = [argv[i + 1] for i, arg in enumerate(argv[:-1]) if arg == name]
+    return values[-1] if values else None
 
 
 def run_until_signalled(stack: Stack) -> int:

@@ -3,17 +3,22 @@
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import signal
 import subprocess
 import sys
 import time
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
+import redis
 import requests
 
+from ecc import timeutil
 from ecc.embedded import free_port
+from ecc.sim import history
 
 pytestmark = pytest.mark.e2e
 
@@ -56,7 +61,8 @@ def test_demo_runs_and_stops_everything(tmp_path, stop_signal):
     port = free_port()
     url = f"http://127.0.0.1:{port}"
     proc = subprocess.Popen([sys.executable, "-m", "ecc.cli", "--data-dir", str(tmp_path), "demo",
-                             "--port", str(port), "--rate", "500", "--backfill-minutes", "1"],
+                             "--port", str(port), "--rate", "500", "--backfill-minutes", "1",
+                             "--history-days", "0"],
                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
     try:
         deadline = time.monotonic() + 90
@@ -80,3 +86,81 @@ def test_demo_runs_and_stops_everything(tmp_path, stop_signal):
         for pid in descendants(proc.pid):
             with contextlib.suppress(ProcessLookupError):
                 os.kill(pid, signal.SIGKILL)
+
+
+def start_demo(data_dir: Path, port: int, *extra: str) -> subprocess.Popen:
+    return subprocess.Popen([sys.executable, "-m", "ecc.cli", "--data-dir", str(data_dir), "demo", "--port",
+                             str(port), *extra], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+
+def stop_demo(proc: subprocess.Popen) -> None:
+    proc.send_signal(signal.SIGINT)
+    try:
+        assert proc.wait(60) == 0
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+        for pid in descendants(proc.pid):
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
+
+
+def wait_for(check, timeout: float, what: str):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = check()
+        if value:
+            return value
+        time.sleep(1)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+def day_leads(url: str, day) -> int:
+    start = timeutil.day_start(day)
+    resp = requests.get(f"{url}/api/v1/kpis", timeout=30,
+                        params={"from": start.isoformat(), "to": (start + timedelta(days=1)).isoformat()})
+    return resp.json()["leads"]
+
+
+def test_demo_loads_its_history_once_and_a_restart_does_not_load_it_again(tmp_path):
+    """8 days would take minutes at any rate a test can afford: 2 days at a low rate prove the path. The
+    days come out of the simulator identically (the marker keeps the seed), land in ClickHouse and in the
+    live store exactly once, and a second start on the same data directory publishes nothing again and
+    does not backfill today a second time."""
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"
+    today = timeutil.today()
+    days = history.wanted_days(today, 2)
+    proc = start_demo(tmp_path, port, "--rate", "0.05", "--history-days", "2")
+    marker_path = tmp_path / history.MARKER
+    try:
+        def stored() -> bool:
+            try:
+                body = json.loads(marker_path.read_text())
+            except (OSError, ValueError):
+                return False
+            return {d.isoformat() for d in days} <= set(body["stored"])
+        wait_for(stored, 300, "the history days confirmed stored")
+        marker = json.loads(marker_path.read_text())
+        assert marker["live"] == [today.isoformat()]
+        expected = {d: sum(item["type"] == "lead" for item in history.day_items(marker["seed"], d, 0.05))
+                    for d in days}
+        assert all(expected.values())
+        assert {d: day_leads(url, d) for d in days} == expected  # ClickHouse
+        live = redis.Redis.from_url(json.loads((tmp_path / "runtime.json").read_text())["redis_url"],
+                                    decode_responses=True)
+        in_redis = {d: int(live.hget(f"ecc:{d:%Y%m%d}:c", "leads") or 0) for d in days}
+        assert in_redis == expected  # the live store, which the wall reads
+    finally:
+        stop_demo(proc)
+    log = (tmp_path / "logs" / "simulator.log").read_text()
+    assert "backfilling 0.0 minutes" not in log  # the first start backfilled today from midnight
+    proc = start_demo(tmp_path, port, "--rate", "0.05", "--history-days", "2")
+    try:
+        wait_for(lambda: "stored already" in (tmp_path / "logs" / "history.log").read_text(), 120,
+                 "the restarted history loader")
+        assert "backfilling 0.0 minutes" in (tmp_path / "logs" / "simulator.log").read_text()
+        wait_for(lambda: leads(url) >= 0, 120, "the restarted web app")
+        assert {d: day_leads(url, d) for d in days} == expected
+    finally:
+        stop_demo(proc)

@@ -402,3 +402,48 @@ def test_to_line_keeps_chinese_and_one_line():
     assert simulate.to_line("not json") == "not json"
     with pytest.raises(InvalidEvent):
         validate(decode(simulate.to_line({**event, "ts": simulate.iso(at("09:30"))[:-6]})), phone_key="k")
+
+
+# ---- the demo's history (ecc.sim.history) ----
+
+def test_history_days_come_in_the_order_the_wall_needs(tmp_path):
+    from datetime import timedelta
+
+    from ecc.sim import history
+
+    today = date(2026, 11, 30)
+    order = history.wanted_days(today, 8)
+    assert order[:2] == [today - timedelta(days=1), today - timedelta(days=7)]  # yesterday, last week
+    assert sorted(order) == [today - timedelta(days=n) for n in range(8, 0, -1)]
+    assert history.wanted_days(today, 3) == [today - timedelta(days=n) for n in (1, 2, 3)]
+
+
+def test_history_marker_remembers_seed_and_days(tmp_path):
+    from ecc.sim import history
+
+    today = date(2026, 11, 30)
+    marker = history.Marker.load(tmp_path, seed=42, rate=1.0)
+    assert marker.missing(today, 2) == [date(2026, 11, 29), date(2026, 11, 28)]
+    assert history.live_backfill_minutes(marker, today, 400.0) == 400.0
+    marker.stored.add("2026-11-29")
+    marker.live.add(today.isoformat())
+    marker.save()
+    again = history.Marker.load(tmp_path, seed=7, rate=2.0)  # a restart: the first seed stays
+    assert (again.seed, again.rate) == (42, 2.0)
+    assert again.missing(today, 2) == [date(2026, 11, 28)]
+    assert history.live_backfill_minutes(again, today, 400.0) == 0.0  # today is not backfilled twice
+    (tmp_path / history.MARKER).write_text("{not json")
+    assert history.Marker.load(tmp_path, seed=9, rate=1.0).seed == 9
+
+
+def test_a_history_day_is_the_same_every_time_and_days_differ():
+    from ecc.sim import history
+
+    first = [item["event_id"] for item in history.day_items(5, date(2026, 11, 19), 0.05)]
+    again = [item["event_id"] for item in history.day_items(5, date(2026, 11, 19), 0.05)]
+    other = [item["event_id"] for item in history.day_items(5, date(2026, 11, 18), 0.05)]
+    assert first == again and len(first) > 1000
+    assert not set(first) & set(other)
+    start, end = simulate.day_bounds(date(2026, 11, 19))
+    assert all(start <= simulate.timeutil.parse_instant(item["ts"], "ts").timestamp() * 1000 < end
+               for item in history.day_items(5, date(2026, 11, 19), 0.05))

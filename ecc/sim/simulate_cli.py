@@ -15,10 +15,12 @@ from pathlib import Path
 
 from ecc import timeutil
 from ecc.config import Settings
-from ecc.sim import simulate
+from ecc.sim import history_cli, simulate
 
 log = logging.getLogger(__name__)
 TICK_S = 0.2
+WARMUP_HOURS = 3.0
+CATCH_UP_MS = 10 * simulate.MINUTE  # a backfill is published window by window, not as one list
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -38,6 +40,10 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--raw-topic", action="store_true", help="publish raw events to the upstream topic")
     p.add_argument("--backfill-minutes", type=float, default=0.0,
                    help="live mode: first publish the last N minutes at once, so the screen starts populated")
+    p.add_argument("--warmup-hours", type=float, default=WARMUP_HOURS,
+                   help="live mode: simulate this long before the backfill without publishing, so that the "
+                        "stream starts with journeys in flight (calls, reviews, deposits) as a real day does")
+    history_cli.add_arguments(p)
 
 
 def config_from(args: argparse.Namespace) -> simulate.SimConfig:
@@ -71,18 +77,23 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
         return 2
     if args.out:
         return write_file(args, config)
+    if args.history_days:
+        return history_cli.run_history(args, settings)
     from ecc.transport.ingest import Door
     from ecc.transport.kafka import Publisher
 
     publisher = Publisher(settings)
     door = Door(settings, publisher)
-    sim = simulate.Simulator(config, timeutil.now_ms() - int(args.backfill_minutes * 60_000))
+    publish_from = timeutil.now_ms() - int(args.backfill_minutes * 60_000)
+    sim = simulate.Simulator(config, publish_from - int(args.warmup_hours * simulate.HOUR))
+    sim.advance(publish_from)  # the warm-up: journeys in flight, nothing published
     stop_at = time.monotonic() + args.duration if args.duration else None
     sent = rejected = 0
     last_report = time.monotonic()
-    log.info("simulating %.0f events/s (x%.1f) into %s", config.rate, config.surge, settings.kafka_bootstrap)
+    log.info("simulating %g events/s (x%.1f) into %s, backfilling %.1f minutes", config.rate, config.surge,
+             settings.kafka_bootstrap, args.backfill_minutes)
     while stop_at is None or time.monotonic() < stop_at:
-        items = [item for _, item in sim.advance(timeutil.now_ms())]
+        items = [item for _, item in sim.advance(min(timeutil.now_ms(), sim.now_ms + CATCH_UP_MS))]
         if items:
             if args.raw_topic:
                 for item in items:
@@ -96,5 +107,6 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
             log.info("sent %d events, %d rejected, %d journeys in flight at %s", sent, rejected,
                      sim.in_flight, datetime.now(timeutil.TZ).strftime("%H:%M:%S"))
             last_report = time.monotonic()
-        time.sleep(TICK_S)
+        if sim.now_ms >= timeutil.now_ms() - CATCH_UP_MS:
+            time.sleep(TICK_S)  # caught up with the clock (a backfill goes on without a pause)
     return 0
