@@ -260,6 +260,13 @@ def test_logout_ends_the_session(ecc, idp):
     assert me(ecc, replay).status_code == 401
 
 
+@pytest.mark.parametrize("next_path", ["//evil.example/x", "/\\evil.example/x", "/\t/evil.example/x",
+                                       "/\n/evil.example/x", "https://evil.example/x"])
+def test_after_sign_in_only_a_path_of_this_site(ecc, idp, next_path):
+    _, answer = sign_in(ecc, next_path=next_path)
+    assert answer.history[-1].status_code == 303 and answer.history[-1].headers["Location"] == "/"
+
+
 def test_the_login_page_offers_sso_when_configured(ecc, start_ecc, idp):
     zh = requests.get(f"{ecc.base}/login?next=/drill", timeout=10).text
     assert "使用单点登录" in zh and 'href="/auth/oidc/login?next=%2Fdrill"' in zh

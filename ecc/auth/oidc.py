@@ -164,8 +164,11 @@ def _not_configured() -> Response:
 
 
 def _safe_next(raw: str | None) -> str:
-    """Only a path on this site (never //host or /\\host: an open redirect)."""
-    if not raw or not raw.startswith("/") or raw.startswith(("//", "/\\")) or "\n" in raw or "\r" in raw:
+    """Only a path on this site: never //host or /\\host, and no whitespace or control character at all
+    (browsers drop tabs and newlines from a URL, so "/<tab>/host" would become "//host": an open redirect)."""
+    if not raw or not raw.startswith("/") or raw.startswith(("//", "/\\")):
+        return "/"
+    if any(c.isspace() or ord(c) < 0x20 or ord(c) == 0x7F for c in raw):
         return "/"
     return raw
 
