@@ -1,0 +1,280 @@
+"""The serving path of the wall (issue 8, item 8): 50 screens refreshing every second against gunicorn with
+2 workers; the server CPU it costs; first paint of the wall; page weight.
+
+    flock /tmp/ecc-bench.lock .venv/bin/python bench/wall_serving.py [--screens 50] [--seconds 60]
+        [--workers 2] [--rate 1] [--port 8177]
+
+1. The embedded stack (tansu, Valkey, the stream worker, its own web process with the sink and chDB, the
+   simulator backfilling today from midnight) keeps the live store moving, as in the demo.
+2. A second `ecc web`-like gunicorn (the same argv: ECC's buffering worker, 16 threads) with `--workers`
+   workers serves the same app over the same Redis. Production reads a ClickHouse server; here there is
+   none, and the embedded chDB admits one process, so each worker opens an empty chDB of its own
+   (bench/wall_serving_conf.py). The wall's refresh reads the live snapshot from Redis; a ClickHouse
+   read it makes (the wall's context) answers from an empty store, so it costs less than in production.
+3. Chromium (Playwright) opens the wall on that server: first paint = navigation start to the KPI numbers
+   visible (`#kpi-leads` shows a digit), from `performance.now()`; page weight = bytes on the wire
+   (bodies as sent, gzip, plus headers) of every request until then and after 3 s, cold and warm (a
+   second visit with the browser cache). The refresh requests the page sends on its 1 s tick are recorded.
+4. `--screens` clients replay those requests (the tick number advanced) once a second each, in their own
+   processes, starting at random offsets inside the first second as real screens do. Latency of an update
+   = the time until every request of that tick has answered. Server CPU = CPU seconds of the gunicorn
+   master and workers (and of Valkey, reported apart: the live stream writes it too) per wall second.
+
+Everything shares this machine's 2 cores: the load generator, the browser, the stack and the server.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import multiprocessing
+import os
+import random
+import shutil
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+import requests
+from report import load_average, pct, table
+
+from ecc.config import Settings
+from ecc.embedded import Stack, wait_for_port
+
+log = logging.getLogger("bench.wall_serving")
+ROOT = Path(__file__).resolve().parents[1]
+BROWSER_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+KPI_VISIBLE = ("() => { const el = document.querySelector('#kpi-leads'); "
+               "return !!el && /\\d/.test(el.textContent) }")
+WARMUP_S = 5.0
+
+
+# ---- the server under test ----
+
+def start_server(stack: Stack, port: int, workers: int, folder: Path) -> subprocess.Popen:
+    env = {**os.environ, **stack.settings.to_env(), "ECC_WEB_RUNS_SINK": "0", "ECC_AUTH": "off",
+           "ECC_BENCH_CHDB_BASE": str(folder)}
+    argv = [sys.executable, "-m", "gunicorn", "--bind", f"127.0.0.1:{port}", "--workers", str(workers),
+            "--worker-class", "ecc.web.webworker.BufferingWorker", "--threads", "16", "--timeout", "120",
+            "--no-control-socket", "--log-level", "warning", "--config",
+            str(ROOT / "bench" / "wall_serving_conf.py"), "layouts.server:application()"]
+    out = (folder / "gunicorn.log").open("ab")
+    proc = subprocess.Popen(argv, env=env, stdout=out, stderr=subprocess.STDOUT, cwd=ROOT,
+                            start_new_session=True)
+    wait_for_port(port, 120, proc, "gunicorn")
+    return proc
+
+
+def process_tree(pid: int) -> list[int]:
+    """pid and its children (gunicorn's workers)."""
+    children = Path(f"/proc/{pid}/task/{pid}/children")
+    kids = [int(p) for p in children.read_text().split()] if children.exists() else []
+    return [pid, *[q for k in kids for q in process_tree(k)]]
+
+
+def cpu_seconds(pids: list[int]) -> float:
+    total = 0
+    for pid in pids:
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        total += int(fields[11]) + int(fields[12])  # utime + stime
+    return total / os.sysconf("SC_CLK_TCK")
+
+
+# ---- the browser: first paint, page weight, the refresh requests ----
+
+def browse(url: str, folder: Path) -> dict:
+    from playwright.sync_api import sync_playwright
+
+    out: dict = {}
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path="/usr/bin/chromium", args=BROWSER_ARGS)
+        try:
+            context = browser.new_context(viewport={"width": 1920, "height": 1080})
+            for visit in ("cold", "warm"):
+                page = context.new_page()
+                sizes: list[int] = []
+                ticks: list[dict] = []
+
+                def finished(req, sizes=sizes, ticks=ticks):
+                    try:
+                        s = req.sizes()
+                        sizes.append(s["responseBodySize"] + s["responseHeadersSize"])
+                    except Exception:  # a request the page cancelled has no sizes
+                        return
+                    if req.method == "POST" and "/_dash-update-component" in req.url:
+                        body = json.loads(req.post_data or "{}")
+                        if any(p.endswith(".n_intervals") for p in body.get("changedPropIds", [])):
+                            ticks.append(body)
+
+                page.on("requestfinished", finished)
+                page.goto(f"{url}/", wait_until="commit")
+                page.wait_for_function(KPI_VISIBLE, timeout=60_000)
+                paint_ms = page.evaluate("performance.now()")
+                painted_bytes, painted_requests = sum(sizes), len(sizes)
+                page.wait_for_timeout(3000)
+                out[visit] = {"first_paint_ms": paint_ms, "bytes_to_paint": painted_bytes,
+                              "requests_to_paint": painted_requests, "bytes_3s": sum(sizes),
+                              "requests_3s": len(sizes)}
+                if visit == "cold":
+                    page.screenshot(path=str(folder / "wall.png"))
+                    out["ticks"] = ticks
+                page.close()
+        finally:
+            browser.close()
+    return out
+
+
+def one_tick(ticks: list[dict]) -> list[dict]:
+    """The requests of one tick of the page: those with the first recorded n_intervals value."""
+    def n_of(body: dict) -> object:
+        return next((i.get("value") for i in body.get("inputs", []) if i.get("property") == "n_intervals"),
+                    None)
+    if not ticks:
+        raise RuntimeError("the page sent no refresh request on its tick")
+    first = n_of(ticks[-1])
+    return [b for b in ticks if n_of(b) == first]
+
+
+def with_tick(body: dict, n: int) -> dict:
+    inputs = [{**i, "value": n} if i.get("property") == "n_intervals" else i for i in body["inputs"]]
+    return {**body, "inputs": inputs}
+
+
+# ---- the screens ----
+
+def screens_process(url: str, bodies: list[dict], screens: int, seconds: float, seed: int, results) -> None:
+    """`screens` screens in one process, a thread each: every second, the tick's requests in parallel."""
+    rng = random.Random(seed)
+    lock = threading.Lock()
+    samples: list[tuple[float, float]] = []
+    errors = [0]
+    deadline = time.monotonic() + seconds
+
+    def screen(offset: float) -> None:
+        sessions = [requests.Session() for _ in bodies]
+        n = 1000 + int(offset * 1000)
+        next_at = time.monotonic() + offset
+        while True:
+            next_at += 1.0
+            started = time.monotonic()
+            if started >= deadline:
+                break
+            n += 1
+            answers: list = [None] * len(bodies)
+
+            def post(i: int, n=n, answers=answers) -> None:
+                try:
+                    answers[i] = sessions[i].post(f"{url}/_dash-update-component",
+                                                  json=with_tick(bodies[i], n), timeout=30,
+                                                  headers={"Accept-Encoding": "gzip"}).status_code
+                except requests.RequestException:
+                    answers[i] = -1
+            threads = [threading.Thread(target=post, args=(i,)) for i in range(1, len(bodies))]
+            for t in threads:
+                t.start()
+            post(0)
+            for t in threads:
+                t.join()
+            elapsed = time.monotonic() - started
+            with lock:
+                if all(a in (200, 204) for a in answers):
+                    samples.append((started, elapsed))
+                else:
+                    errors[0] += 1
+            time.sleep(max(0.0, next_at - time.monotonic()))
+
+    threads = [threading.Thread(target=screen, args=(rng.random(),), daemon=True) for _ in range(screens)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(seconds + 60)
+    results.put((samples, errors[0]))
+
+
+def run_screens(url: str, bodies: list[dict], screens: int, seconds: float, processes: int):
+    results: multiprocessing.Queue = multiprocessing.Queue()
+    per = [screens // processes + (1 if i < screens % processes else 0) for i in range(processes)]
+    procs = [multiprocessing.Process(target=screens_process, args=(url, bodies, n, seconds, i, results))
+             for i, n in enumerate(per) if n]
+    for p in procs:
+        p.start()
+    gathered = [results.get(timeout=seconds + 120) for _ in procs]
+    for p in procs:
+        p.join(30)
+    samples = [s for part, _ in gathered for s in part]
+    return samples, sum(e for _, e in gathered)
+
+
+# ---- main ----
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--screens", type=int, default=50)
+    ap.add_argument("--seconds", type=float, default=60.0)
+    ap.add_argument("--workers", type=int, default=2)
+    ap.add_argument("--rate", type=float, default=1.0, help="the simulator's events/s (the demo's default)")
+    ap.add_argument("--port", type=int, default=8177, help="the server under test")
+    ap.add_argument("--stack-port", type=int, default=8178, help="the embedded stack's own web process")
+    ap.add_argument("--processes", type=int, default=5, help="load generator processes")
+    ap.add_argument("--keep", action="store_true", help="keep the data directory")
+    args = ap.parse_args()
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    load_before = load_average()
+    folder = Path(tempfile.mkdtemp(prefix="h6-wall-serving-", dir="/tmp"))
+    stack = Stack(Settings(data_dir=str(folder / "stack")), port=args.stack_port, simulate=True,
+                  simulate_args=["--rate", str(args.rate)])
+    server = None
+    try:
+        stack.start()
+        server = start_server(stack, args.port, args.workers, folder)
+        url = f"http://127.0.0.1:{args.port}"
+        time.sleep(5)  # the backfill of today reaches Redis
+        seen = browse(url, folder)
+        bodies = one_tick(seen.pop("ticks"))
+        log.info("replaying %d request(s) per tick: %s", len(bodies),
+                 [b.get("output", "")[:60] for b in bodies])
+        pids = process_tree(server.pid)
+        valkey = next(c for c in stack.children if c.name == "valkey").proc.pid
+        cpu0, valkey0, t0 = cpu_seconds(pids), cpu_seconds([valkey]), time.monotonic()
+        samples, errors = run_screens(url, bodies, args.screens, args.seconds, args.processes)
+        wall_s = time.monotonic() - t0
+        cpu = (cpu_seconds(process_tree(server.pid)) - cpu0) / wall_s
+        valkey_cpu = (cpu_seconds([valkey]) - valkey0) / wall_s
+        first = min(s for s, _ in samples) if samples else 0
+        steady = [lat * 1000 for s, lat in samples if s - first >= WARMUP_S]
+        load_after = load_average()
+    finally:
+        if server is not None:
+            server.terminate()
+            server.wait(30)
+        stack.stop()
+        if not args.keep:
+            shutil.rmtree(folder, ignore_errors=True)
+    rows = [[f"{args.screens} screens x 1/s, {args.workers} workers", f"{len(steady):,}", f"{errors}",
+             f"{pct(steady, .5):.1f}", f"{pct(steady, .95):.1f}", f"{pct(steady, .99):.1f}",
+             f"{max(steady):.0f}", f"{cpu:.2f}", f"{valkey_cpu:.2f}"]]
+    print(table("Wall refresh under load (ms; CPU = CPU seconds per wall second)",
+                ["run", "updates", "errors", "p50", "p95", "p99", "max", "server CPU", "Valkey CPU"], rows))
+    print()
+    print(table("Wall in chromium at 1920x1080 (bytes on the wire, gzip, headers included)",
+                ["visit", "first paint ms", "requests to paint", "bytes to paint", "requests 3 s",
+                 "bytes 3 s"],
+                [[v, f"{seen[v]['first_paint_ms']:.0f}", seen[v]["requests_to_paint"],
+                  f"{seen[v]['bytes_to_paint']:,}", seen[v]["requests_3s"], f"{seen[v]['bytes_3s']:,}"]
+                 for v in ("cold", "warm")]))
+    print(f"\nrequests per tick: {len(bodies)}; load average {load_before:.2f} before, "
+          f"{load_after:.2f} after; {os.cpu_count()} cores shared by the load generator, the browser, "
+          "the stack and the server")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
