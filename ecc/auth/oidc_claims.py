@@ -16,12 +16,13 @@ from urllib.parse import urlsplit
 from ecc.auth.mode import is_loopback_host
 from ecc.auth.roles import ROLES, highest
 from ecc.auth.users import UserError, check_name
+from ecc.config import ConfigError
 
 DISCOVERY_PATH = "/.well-known/openid-configuration"
 CALLBACK_PATH = "/auth/oidc/callback"
 
 
-class OidcConfigError(ValueError):
+class OidcConfigError(ConfigError):
     """The OIDC settings are incomplete or unsafe: the web app refuses to start with them."""
 
 
