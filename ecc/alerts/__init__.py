@@ -1,0 +1,1 @@
+"""Breakpoint alerts (docs/alerts.md): rules, detection, lifecycle, API; notifications in `notify*`."""

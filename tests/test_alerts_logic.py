@@ -1,0 +1,186 @@
+"""Pure logic of the alerts: statistics, detection, lifecycle, rule params and mute windows."""
+
+from __future__ import annotations
+
+import random
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from ecc import timeutil
+from ecc.alerts import detect, rules, stats
+from ecc.alerts.detect import Share
+from ecc.alerts.lifecycle import FIRING, PENDING, RESOLVED, advance
+
+T0 = datetime(2026, 11, 23, 10, 0, tzinfo=timeutil.TZ)  # a Monday
+CONV = rules.validate_params("step_conversion_drop", {})
+
+
+# ---- statistics ----
+
+def test_two_proportion_test_matches_hand_computation():
+    # 60/100 vs 700/1000: pooled 760/1100, se = sqrt(p(1-p)(1/100+1/1000)), se = 0.048468, z = -2.0632
+    p = stats.two_proportion_p(60, 100, 700, 1000, "less")
+    assert p == pytest.approx(0.01955, abs=1e-4)
+    assert stats.two_proportion_p(60, 100, 700, 1000, "greater") == pytest.approx(1 - p)
+    assert stats.two_proportion_p(0, 0, 5, 10) == 1.0
+
+
+def test_wilson_upper_bound_known_value():
+    # x=90, n=100, one-sided 97.5% (z=1.96): the textbook Wilson interval is [0.8256, 0.9448].
+    assert stats.wilson_upper(90, 100, 0.025) == pytest.approx(0.9448, abs=1e-4)
+    assert stats.wilson_upper(0, 0, 0.01) == 1.0
+
+
+def test_rate_ratio_p_is_calibrated_under_equal_rates():
+    """Under equal Poisson rates the one-sided p-value falls below 0.05 about 5% of the time."""
+    rng = random.Random(3)
+
+    def poisson(mean: float) -> int:
+        count, t = 0, rng.expovariate(1.0)
+        while t < mean:
+            count, t = count + 1, t + rng.expovariate(1.0)
+        return count
+    hits = sum(stats.rate_ratio_p(poisson(100), 1, poisson(700), 7, "less") < 0.05 for _ in range(2000))
+    assert 50 <= hits <= 150  # 5% of 2000 = 100
+
+
+# ---- detection ----
+
+def test_small_samples_never_fire_however_bad_the_rate():
+    # 0 of 20 converted against 90% in the baseline: the rate collapsed, but 20 leads prove little.
+    v = detect.conversion_drop(Share(0, 20), Share(900, 1000), CONV)
+    assert not v.breach and not v.known
+
+
+def test_a_real_drop_fires_and_a_small_wobble_does_not():
+    drop = detect.conversion_drop(Share(420, 600), Share(5400, 6000), CONV)  # 0.70 vs 0.90
+    assert drop.breach and drop.p_value < 1e-6 and drop.observed == pytest.approx(0.7)
+    wobble = detect.conversion_drop(Share(520, 600), Share(5400, 6000), CONV)  # 0.867 vs 0.90
+    assert not wobble.breach
+    # significant but smaller than min_drop (15%): not worth waking anyone
+    big = detect.conversion_drop(Share(85_000, 100_000), Share(900_000, 1_000_000), CONV)
+    assert big.p_value < 1e-10 and not big.breach
+
+
+def test_hysteresis_band_between_breach_and_recovery():
+    # baseline 0.9, min_drop 0.15 -> breach at <= 0.765; recovered only from 0.9 * (1 - 0.075) = 0.8325
+    between = detect.conversion_drop(Share(480, 600), Share(5400, 6000), CONV)  # 0.80
+    assert not between.breach and not between.recovered
+    back = detect.conversion_drop(Share(510, 600), Share(5400, 6000), CONV)  # 0.85
+    assert back.recovered
+
+
+def test_volume_drop_and_spike():
+    p_drop = rules.validate_params("lead_volume_drop", {})
+    p_spike = rules.validate_params("lead_volume_spike", {})
+    assert detect.volume_change(30, [100, 110, 95, 105], p_drop, "drop").breach
+    assert not detect.volume_change(90, [100, 110, 95, 105], p_drop, "drop").breach
+    assert detect.volume_change(260, [100, 110, 95, 105], p_spike, "spike").breach
+    assert not detect.volume_change(4, [10, 12, 9], p_spike, "spike").known  # expected < min_expected
+
+
+def test_dial_rate_against_target_uses_the_upper_bound():
+    p = rules.validate_params("dial_rate_low", {})
+    assert detect.dial_rate_low(Share(9000, 10_000), p).breach  # 90%: far below 98%
+    assert not detect.dial_rate_low(Share(192, 200), p).breach  # 96% of 200: could still be 98%
+    assert not detect.dial_rate_low(Share(9_800, 10_000), p).breach
+
+
+def test_no_data_by_event_time_age():
+    p = rules.validate_params("no_data", {"max_age_s": 120})
+    now_ms = int(T0.timestamp() * 1000)
+    assert detect.no_data(now_ms - 121_000, T0, p).breach
+    fresh = detect.no_data(now_ms - 30_000, T0, p)
+    assert not fresh.breach and fresh.recovered and fresh.observed == 30.0
+    assert detect.no_data(None, T0, p).breach
+
+
+def test_baseline_windows():
+    p = rules.validate_params("step_conversion_drop", {"baseline": "same_time_recent_days", "recent_days": 3})
+    assert detect.baseline_ends(p, T0) == [T0 - timedelta(days=d) for d in (1, 2, 3)]
+    p = rules.validate_params("step_conversion_drop", {"baseline": "same_hour_last_week"})
+    assert detect.baseline_ends(p, T0) == [T0 - timedelta(days=7)]
+    p = rules.validate_params("step_conversion_drop", {"baseline": "trailing", "baseline_windows": 2,
+                                                       "trailing_step_minutes": 10})
+    assert detect.baseline_ends(p, T0) == [T0 - timedelta(minutes=10), T0 - timedelta(minutes=20)]
+
+
+# ---- lifecycle ----
+
+BREACH = detect.Verdict(True, False, True, 0.6, 0.9, 600, 1e-9)
+STILL = detect.Verdict(False, False, True, 0.8, 0.9, 600, 0.01)  # not breached, not recovered
+OK = detect.Verdict(False, True, True, 0.9, 0.9, 600, 0.5)
+
+
+def run(verdicts, params=CONV, silenced=lambda i: False, start=None, step_s=10):
+    tracked, out, now = start, [], T0
+    for i, verdict in enumerate(verdicts):
+        tracked, transition = advance(tracked, verdict, now, params, silenced(i))
+        out.append((tracked.state if tracked else None, transition))
+        now += timedelta(seconds=step_s)
+    return tracked, out
+
+
+def test_pending_then_firing_then_resolved_after_hysteresis():
+    # pending 60 s, resolve after 180 s recovered: 10 s steps
+    tracked, out = run([BREACH] * 7 + [OK] * 19)
+    assert out[0] == (PENDING, None)
+    assert out[6] == (FIRING, "firing") and [t for _, t in out].count("firing") == 1
+    assert out[7] == (FIRING, None)  # recovered, but not for long enough
+    assert out[25] == (RESOLVED, "resolved") and tracked.resolved_at is not None
+
+
+def test_recovery_interrupted_restarts_the_hysteresis_clock():
+    _, out = run([BREACH] * 7 + [OK] * 10 + [STILL] + [OK] * 18)
+    assert out[-1] == (FIRING, None)
+    _, out = run([BREACH] * 7 + [OK] * 10 + [STILL] + [OK] * 19)
+    assert out[-1] == (RESOLVED, "resolved")
+
+
+def test_a_blip_shorter_than_the_pending_period_never_fires():
+    _, out = run([BREACH] * 3 + [OK])
+    assert out[-1] == (None, None) and not any(t for _, t in out)
+
+
+def test_repeat_interval_and_ack():
+    tracked, out = run([BREACH] * 7 + [BREACH] * 360)  # one hour firing
+    assert [t for _, t in out].count("repeat") == 1
+    from dataclasses import replace
+    acked = replace(tracked, acked=True)
+    _, out = run([BREACH] * 400, start=acked)
+    assert "repeat" not in [t for _, t in out]
+
+
+def test_silenced_alert_fires_quietly_and_is_announced_when_the_silence_ends():
+    _, out = run([BREACH] * 20, silenced=lambda i: i < 12)
+    assert [t for _, t in out] == [None] * 12 + ["firing"] + [None] * 7
+    # resolved while silenced and never announced: nothing to say
+    _, out = run([BREACH] * 7 + [OK] * 19, silenced=lambda i: True)
+    assert not any(t for _, t in out) and out[-1][0] == RESOLVED
+
+
+# ---- rules ----
+
+def test_params_defaults_merge_and_validation():
+    merged = rules.validate_params("step_conversion_drop", {"min_drop": 0.3}, base={"window_minutes": 7})
+    assert merged["min_drop"] == 0.3 and merged["window_minutes"] == 7 and merged["mute"] == CONV["mute"]
+    for bad in ({"baseline": "yesterday"}, {"alpha": 2}, {"nonsense": 1}, {"mute": [{"days": "xyz"}]},
+                {"mute": [{"days": "mon", "from": "25:00", "to": "26:00"}]}, {"per_channel": "yes"}):
+        with pytest.raises(rules.RuleError):
+            rules.validate_params("step_conversion_drop", bad)
+    with pytest.raises(rules.RuleError):
+        rules.validate_scope("lead_volume_drop", "douyin", 3)
+    with pytest.raises(rules.RuleError):
+        rules.validate_scope("step_conversion_drop", "Bad Channel", None)
+
+
+def test_mute_windows_in_shanghai_time():
+    p = {"mute": [{"days": "mon-fri", "from": "00:00", "to": "09:00"}, {"days": "sat-sun"}]}
+    monday_8 = datetime(2026, 11, 23, 0, 30, tzinfo=UTC)  # 08:30 in Shanghai
+    assert rules.is_muted(p, monday_8)
+    assert not rules.is_muted(p, monday_8 + timedelta(hours=1))
+    assert rules.is_muted(p, datetime(2026, 11, 28, 12, 0, tzinfo=timeutil.TZ))  # Saturday
+    assert not rules.is_muted({"mute": []}, monday_8)
+    assert rules.is_muted({"mute": [], "mute_holidays": True}, monday_8, holiday=lambda d: True)
+    assert rules.parse_days("fri-mon") == frozenset({4, 5, 6, 0})
