@@ -13,7 +13,7 @@ from ecc.alerts.detect import Share
 from ecc.alerts.lifecycle import FIRING, PENDING, RESOLVED, advance
 
 T0 = datetime(2026, 11, 23, 10, 0, tzinfo=timeutil.TZ)  # a Monday
-CONV = rules.validate_params("step_conversion_drop", {})
+CONV = rules.validate_params("step_conversion_drop", {"pending_s": 60, "resolve_s": 180, "alpha": 1e-4})
 
 
 # ---- statistics ----
