@@ -133,11 +133,13 @@ def cmd_web(args, settings: Settings) -> int:
     """gunicorn in front of the Dash app, with ECC's buffering worker (ecc/webworker.py): a request is
     read whole in the event loop before a thread serves it, so slow clients cannot hold the threads."""
     from ecc.auth.mode import AuthModeError, resolve
+    from ecc.auth.oidc_claims import from_settings as sso_settings
 
     try:  # auth off only on a loopback address; the workers get the resolved mode (docs/security.md)
         auth_on = resolve(settings.auth, [args.host])
     except AuthModeError as exc:
         raise ConfigError(str(exc)) from None
+    sso_settings(settings)  # incomplete single sign-on settings stop here, not in every gunicorn worker
     if not settings.redis_url:
         raise ConfigError("the web app needs Redis for the wall: set REDIS_URL "
                           "(e.g. redis://127.0.0.1:6379/0); `ecc demo` runs the whole embedded stack")

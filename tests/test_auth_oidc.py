@@ -356,3 +356,22 @@ def test_sso_in_a_browser_from_the_login_page_to_the_wall_and_out(ecc, idp, tmp_
             expect(page).to_have_url(re.compile(r"/login\?next="))  # logged out: the wall is closed again
         finally:
             chromium.close()
+
+
+def test_ecc_web_refuses_incomplete_sso_settings(monkeypatch, tmp_path, capsys):
+    """Checked before gunicorn starts (else each worker would die on it at boot)."""
+    from ecc.cli import main
+
+    monkeypatch.setenv("ECC_DATA_DIR", str(tmp_path))
+    monkeypatch.setenv("ECC_PHONE_HASH_KEY", "a-test-key-that-is-long-enough-for-ecc-0123456789")
+    for name in ("REDIS_URL", "ECC_REDIS_URL"):  # were the check to pass, `ecc web` stops at Redis,
+        monkeypatch.delenv(name, raising=False)  # never execs gunicorn in the test's place
+    monkeypatch.setenv("ECC_OIDC_ISSUER", "https://sso.example.com/realms/corp")
+    monkeypatch.setenv("ECC_OIDC_CLIENT_ID", "ecc")
+    monkeypatch.setenv("ECC_OIDC_CLIENT_SECRET", "s")
+    assert main(["web"]) == 2  # no role map and no default role: nobody could sign in
+    assert "ECC_OIDC_ROLE_MAP" in capsys.readouterr().err
+    monkeypatch.setenv("ECC_OIDC_ISSUER", "http://sso.example.com")
+    monkeypatch.setenv("ECC_OIDC_ROLE_MAP", "ecc-admins=admin")
+    assert main(["web"]) == 2
+    assert "https://" in capsys.readouterr().err
