@@ -23,6 +23,7 @@ class Services:
     ch: object  # the API's and the dashboard's client: clickhouse.ClientPool (chDB) or an HTTP client
     meta: object  # SQLAlchemy engine of the metadata database
     sink: object | None = None  # ecc.sink.Sink when this process owns the sink (embedded)
+    alerts: object | None = None  # ecc.alerts.evaluator.EvaluatorThread (evaluates while it holds the lease)
     started_at: float = field(default_factory=time.time)
     _door: object | None = None
     _answers: AnswerCache | None = None
@@ -44,7 +45,19 @@ class Services:
             # queries of different handles at once, so a long drill-down on `ch` never stops the sink.
             sink = Sink(settings).start()
             log.info("ClickHouse sink runs in the web process (embedded chDB), on its own client")
-        return cls(settings=settings, live=live, ch=ch, meta=meta, sink=sink)
+        services = cls(settings=settings, live=live, ch=ch, meta=meta, sink=sink)
+        services.start_alerts()
+        return services
+
+    def start_alerts(self) -> None:
+        """The alert evaluator thread (docs/alerts.md): every web process runs one, a Redis lease lets one
+        evaluate. A failure to start it is logged, never a web process that does not start."""
+        try:
+            from ecc.alerts import evaluator
+
+            self.alerts = evaluator.start(self)
+        except Exception:
+            log.exception("alert evaluator not started")
 
     @property
     def door(self):
@@ -66,5 +79,7 @@ class Services:
             return self._answers
 
     def close(self) -> None:
+        if self.alerts is not None:
+            self.alerts.stop()
         if self.sink is not None:
             self.sink.stop()

@@ -11,6 +11,7 @@ import logging
 
 import redis
 
+from ecc.alerts.api import create_alerts_api
 from ecc.alerts.receivers_api import create_notify_api
 from ecc.config import Settings
 from ecc.services import Services
@@ -47,6 +48,7 @@ def compose(settings: Settings, services: Services):
     app = create_app(settings, safe_snapshot(services),
                      extra_setup=lambda dash_app: dash_app.server.register_blueprint(create_api(services)))
     app.server.register_blueprint(create_notify_api(services.meta, settings))  # receivers, delivery log
+    app.server.register_blueprint(create_alerts_api(services.meta))  # alerts, silences, alert rules
     static_cache.install(app.server)  # fingerprinted /assets/ cached for a year, compressed
     install_access(app.server, services)
     return app
