@@ -299,6 +299,10 @@ class _S:
 
 def test_settings_are_checked_at_start():
     assert oidc_claims.from_settings(_S(oidc_issuer="")) is None
+    # empty values (docker-compose passes ${VAR:-}) mean the defaults
+    empty = oidc_claims.from_settings(_S(oidc_scopes="", oidc_username_claim="", oidc_roles_claim=""))
+    assert (empty.scopes, empty.username_claim, empty.roles_claim) == ("openid profile email",
+                                                                        "preferred_username", "groups")
     config = oidc_claims.from_settings(_S(oidc_scopes="profile"))
     assert config.scopes == "openid profile"
     assert config.discovery_url == "https://idp.example.com/realms/x/.well-known/openid-configuration"

@@ -20,6 +20,7 @@ from ecc.config import ConfigError
 
 DISCOVERY_PATH = "/.well-known/openid-configuration"
 CALLBACK_PATH = "/auth/oidc/callback"
+DEFAULT_SCOPES = "openid profile email"  # also when ECC_OIDC_SCOPES is set but empty (a compose default)
 
 
 class OidcConfigError(ConfigError):
@@ -84,7 +85,7 @@ def from_settings(settings) -> OidcConfig | None:
     redirect_base = (getattr(settings, "oidc_redirect_base", "") or "").strip()
     if redirect_base:
         _https_or_loopback("ECC_OIDC_REDIRECT_BASE", redirect_base)
-    scopes = (getattr(settings, "oidc_scopes", "") or "").split()
+    scopes = (getattr(settings, "oidc_scopes", "") or DEFAULT_SCOPES).split()
     if "openid" not in scopes:
         scopes.insert(0, "openid")  # without it the provider issues no ID token
     default_role = (getattr(settings, "oidc_default_role", "") or "").strip() or None
