@@ -36,7 +36,8 @@ def wall_payload(n: int) -> dict:
     return {"output": ".." + "...".join(f"{c}.{p}" for c, p in wall._OUTPUTS) + "..", "outputs": outputs,
             "inputs": [{"id": wall.ID_INTERVAL, "property": "n_intervals", "value": n},
                        {"id": "lang-store", "property": "data", "value": "zh"}],
-            "changedPropIds": [f"{wall.ID_INTERVAL}.n_intervals"], "state": []}
+            "changedPropIds": [f"{wall.ID_INTERVAL}.n_intervals"],
+            "state": [{"id": wall.ID_TREND_STATE, "property": "data", "value": None}]}
 
 
 def screen_payload(name: str, n: int) -> dict:
@@ -47,6 +48,7 @@ def screen_payload(name: str, n: int) -> dict:
     htmls = [{"type": screens.HTML, "name": w} for w in widgets if screens.WIDGETS[w].kind == screens.HTML]
     kpi_ids = [{"type": screens.KPI_VALUE, "name": k} for k in kpis]
     hint_ids = [{"type": screens.KPI_HINT, "name": k} for k in kpis]
+    compare_ids = [{"type": screens.KPI_COMPARE, "name": k} for k in kpis]
     h = screens.HEADER
     fixed = [(h.day, "children"), (h.rates, "children"), (h.session, "children"), (h.session, "className"),
              (h.freshness, "children"), (h.freshness, "className"), (h.tick, "data")]
@@ -55,11 +57,13 @@ def screen_payload(name: str, n: int) -> dict:
                 [{"id": i, "property": "children"} for i in htmls]]
     outputs += [[{"id": i, "property": p} for i in kpi_ids] for p in wall.KPI_PROPS]
     outputs += [[{"id": i, "property": "children"} for i in hint_ids]]
+    outputs += [[{"id": i, "property": "children"} for i in compare_ids]]
 
     def wild(kind: str, prop: str) -> str:
         return json.dumps({"name": ["ALL"], "type": kind}, separators=(",", ":")) + "." + prop
     names = [f"{c}.{p}" for c, p in fixed] + [wild(screens.FIG, "figure"), wild(screens.HTML, "children")]
-    names += [wild(screens.KPI_VALUE, p) for p in wall.KPI_PROPS] + [wild(screens.KPI_HINT, "children")]
+    names += [wild(screens.KPI_VALUE, p) for p in wall.KPI_PROPS] + [wild(screens.KPI_HINT, "children"),
+                                                                      wild(screens.KPI_COMPARE, "children")]
     return {"output": ".." + "...".join(names) + "..", "outputs": outputs,
             "inputs": [{"id": h.interval, "property": "n_intervals", "value": n},
                        {"id": "lang-store", "property": "data", "value": "zh"}],
