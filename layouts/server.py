@@ -18,6 +18,7 @@ from ecc.services import Services
 from ecc.web import static_cache
 from ecc.web.api import create_api
 from layouts.app import create_app
+from layouts.context import WallContext, with_context
 
 log = logging.getLogger(__name__)
 
@@ -45,7 +46,9 @@ def build(settings: Settings):
 
 def compose(settings: Settings, services: Services):
     """The whole web app over `services` (tests build their services themselves and call this)."""
-    app = create_app(settings, safe_snapshot(services),
+    # The wall's comparisons, baselines, provinces and alerts beside the live snapshot (layouts/context.py).
+    wall_snapshot = with_context(safe_snapshot(services), WallContext.for_services(services))
+    app = create_app(settings, wall_snapshot,
                      extra_setup=lambda dash_app: dash_app.server.register_blueprint(create_api(services)))
     app.server.register_blueprint(create_notify_api(services.meta, settings))  # receivers, delivery log
     app.server.register_blueprint(create_alerts_api(services.meta))  # alerts, silences, alert rules
