@@ -31,8 +31,13 @@ def _settings(args: argparse.Namespace) -> Settings:
     # that publishes through the door needs it too, one that writes a file or the raw topic does not.
     simulates_through_door = command == "simulate" and not (getattr(args, "out", None)
                                                             or getattr(args, "raw_topic", False))
-    return resolve_phone_key(settings, create=command == "demo",
-                             required=command in _NEED_PHONE_KEY or simulates_through_door)
+    settings = resolve_phone_key(settings, create=command == "demo",
+                                 required=command in _NEED_PHONE_KEY or simulates_through_door)
+    if command == "demo":  # and the key that seals notification receivers' secrets, made the same way
+        from ecc.alerts.receivers_secrets import resolve_key
+
+        settings = resolve_key(settings, create=True)
+    return settings
 
 
 def _need_broker(settings: Settings) -> Settings:

@@ -56,6 +56,10 @@ class Settings:
     # Key of the phone hash (HMAC-SHA256): a secret of the installation, never a default in the code.
     # Empty: read from <data_dir>/secrets/phone_hash.key (`ecc demo` creates it; see resolve_phone_key).
     phone_hash_key: str = ""
+    # Key that seals notification receivers' secrets in the metadata DB (ecc/alerts/receivers_secrets.py):
+    # a secret of the installation, never a default; several comma-separated while rotating (the first
+    # seals). Empty: <data_dir>/secrets/receivers.key (`ecc demo` creates it).
+    secret_key: str = ""
     # Days of history the door accepts: older events are rejected (ClickHouse partitions by month).
     history_days: int = 730
     # The web app also runs the ClickHouse sink in its own process (embedded: chDB allows one process).

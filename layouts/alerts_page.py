@@ -61,6 +61,11 @@ def _settings():
     return current_app.extensions[EXTENSION]["settings"]
 
 
+def _box():
+    """The key that seals receivers' secrets (ecc/alerts/receivers_secrets.py); None: none configured."""
+    return current_app.extensions[EXTENSION].get("box")
+
+
 def _may(role: str) -> bool:
     identity = getattr(g, "identity", None)
     if identity is None:  # no access layer installed (auth off): the app decides elsewhere
@@ -307,7 +312,7 @@ def register_callbacks(app: Dash, _snapshot_provider=None) -> None:
                 current = receivers.get_receiver(engine, trigger["id"])
                 if current is None:
                     raise ValueError(f"no receiver {trigger['id']}")
-                receivers.update_receiver(engine, trigger["id"], {"enabled": not current.enabled})
+                receivers.update_receiver(engine, trigger["id"], {"enabled": not current.enabled}, _box())
                 msg = s("done.receiver", lang, id=trigger["id"])
             elif kind_of == f"{P}-rcv-del":
                 receivers.delete_receiver(engine, trigger["id"])
@@ -317,7 +322,7 @@ def register_callbacks(app: Dash, _snapshot_provider=None) -> None:
                 body.update({"to": rcv_to} if rcv_kind == "email" else {})
                 body.update({"url": rcv_url} if rcv_url else {})
                 body.update({"secret": rcv_secret} if rcv_secret else {})
-                msg = s("done.receiver", lang, id=receivers.create_receiver(engine, body)["id"])
+                msg = s("done.receiver", lang, id=receivers.create_receiver(engine, body, _box())["id"])
                 return (version or 0) + 1, msg, ""
         except (ValueError, RuntimeError) as exc:  # validation errors (RuleError, ReceiverError, bad JSON)
             return no_update, s("error", lang, error=exc), no_update

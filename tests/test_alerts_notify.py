@@ -12,6 +12,7 @@ import hashlib
 import hmac
 import json
 import os
+import secrets
 import socket
 import threading
 import time
@@ -25,11 +26,15 @@ from sqlalchemy import text
 
 from ecc import metadata
 from ecc.alerts import messages, notify, notify_log, receivers
+from ecc.alerts.receivers_secrets import SecretBox
 from ecc.config import Settings
 
 URLS = ["sqlite"] + ([os.environ["ECC_TEST_POSTGRES_URL"]] if os.environ.get("ECC_TEST_POSTGRES_URL") else [])
 PUBLIC_URL = "https://ecc.example.com/"
 SECRET = "SECtest-signing-secret"
+# The key that seals receivers' secrets: random per run, as an installation's is (never one in the code).
+KEY = secrets.token_urlsafe(32)
+BOX = SecretBox([KEY])
 
 
 def alert(alert_id: int, **changes) -> dict:
@@ -76,11 +81,13 @@ class Robots:
                 length = int(self.headers.get("Content-Length", 0))
                 body = self.rfile.read(length)
                 # recorded on arrival (a slow answer must not land in a later test's window)
-                record = {"path": self.path, "headers": dict(self.headers), "body": body,
+                # header names lower-cased: HTTP's are case-insensitive (urllib sends "X-ecc-signature")
+                headers = {k.lower(): v for k, v in self.headers.items()}
+                record = {"path": self.path, "headers": headers, "body": body,
                           "at": time.monotonic(), "verdict": None}
                 with robots.lock:
                     robots.requests.append(record)
-                status, answer, record["verdict"] = robots.judge(self.path, dict(self.headers), body)
+                status, answer, record["verdict"] = robots.judge(self.path, headers, body)
                 data = json.dumps(answer).encode()
                 self.send_response(status)
                 self.send_header("Content-Type", "application/json")
@@ -99,11 +106,11 @@ class Robots:
         name = parts.path.strip("/")
         payload = json.loads(body)
         if name == "webhook":
-            if "X-ECC-Signature" in headers:
-                ts = headers["X-ECC-Timestamp"]
+            if "x-ecc-signature" in headers:
+                ts = headers["x-ecc-timestamp"]
                 want = "sha256=" + hmac.new(self.secret.encode(), f"{ts}.".encode() + body,
                                             hashlib.sha256).hexdigest()
-                if not hmac.compare_digest(want, headers["X-ECC-Signature"]):
+                if not hmac.compare_digest(want, headers["x-ecc-signature"]):
                     return 401, {"error": "bad signature"}, "bad signature"
             return 200, {"ok": True}, "ok"
         if name == "wecom":
@@ -226,12 +233,12 @@ def engine(request, tmp_path):
 
 def settings_for(tmp_path, **changes) -> Settings:
     base = {"data_dir": str(tmp_path), "phone_hash_key": "test-key", "public_url": PUBLIC_URL,
-            "notify_backoff_s": 0.2, "notify_attempts": 3, "notify_timeout_s": 2.0}
+            "secret_key": KEY, "notify_backoff_s": 0.2, "notify_attempts": 3, "notify_timeout_s": 2.0}
     return Settings(**{**base, **changes})
 
 
 def add(engine, body: dict) -> dict:
-    return receivers.create_receiver(engine, body)
+    return receivers.create_receiver(engine, body, BOX)
 
 
 def log_of(engine, receiver_id: int) -> list[dict]:
@@ -268,6 +275,7 @@ def test_every_format_gets_one_message_per_group_with_the_evidence(engine, robot
     assert sorted(rcpts) == ["boss@example.com", "oncall@example.com"]
 
     hook = json.loads(robots.received("webhook")[-1]["body"])
+    assert "x-ecc-signature" in robots.received("webhook")[-1]["headers"], "signed, and the robot checked it"
     assert hook["transition"] == "firing" and [a["id"] for a in hook["alerts"]] == [101, 102]
     assert len(hook["group_id"]) == 32
     assert hook["alerts"][0]["link"].startswith("https://ecc.example.com/drill?channel=douyin&step=8")

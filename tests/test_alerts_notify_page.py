@@ -11,7 +11,7 @@ import threading
 import time
 
 import pytest
-from test_alerts_notify import Robots
+from test_alerts_notify import BOX, KEY, Robots
 
 from ecc import metadata
 from ecc.alerts import receivers
@@ -48,7 +48,8 @@ class PageApp:
 
         self.engine = metadata.connect(f"sqlite:///{tmp_path / 'meta.sqlite3'}")
         metadata.migrate(self.engine)
-        settings = Settings(data_dir=str(tmp_path), phone_hash_key="k", public_url="https://ecc.example.com")
+        settings = Settings(data_dir=str(tmp_path), phone_hash_key="k", public_url="https://ecc.example.com",
+                            secret_key=KEY)
         api = create_notify_api(self.engine, settings)
         app = create_app(settings, lambda: {},
                          extra_setup=lambda dash_app: dash_app.server.register_blueprint(api))
@@ -147,7 +148,7 @@ def test_admin_adds_tests_and_disables_a_receiver_without_seeing_its_secret(page
     expect(table).to_contain_text("on-call group")
     assert SECRET not in page.content()
     [made] = [r for r in receivers.list_receivers(page_app.engine) if r.name == "on-call group"]
-    assert made.secret == SECRET and made.kind == "webhook"
+    assert SECRET not in made.secret and BOX.open(made.secret) == SECRET and made.kind == "webhook"
 
     before = len(robots.requests)
     table.locator(".ap-btn-rcv-test").last.click()

@@ -31,6 +31,17 @@ KIND_NAMES = {
     "no_data": ("数据中断", "no data"),
 }
 
+# What a no_data alert watched (its rule's params.source): every event, or one event type.
+SOURCE_NAMES = {
+    "all": ("全部事件", "all events"),
+    "lead": ("线索事件", "lead events"),
+    "step": ("开户步骤事件", "account-opening step events"),
+    "call": ("外呼事件", "call events"),
+    "deposit": ("入金事件", "deposit events"),
+    "asset": ("资产事件", "asset events"),
+    "trade": ("交易事件", "trade events"),
+}
+
 _WORDS: dict[str, tuple[str, str]] = {
     "title.firing": ("【ECC 告警】{n} 条告警触发", "[ECC] {n} alert(s) firing"),
     "title.resolved": ("【ECC 恢复】{n} 条告警已恢复", "[ECC] {n} alert(s) resolved"),
@@ -187,6 +198,11 @@ def channel_name(code: str | None, lang: str, names: Mapping[str, tuple[str, str
     return catalogue.channel_label(code, lang)
 
 
+def source_name(source: str, lang: str) -> str:
+    zh, en = SOURCE_NAMES.get(source, (source, source))
+    return en if lang == "en" else zh
+
+
 def step_name(step: object, lang: str) -> str:
     try:
         number = int(step)  # type: ignore[arg-type]
@@ -200,7 +216,10 @@ def step_name(step: object, lang: str) -> str:
 def section(alert: Mapping, lang: str, names: Mapping[str, tuple[str, str]], public_url: str,
             transition: str) -> Section:
     kind = str(alert.get("kind", ""))
-    where = channel_name(alert.get("channel"), lang, names)
+    if kind == "no_data" and alert.get("source"):  # no channel: the source that went quiet
+        where = source_name(str(alert["source"]), lang)
+    else:
+        where = channel_name(alert.get("channel"), lang, names)
     step = step_name(alert.get("step"), lang)
     state = "resolved" if transition == "resolved" else transition
     headline = f"[{word('state.' + state, lang)}] {kind_name(kind, lang)} · {where}"

@@ -43,17 +43,23 @@ def _aware(moment: datetime) -> datetime:
     return moment if moment.tzinfo else moment.replace(tzinfo=UTC)  # SQLite keeps no offset: stored as UTC
 
 
-def record(engine: Engine, alert_ids: Iterable[object], receiver_id: int, attempt: int, status: str,
-           error: str | None, transition: str, at: datetime | None = None) -> None:
+def add(session: Session, alert_ids: Iterable[object], receiver_id: int, attempt: int, status: str,
+        error: str | None, transition: str, at: datetime | None = None) -> None:
+    """The rows of one attempt, in the caller's transaction (with the outbox's change of the same attempt)."""
     if status not in STATUSES:
         raise ValueError(f"status must be one of {STATUSES}, got {status!r}")
     moment = (at or datetime.now(UTC)).astimezone(UTC)
     text = pii.mask_text(error)[:500] if error else None
-    if engine.dialect.name == "sqlite":
+    if session.get_bind().dialect.name == "sqlite":
         moment = moment.replace(tzinfo=None)
+    session.add_all(Delivery(alert_id=str(a), receiver_id=receiver_id, attempt=attempt, status=status,
+                             at=moment, error=text, transition=transition) for a in alert_ids)
+
+
+def record(engine: Engine, alert_ids: Iterable[object], receiver_id: int, attempt: int, status: str,
+           error: str | None, transition: str, at: datetime | None = None) -> None:
     with Session(engine) as session, session.begin():
-        session.add_all(Delivery(alert_id=str(a), receiver_id=receiver_id, attempt=attempt, status=status,
-                                 at=moment, error=text, transition=transition) for a in alert_ids)
+        add(session, alert_ids, receiver_id, attempt, status, error, transition, at)
 
 
 def as_dict(d: Delivery) -> dict:

@@ -3,6 +3,9 @@ ecc/alerts/receivers.py and the delivery log.
 
 Registering the blueprint also tells the app where the metadata database is
 (`app.extensions["ecc.notify"]`), so the alerts page (layouts/alerts_page.py) calls the same functions.
+Making it checks the receivers' secrets against the installation's key (a ConfigError stops the web
+process: secrets stored and no key, or the wrong one; plain rows of an older version are sealed) and starts
+the outbox sweeper that resumes deliveries a restart interrupted (ecc/alerts/notify.py).
 Role checks are the access layer's (receivers and their log are admin's, docs/api.md Access).
 """
 
@@ -12,7 +15,7 @@ import logging
 
 from flask import Blueprint, Response, jsonify, request
 
-from ecc.alerts import notify, notify_log, receivers
+from ecc.alerts import notify, notify_log, receivers, receivers_secrets
 
 log = logging.getLogger(__name__)
 EXTENSION = "ecc.notify"
@@ -45,12 +48,19 @@ def _int_arg(name: str, default: int | None, low: int, high: int) -> int | None:
     return value
 
 
-def create_notify_api(engine, settings) -> Blueprint:
+def create_notify_api(engine, settings, *, sweep_interval: float | None = 15.0) -> Blueprint:
+    """The blueprint; `sweep_interval` None: no outbox sweeper (a test that makes many apps)."""
+    box = receivers.check_start(engine, settings)
+    if box is None:
+        log.warning("receivers: no %s: receivers cannot have secrets (signing keys, SMTP passwords)",
+                    receivers_secrets.KEY_VARIABLE)
+    sweeper = notify.start_sweeper(engine, settings, sweep_interval) if sweep_interval else None
     api = Blueprint("alerts_notify", __name__)
 
     @api.record_once
     def bind(state) -> None:
-        state.app.extensions[EXTENSION] = {"engine": engine, "settings": settings}
+        state.app.extensions[EXTENSION] = {"engine": engine, "settings": settings, "box": box,
+                                           "sweeper": sweeper}
 
     @api.errorhandler(ApiError)
     def api_error(exc: ApiError):
@@ -69,13 +79,13 @@ def create_notify_api(engine, settings) -> Blueprint:
 
     @api.post("/api/v1/receivers")
     def create_receiver():
-        created = receivers.create_receiver(engine, _json_body())
+        created = receivers.create_receiver(engine, _json_body(), box)
         log.info("receiver %s (%s) created", created["id"], created["kind"])
         return jsonify(created), 201
 
     @api.put("/api/v1/receivers/<int:receiver_id>")
     def update_receiver(receiver_id: int):
-        updated = receivers.update_receiver(engine, receiver_id, _json_body())
+        updated = receivers.update_receiver(engine, receiver_id, _json_body(), box)
         if updated is None:
             return not_found(receiver_id)
         log.info("receiver %s (%s) updated", receiver_id, updated["kind"])
