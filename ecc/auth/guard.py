@@ -20,6 +20,7 @@ import time
 from urllib.parse import urlencode
 
 from flask import Flask, Response, g, jsonify, redirect, request
+from markupsafe import escape
 
 from ecc.auth import audit, origin, policy, sessions, throttle, tokens
 from ecc.auth.context import EXTENSION, AuthContext, current
@@ -77,6 +78,18 @@ def _login_redirect(error: str | None = None) -> Response:
     if request.args.get("lang"):
         params["lang"] = request.args["lang"]
     return redirect(f"{LOGIN_PATH}?{urlencode(params)}", code=302)
+
+
+def _forbidden_page(level: str, who: Identity) -> Response:
+    """A page a logged-in user may not open: a plain page in both languages, not a JSON body."""
+    body = escape(f"{who.name} ({who.role})")
+    html = ('<!DOCTYPE html><html lang="zh-CN"><head><meta charset="utf-8"><title>403</title>'
+            '<link rel="stylesheet" href="/assets/wall.css"></head>'
+            '<body class="ecc-body" style="padding:40px">'
+            f'<h1>403</h1><p>无权限：需要 {level} 角色 · Not allowed: needs the {level} role</p>'
+            f'<p>{body}</p><p><a href="/">返回大屏 · Back to the wall</a> · '
+            '<a href="/logout">退出登录 · Log out</a></p></body></html>')
+    return Response(html, status=403, mimetype="text/html")
 
 
 def _without_token_url() -> str:
@@ -163,6 +176,8 @@ class Guard:
         if rule.scope and rule.scope not in identity.scopes:
             return _error(403, "forbidden", f"needs a bearer token with the {rule.scope} scope")
         if not allows(identity.role, level):
+            if _wants_page():
+                return _forbidden_page(level, identity)
             return _error(403, "forbidden", f"needs role {level}; {identity.name} is {identity.role}")
         if rule.scope and token is not None:
             default = int(getattr(self.ctx.settings, "ingest_requests_per_minute", 600))
