@@ -22,16 +22,18 @@ from joserfc import jwt
 from joserfc.jwk import RSAKey
 from werkzeug.serving import make_server
 
-KID = "test-key-1"
+
+def _rsa_key(kid: str) -> RSAKey:
+    return RSAKey.generate_key(2048, parameters={"kid": kid, "use": "sig", "alg": "RS256"})
 
 
 class OidcProvider:
     def __init__(self, client_id: str = "ecc", client_secret: str = "s3cret-of-the-client",
                  host: str = "127.0.0.1", port: int = 0) -> None:
         self.client_id, self.client_secret = client_id, client_secret
-        self.key = RSAKey.generate_key(2048, parameters={"kid": KID, "use": "sig", "alg": "RS256"})
+        self.key = _rsa_key("key-1")
         # Same key id, another key: only the signature check can tell the two apart.
-        self.rogue_key = RSAKey.generate_key(2048, parameters={"kid": KID, "use": "sig", "alg": "RS256"})
+        self.rogue_key = _rsa_key("key-1")
         self.redirect_uris: set[str] = set()
         self.user: dict = {"sub": "u-1", "preferred_username": "alice", "groups": ["ecc-admins"]}
         self.userinfo_only: dict = {}  # claims the userinfo endpoint adds (not in the ID token)
@@ -149,7 +151,12 @@ class OidcProvider:
             claims["nonce"] = nonce
         key = self.rogue_key if tamper.get("sign_with_rogue") else self.key
         self.issued_id_tokens += 1
-        return jwt.encode({"alg": "RS256", "kid": KID}, claims, key)
+        return jwt.encode({"alg": "RS256", "kid": self.key.kid}, claims, key)
+
+    def rotate_key(self) -> None:
+        """A new signing key under a new key id, the old one withdrawn from the JWKS (a key rotation)."""
+        number = int(self.key.kid.rsplit("-", 1)[1]) + 1
+        self.key, self.rogue_key = _rsa_key(f"key-{number}"), _rsa_key(f"key-{number}")
 
 
 def main() -> None:
