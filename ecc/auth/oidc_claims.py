@@ -45,7 +45,7 @@ class OidcConfig:
 
     def redirect_uri(self, request_root: str) -> str:
         """The callback address registered at the provider: the configured public base, else this request's
-        own scheme and host (fine without a proxy; behind one, set ECC_OIDC_REDIRECT_BASE)."""
+        own scheme and host (behind a proxy those are the public ones where ECC_PROXY_HOPS trusts it)."""
         return (self.redirect_base or request_root).rstrip("/") + CALLBACK_PATH
 
 
