@@ -9,7 +9,9 @@ Starts `ecc demo --data-dir <new dir>` as a user does and times, from the start 
   loader published for them (its log says how many), and the asset stock is there: every number the
   wall compares is real;
 - live window: every history day inside the live store's window is complete in Redis;
-- stored: every history day confirmed in ClickHouse (the marker file).
+- comparisons in ClickHouse: yesterday and last week confirmed stored in ClickHouse (the marker file),
+  where the wall's same-time comparisons are computed (layouts/context.py);
+- stored: every history day confirmed in ClickHouse.
 Meanwhile a probe publishes one lead of today to today's topic every 0.5 s (as the door would) and waits
 for its `seen:<event_id>` key in Redis: event->Redis latency of today's stream while the history loads,
 and after. The probe leads count in that demo's today (a few hundred, in a throwaway data directory).
@@ -138,6 +140,8 @@ def main() -> int:
                 stored = set(json.loads((folder / history.MARKER).read_text())["stored"])
             except (OSError, ValueError, KeyError):
                 stored = set()
+            if "comparisons in ClickHouse" not in marks and {d.isoformat() for d in focus} <= stored:
+                marks["comparisons in ClickHouse"] = now  # the wall's 同比/环比 read them there
             if "stored" not in marks and {d.isoformat() for d in wanted} <= stored:
                 marks["stored"] = now
             if "stored" in marks and "live window" in marks and now > max(marks.values()) + args.after:
