@@ -71,10 +71,35 @@ def start_server(stack: Stack, port: int, workers: int, folder: Path) -> subproc
 
 
 def process_tree(pid: int) -> list[int]:
-    """pid and its children (gunicorn's workers)."""
-    children = Path(f"/proc/{pid}/task/{pid}/children")
-    kids = [int(p) for p in children.read_text().split()] if children.exists() else []
-    return [pid, *[q for k in kids for q in process_tree(k)]]
+    """pid and its descendants (gunicorn's workers), from /proc."""
+    parents: dict[int, int] = {}
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                parents[int(entry.name)] = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
+            except (OSError, ValueError, IndexError):
+                continue
+    tree, frontier = [pid], {pid}
+    while frontier:
+        frontier = {child for child, parent in parents.items() if parent in frontier}
+        tree += sorted(frontier)
+    return tree
+
+
+def warm_up(url: str, workers: int, timeout: float = 300.0) -> None:
+    """Wait until every worker has built the app: gunicorn's master listens before its workers have
+    imported Dash and opened their stores, and a first paint would time that start-up instead."""
+    deadline = time.monotonic() + timeout
+    quick = 0
+    with requests.Session() as http:
+        while quick < 4 * workers and time.monotonic() < deadline:
+            started = time.monotonic()
+            try:
+                ok = http.get(f"{url}/_dash-layout", timeout=60).status_code == 200
+            except requests.RequestException:
+                ok = False
+            quick = quick + 1 if ok and time.monotonic() - started < 1.0 else 0
+            http.close()  # a new connection: the next request may land on the other worker
 
 
 def cpu_seconds(pids: list[int]) -> float:
@@ -97,16 +122,23 @@ def browse(url: str, folder: Path) -> dict:
     with sync_playwright() as pw:
         browser = pw.chromium.launch(executable_path="/usr/bin/chromium", args=BROWSER_ARGS)
         try:
-            context = browser.new_context(viewport={"width": 1920, "height": 1080})
+            warm = browser.new_context(viewport={"width": 1920, "height": 1080})
+            page = warm.new_page()  # the server's first page (figure code paths, the wall's context)
+            page.goto(f"{url}/", wait_until="commit")
+            page.wait_for_function(KPI_VISIBLE, timeout=120_000)
+            warm.close()
+            context = browser.new_context(viewport={"width": 1920, "height": 1080})  # an empty cache
             for visit in ("cold", "warm"):
                 page = context.new_page()
                 sizes: list[int] = []
                 ticks: list[dict] = []
+                heaviest: list[tuple[int, str]] = []
 
-                def finished(req, sizes=sizes, ticks=ticks):
+                def finished(req, sizes=sizes, ticks=ticks, heaviest=heaviest):
                     try:
                         s = req.sizes()
                         sizes.append(s["responseBodySize"] + s["responseHeadersSize"])
+                        heaviest.append((sizes[-1], req.url.split("?")[0].rsplit("/", 1)[-1]))
                     except Exception:  # a request the page cancelled has no sizes
                         return
                     if req.method == "POST" and "/_dash-update-component" in req.url:
@@ -126,6 +158,7 @@ def browse(url: str, folder: Path) -> dict:
                 if visit == "cold":
                     page.screenshot(path=str(folder / "wall.png"))
                     out["ticks"] = ticks
+                    out["heaviest"] = sorted(heaviest, reverse=True)[:5]
                 page.close()
         finally:
             browser.close()
@@ -236,7 +269,7 @@ def main() -> int:
         stack.start()
         server = start_server(stack, args.port, args.workers, folder)
         url = f"http://127.0.0.1:{args.port}"
-        time.sleep(5)  # the backfill of today reaches Redis
+        warm_up(url, args.workers)
         seen = browse(url, folder)
         bodies = one_tick(seen.pop("ticks"))
         log.info("replaying %d request(s) per tick: %s", len(bodies),
@@ -270,6 +303,7 @@ def main() -> int:
                 [[v, f"{seen[v]['first_paint_ms']:.0f}", seen[v]["requests_to_paint"],
                   f"{seen[v]['bytes_to_paint']:,}", seen[v]["requests_3s"], f"{seen[v]['bytes_3s']:,}"]
                  for v in ("cold", "warm")]))
+    print("heaviest on a cold visit: " + ", ".join(f"{name} {size:,}" for size, name in seen["heaviest"]))
     print(f"\nrequests per tick: {len(bodies)}; load average {load_before:.2f} before, "
           f"{load_after:.2f} after; {os.cpu_count()} cores shared by the load generator, the browser, "
           "the stack and the server")
