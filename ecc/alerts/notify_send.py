@@ -28,18 +28,30 @@ class SmtpServer:
     tls: str  # "none" | "starttls" | "ssl"
     user: str = ""
     password: str = ""
+    cafile: str = ""  # trust this CA (PEM) instead of the system's: a relay with an in-house certificate
 
     @classmethod
     def parse(cls, url: str, password: str = "") -> SmtpServer:
-        """`smtp://[user[:password]@]host[:port][?starttls=1]` or `smtps://…` (implicit TLS, port 465)."""
+        """`smtp://[user[:password]@]host[:port][?starttls=1][&cafile=/path/ca.pem]` or `smtps://…`
+        (implicit TLS, port 465). The server's certificate and name are always verified."""
         parts = urlsplit(url)
         if parts.scheme not in ("smtp", "smtps") or not parts.hostname:
             raise DeliveryError("SMTP server must be smtp://host[:port] or smtps://host[:port]")
-        starttls = parse_qs(parts.query).get("starttls", ["0"])[0].lower() in ("1", "true", "yes", "on")
+        query = parse_qs(parts.query)
+        starttls = query.get("starttls", ["0"])[0].lower() in ("1", "true", "yes", "on")
         tls = "ssl" if parts.scheme == "smtps" else ("starttls" if starttls else "none")
-        port = parts.port or (465 if tls == "ssl" else 587 if tls == "starttls" else 25)
+        try:
+            port = parts.port or (465 if tls == "ssl" else 587 if tls == "starttls" else 25)
+        except ValueError:
+            raise DeliveryError("SMTP server URL has an invalid port") from None
         return cls(host=parts.hostname, port=port, tls=tls, user=unquote(parts.username or ""),
-                   password=password or unquote(parts.password or ""))
+                   password=password or unquote(parts.password or ""), cafile=query.get("cafile", [""])[0])
+
+    def tls_context(self) -> ssl.SSLContext:
+        try:
+            return ssl.create_default_context(cafile=self.cafile or None)
+        except (OSError, ValueError) as exc:  # ssl.SSLError is an OSError: a file that is not PEM
+            raise DeliveryError(f"SMTP TLS: cannot load cafile {self.cafile}: {_reason(exc)}") from None
 
 
 def post(request, timeout: float) -> tuple[int, bytes]:
@@ -71,19 +83,21 @@ def send_mail(server: SmtpServer, sender: str, target: Target, message: Message,
         raise DeliveryError("e-mail receiver has no recipient")
     mail = Email().build(target, message, sender)
     try:
+        context = server.tls_context() if server.tls != "none" else None
         if server.tls == "ssl":
-            smtp: smtplib.SMTP = smtplib.SMTP_SSL(server.host, server.port, timeout=timeout,
-                                                  context=ssl.create_default_context())
+            smtp: smtplib.SMTP = smtplib.SMTP_SSL(server.host, server.port, timeout=timeout, context=context)
         else:
             smtp = smtplib.SMTP(server.host, server.port, timeout=timeout)
         with smtp:
             if server.tls == "starttls":
-                smtp.starttls(context=ssl.create_default_context())
+                smtp.starttls(context=context)
             if server.user:
                 smtp.login(server.user, server.password)
             refused = smtp.send_message(mail, from_addr=sender, to_addrs=to)
     except smtplib.SMTPException as exc:
         raise DeliveryError(f"SMTP: {type(exc).__name__}: {_reason(exc)}") from None
+    except ssl.SSLError as exc:  # e.g. a certificate not signed by a trusted CA, or for another name
+        raise DeliveryError(f"SMTP TLS: {_reason(exc)}") from None
     except OSError as exc:
         raise DeliveryError(f"SMTP server unreachable: {_reason(exc)}") from None
     if refused:
