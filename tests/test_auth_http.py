@@ -9,7 +9,7 @@ import uuid
 
 import pytest
 from flask import Flask
-from sqlalchemy import select, text
+from sqlalchemy import create_engine, select, text
 
 from ecc import metadata
 from ecc.auth import audit, policy, tokens, users
@@ -44,7 +44,8 @@ def engine(request, tmp_path):
     admin = metadata.connect(request.param)
     with admin.begin() as conn:
         conn.execute(text(f'CREATE SCHEMA "{schema}"'))  # generated identifier, not input
-    eng = metadata.connect(request.param).execution_options(schema_translate_map={None: schema})
+    # search_path (not schema_translate_map): the migrations' own ALTERs land in the test schema too
+    eng = create_engine(request.param, connect_args={"options": f"-csearch_path={schema}"})
     metadata.migrate(eng)
     yield eng
     with admin.begin() as conn:
