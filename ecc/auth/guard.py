@@ -19,6 +19,7 @@ import threading
 import time
 from urllib.parse import urlencode
 
+import redis
 from flask import Flask, Response, g, jsonify, redirect, request
 from markupsafe import escape
 
@@ -152,7 +153,13 @@ class Guard:
         if request.method == "GET" and "token" in request.args and not request.path.startswith("/api/"):
             return self._redeem_kiosk_token()
 
-        identity, token, by_cookie = self._identity()
+        try:
+            identity, token, by_cookie = self._identity()
+        except redis.RedisError as exc:
+            # Sessions live in Redis: without it nobody can be recognised by cookie (kiosk and bearer
+            # tokens, in the metadata DB, do not get here unless a session cookie is sent as well).
+            log.warning("session store unreachable: %s", exc)
+            return _error(503, "session store unreachable", "try again shortly", {"Retry-After": "5"})
         g.identity = identity
         reason = origin.cross_site_reason(request.method, request.headers, request.host, request.scheme,
                                           self.ctx.trusted_origins, by_cookie or request.path == LOGIN_PATH)
@@ -182,7 +189,11 @@ class Guard:
         if rule.scope and token is not None:
             default = int(getattr(self.ctx.settings, "ingest_requests_per_minute", 600))
             limit = token.rate_per_minute or default
-            wait = throttle.rate_hit(self.ctx.redis, f"token:{token.id}", limit)
+            try:
+                wait = throttle.rate_hit(self.ctx.redis, f"token:{token.id}", limit)
+            except redis.RedisError as exc:  # ingest must not stop with the counter: let it through
+                log.warning("ingest rate limit not checked (Redis unreachable): %s", exc)
+                wait = 0
             if wait:
                 return _error(429, "too many requests",
                               f"token {token.id}: at most {limit} requests a minute",
