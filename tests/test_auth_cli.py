@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from ecc import metadata
-from ecc.auth import tokens, users
+from ecc.auth import audit, tokens, users
 from ecc.cli import main
 
 TESTS = Path(__file__).parent
@@ -52,6 +52,9 @@ def test_user_commands_read_the_password_from_stdin(env, tmp_path, capsys):
     assert main(["user", "list"]) == 0
     listed = capsys.readouterr().out
     assert "alice" in listed and "operator" in listed and PASSWORD not in listed
+    trail = [(e.action, e.actor_kind) for e in audit.entries(engine)]
+    assert ("user.add", "cli") in trail and ("user.disable", "cli") in trail and ("user.role", "cli") in trail
+    assert all(PASSWORD not in e.summary for e in audit.entries(engine))
 
 
 def test_token_commands_show_the_secret_once(env, tmp_path, capsys):

@@ -11,7 +11,7 @@ import getpass
 import json
 import sys
 
-from ecc.auth import tokens, users
+from ecc.auth import audit, tokens, users
 from ecc.auth.passwords import WeakPassword
 from ecc.auth.roles import ROLES, SCOPES
 
@@ -34,6 +34,13 @@ def read_password(stdin=None) -> str:
     return stdin.readline().rstrip("\r\n")
 
 
+def _record(engine, action: str, **fields) -> None:
+    """Changes made here are in the audit trail like the admin page's, by the operating-system user."""
+    actor = f"cli:{getpass.getuser()}"
+    audit.record(engine, actor=actor, actor_kind="cli", action=action, method="CLI",
+                 path=f"ecc {action.replace('.', ' ')}", summary=audit.summary_of(fields))
+
+
 def _when(moment) -> str:
     return moment.strftime("%Y-%m-%d %H:%M:%S") if moment else "-"
 
@@ -43,6 +50,7 @@ def cmd_user(args, settings) -> int:
     try:
         if args.user_command == "add":
             user = users.add(engine, args.name, args.role, read_password())
+            _record(engine, "user.add", name=user.name, role=user.role)
             print(f"user {user.name} added ({user.role})")
         elif args.user_command == "list":
             for u in users.list_all(engine):
@@ -50,15 +58,19 @@ def cmd_user(args, settings) -> int:
                 print(f"{u.name:24} {u.role:9} {u.source:6} {state:9} last login {_when(u.last_login_at)}")
         elif args.user_command == "disable":
             users.disable(engine, args.name)
+            _record(engine, "user.disable", name=args.name)
             print(f"user {args.name} disabled; their sessions have ended")
         elif args.user_command == "enable":
             users.enable(engine, args.name)
+            _record(engine, "user.enable", name=args.name)
             print(f"user {args.name} enabled")
         elif args.user_command == "reset":
             users.reset_password(engine, args.name, read_password())
+            _record(engine, "user.reset", name=args.name)
             print(f"password of {args.name} reset; their sessions have ended")
         elif args.user_command == "role":
             users.set_role(engine, args.name, args.role)
+            _record(engine, "user.role", name=args.name, role=args.role)
             print(f"user {args.name} is now {args.role}")
     except (users.UserError, WeakPassword) as exc:
         sys.stderr.write(f"ecc user {args.user_command}: {exc}\n")
@@ -73,6 +85,8 @@ def cmd_token(args, settings) -> int:
             role = "viewer" if args.kind == "kiosk" else args.role
             view, secret = tokens.create(engine, args.kind, args.label, args.created_by, role=role,
                                          scopes=tuple(args.scope or ()), rate_per_minute=args.rate_per_minute)
+            _record(engine, "token.create", id=view.id, kind=view.kind, role=view.role, label=view.label,
+                    scopes=" ".join(view.scopes))
             sys.stderr.write(f"token {view.id} ({view.kind}, {view.role}"
                              f"{', ' + ' '.join(view.scopes) if view.scopes else ''}) created; "
                              "the secret below is shown once only\n")
@@ -86,6 +100,7 @@ def cmd_token(args, settings) -> int:
                                   "last_used_agent": tok.last_used_agent}, ensure_ascii=False))
         elif args.token_command == "revoke":
             tokens.revoke(engine, args.id)
+            _record(engine, "token.revoke", id=args.id)
             print(f"token {args.id} revoked")
     except tokens.TokenError as exc:
         sys.stderr.write(f"ecc token {args.token_command}: {exc}\n")
