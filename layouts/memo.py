@@ -35,7 +35,7 @@ class ViewMemo:
     """A small thread-safe LRU of built views; a miss builds outside the lock (two threads may build the
     same view once each; both results are equal)."""
 
-    def __init__(self, size: int = 64) -> None:
+    def __init__(self, size: int = 256) -> None:
         self._size = size
         self._lock = threading.Lock()
         self._items: OrderedDict[Hashable, object] = OrderedDict()

@@ -218,19 +218,39 @@ def rebuilding(lang: str, now: datetime | None = None) -> tuple:
             tick(moment))
 
 
-def _body(snap: Mapping, lang: str) -> tuple:
-    """The outputs that depend on the snapshot's numbers only (memoized per snapshot: layouts/memo.py).
-    The trend is not among them: it is patched per browser (layouts/trend_patch.py)."""
+# What each costly view reads of the snapshot. The live numbers change every second, but the funnel only
+# when a step moves, the donut or the province ranking rarely: each is rebuilt only when its own inputs
+# changed (building a Plotly figure is most of a refresh's cost: docs/wall.md).
+_DAY = (("day",), ("context", "cut"))
+_INPUTS = {
+    "funnel": (("totals", "reach"), ("totals", "rejects"), ("ratios", "step_conversion"),
+               ("context", "baseline"), *_DAY),
+    "channels": (("by_channel",),),
+    "assets": (("aum",),),
+    "wealth": (("ratios", "wealth_preference"),),
+    "provinces": (("context", "assets", "by_province"), *_DAY),
+    "alerts": (("context", "alerts"), *_DAY),
+}
+
+
+def _body(snap: Mapping, lang: str, memo: ViewMemo | None = None) -> tuple:
+    """The outputs that depend on the snapshot's numbers only (memoized per snapshot: layouts/memo.py,
+    and each costly view per its own inputs). The trend is not among them: it is patched per browser
+    (layouts/trend_patch.py)."""
+    def part(name: str, build: Callable[[], object]) -> object:
+        if memo is None:
+            return build()
+        inputs = digest({str(i): get_in(snap, *path) for i, path in enumerate(_INPUTS[name])})
+        return memo.get(("wall-part", name, lang, inputs), build)
+    funnel = part("funnel", lambda: (funnel_steps(snap, lang), funnel_figure(snap, lang)))
     return (
-        *(part for key in KPI_KEYS for part in (*kpi_parts(key, snap, lang), kpi_compare(key, snap, lang))),
-        funnel_steps(snap, lang),
-        funnel_figure(snap, lang),
-        channel_figure(snap, lang),
-        asset_figure(snap, lang),
-        wealth_figure(snap, lang),
-        province_figure(snap, lang),
-        *banner(snap, lang),
-        alert_list(snap, lang),
+        *(piece for key in KPI_KEYS for piece in (*kpi_parts(key, snap, lang), kpi_compare(key, snap, lang))),
+        *funnel,
+        part("channels", lambda: channel_figure(snap, lang)),
+        part("assets", lambda: asset_figure(snap, lang)),
+        part("wealth", lambda: wealth_figure(snap, lang)),
+        part("provinces", lambda: province_figure(snap, lang)),
+        *part("alerts", lambda: (*banner(snap, lang), alert_list(snap, lang))),
     )
 
 
@@ -248,7 +268,8 @@ def render(snapshot: Mapping | None, lang: str, now: datetime, memo: ViewMemo | 
     if get_in(snap, "live_state", "state") == "rebuilding":
         return rebuilding(lang, now)
     key = digest(snap)
-    body = _body(snap, lang) if memo is None else memo.get(("wall", lang, key), lambda: _body(snap, lang))
+    body = _body(snap, lang) if memo is None else \
+        memo.get(("wall", lang, key), lambda: _body(snap, lang, memo))
     full = (lambda: trend_figure(snap, lang)) if memo is None else \
         (lambda: memo.get(("wall-trend", lang, key), lambda: trend_figure(snap, lang)))
     trend, trend_drawn = trend_update(snap, lang, trend_state, full)
