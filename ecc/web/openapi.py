@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from ecc.alerts import notify_openapi
+from ecc.alerts import alerts_openapi, notify_openapi
 from ecc.contract import catalogue
 
 _STEP_KEYS = {str(k): {"type": "integer"} for k in catalogue.STEPS}
@@ -119,6 +119,7 @@ def document() -> dict:
             "/api/v1/health": _get("Each component up/down, consumer lag, freshness", [], {"type": "object"}),
             "/metrics": _get("Prometheus text format", [], {"type": "string"}),
             **notify_openapi.PATHS,
+            **alerts_openapi.PATHS,
         },
         "components": {"schemas": {"Error": ERROR, "Kpis": KPIS}},
     }
