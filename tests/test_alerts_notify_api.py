@@ -9,7 +9,7 @@ import threading
 import pytest
 import requests
 from flask import Flask
-from test_alerts_notify import SECRET, Robots, alert, engine, settings_for  # noqa: F401 (fixture)
+from notify_receivers import SECRET, Robots, alert, engine, settings_for  # noqa: F401 (fixture)
 
 from ecc.alerts import notify
 from ecc.alerts.receivers_api import EXTENSION, create_notify_api
@@ -21,7 +21,7 @@ def server(engine, tmp_path):  # noqa: F811 (the fixture imported above)
 
     app = Flask("notify-api-test")
     settings = settings_for(tmp_path, notify_attempts=2, notify_backoff_s=0.1)
-    app.register_blueprint(create_notify_api(engine, settings))
+    app.register_blueprint(create_notify_api(engine, settings, sweep_interval=None))
     assert app.extensions[EXTENSION]["engine"] is engine
     srv = make_server("127.0.0.1", 0, app, threaded=True)
     thread = threading.Thread(target=srv.serve_forever, daemon=True)

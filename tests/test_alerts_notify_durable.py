@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pytest
 from flask import Flask
-from test_alerts_notify import BOX, KEY, Robots, alert, engine, log_of, settings_for  # noqa: F401
+from notify_receivers import BOX, KEY, Robots, alert, engine, log_of, settings_for  # noqa: F401
 
 from ecc import metadata
 from ecc.alerts import notify, notify_outbox, receivers

@@ -11,7 +11,7 @@ import threading
 import time
 
 import pytest
-from test_alerts_notify import BOX, KEY, Robots
+from notify_receivers import BOX, KEY, Robots
 
 from ecc import metadata
 from ecc.alerts import receivers
@@ -50,7 +50,7 @@ class PageApp:
         metadata.migrate(self.engine)
         settings = Settings(data_dir=str(tmp_path), phone_hash_key="k", public_url="https://ecc.example.com",
                             secret_key=KEY)
-        api = create_notify_api(self.engine, settings)
+        api = create_notify_api(self.engine, settings, sweep_interval=None)
         app = create_app(settings, lambda: {},
                          extra_setup=lambda dash_app: dash_app.server.register_blueprint(api))
         self.server = make_server("127.0.0.1", 0, app.server, threaded=True)

@@ -15,8 +15,8 @@ from datetime import UTC, datetime
 import pytest
 import requests
 from flask import Flask
+from notify_receivers import SECRET, Robots, alert, log_of, settings_for
 from sqlalchemy import text
-from test_alerts_notify import SECRET, Robots, alert, log_of, settings_for
 
 from ecc import metadata
 from ecc.alerts import notify, receivers, receivers_secrets

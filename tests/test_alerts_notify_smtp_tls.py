@@ -13,7 +13,7 @@ from datetime import UTC, datetime, timedelta
 from email import message_from_bytes, policy
 
 import pytest
-from test_alerts_notify import BOX, alert, engine, log_of, settings_for  # noqa: F401 (fixture)
+from notify_receivers import BOX, alert, engine, log_of, settings_for  # noqa: F401 (fixture)
 
 from ecc.alerts import notify, receivers
 

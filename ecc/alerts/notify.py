@@ -107,7 +107,10 @@ class Dispatcher:
                 if self._closed:
                     return
                 _, _, fn = heapq.heappop(self._heap)
-            self._pool.submit(self._call, fn)
+            try:
+                self._pool.submit(self._call, fn)
+            except RuntimeError:  # the interpreter is shutting down: what is left stays in the outbox
+                return
 
     def _call(self, fn: Callable[[], None]) -> None:
         try:
