@@ -8,7 +8,9 @@ from ecc.alerts.notify_log import STATUSES
 _ERROR = {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}
 RECEIVER = {"type": "object", "required": ["id", "kind", "enabled"], "properties": {
     "id": {"type": "integer"}, "kind": {"enum": list(KINDS)},
-    "url": {"type": "string", "description": "robot or webhook URL; for email an optional SMTP server"},
+    "url": {"type": "string", "description": "robot or webhook URL; for email an optional SMTP server: "
+                                             "smtp://[user@]host[:port][?starttls=1][&cafile=/ca.pem] "
+                                             "or smtps://…"},
     "to": {"type": "string", "description": "email: recipients, comma-separated"},
     "name": {"type": "string"}, "lang": {"enum": ["", "zh", "en"]}, "enabled": {"type": "boolean"},
     "has_secret": {"type": "boolean", "description": "the secret itself is write-only, never returned"}}}
@@ -16,7 +18,9 @@ RECEIVER_INPUT = {"type": "object", "properties": {
     **{k: v for k, v in RECEIVER["properties"].items() if k not in ("id", "has_secret")},
     "secret": {"type": "string", "writeOnly": True,
                "description": "webhook: HMAC key of X-ECC-Signature; dingtalk: 加签 secret; "
-                              "feishu: 签名校验 secret; email: SMTP password. Omit to keep, \"\" to clear"}},
+                              "feishu: 签名校验 secret; email: SMTP password. Omit to keep, \"\" to clear. "
+                              "Stored sealed with the installation's ECC_SECRET_KEY; without one, a secret "
+                              "is refused (400)"}},
     "additionalProperties": False}
 DELIVERY = {"type": "object", "properties": {
     "alert_id": {"type": ["integer", "string"]}, "receiver_id": {"type": "integer"},
