@@ -54,7 +54,7 @@ DEFAULT_PARAMS: dict[str, dict] = {
     # Leads of a window that ended `age_minutes` ago, dialed by now, against a fixed target: fires when
     # the Wilson upper bound of the rate is below the target. The baseline is shown beside it.
     "dial_rate_low": {**_COMMON, "baseline": "trailing", "target": 0.98, "window_minutes": 30,
-                      "recover_fraction": 0.5, "age_minutes": 30, "min_sample": 200, "alpha": 1e-3,
+                      "recover_fraction": 0.5, "age_minutes": 60, "min_sample": 200, "alpha": 1e-4,
                       "per_channel": False,
                       "baseline_windows": 4, "trailing_step_minutes": 30, "recent_days": 7,
                       "pending_s": 300, "mute": [{"days": "mon-sun", "from": "00:00", "to": "10:30"},
