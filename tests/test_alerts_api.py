@@ -133,6 +133,17 @@ def create_client(engine):
     return app.test_client()
 
 
+def test_disabling_or_deleting_a_rule_closes_its_open_alerts_quietly(engine):
+    rule = store.create_rule(engine, {"kind": "no_data"})
+    from sqlalchemy.orm import Session
+    with Session(engine) as session, session.begin():
+        session.add(Alert(rule_id=rule["id"], kind="no_data", state="firing", active_key=f"{rule['id']}:*:*",
+                          started_ms=timeutil.now_ms(), window_ms=0, silenced=False))
+    assert [a["state"] for a in store.list_alerts(engine)] == ["firing"]
+    store.update_rule(engine, rule["id"], {"enabled": False})
+    assert [a["state"] for a in store.list_alerts(engine)] == ["resolved"]
+
+
 def test_silences_create_list_expire_delete(client, engine):
     ends = (datetime.now(UTC) + timedelta(hours=1)).astimezone(timeutil.TZ).isoformat()
     created = client.post("/api/v1/silences", json={"matchers": {"channel": "douyin", "step": 8},

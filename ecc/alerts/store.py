@@ -105,7 +105,16 @@ def update_rule(engine: Engine, rule_id: int, body: dict) -> dict | None:
             raise rules.RuleError("enabled must be true or false", {"field": "enabled"})
         rule.params, rule.channel, rule.step, rule.enabled = params, channel, step, enabled
         rule.updated_ms = timeutil.now_ms()
+        if not enabled:
+            _close_quietly(session, rule_id, rule.updated_ms)  # a disabled rule judges nothing any more
         return rule_dict(rule)
+
+
+def _close_quietly(session: Session, rule_id: int, now_ms: int) -> None:
+    """Resolve a rule's open alerts without a notice (the rule was disabled or deleted); history stays."""
+    query = select(Alert).where(Alert.rule_id == rule_id, Alert.active_key.is_not(None))
+    for alert in session.scalars(query):
+        alert.state, alert.active_key, alert.resolved_ms = "resolved", None, now_ms
 
 
 def delete_rule(engine: Engine, rule_id: int) -> bool:
@@ -114,10 +123,7 @@ def delete_rule(engine: Engine, rule_id: int) -> bool:
         rule = session.get(AlertRule, rule_id)
         if rule is None:
             return False
-        now = timeutil.now_ms()
-        for alert in session.scalars(select(Alert).where(Alert.rule_id == rule_id,
-                                                         Alert.active_key.is_not(None))):
-            alert.state, alert.active_key, alert.resolved_ms = "resolved", None, now
+        _close_quietly(session, rule_id, timeutil.now_ms())
         session.delete(rule)
         return True
 
