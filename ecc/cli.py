@@ -17,6 +17,10 @@ log = logging.getLogger("ecc")
 # The demo's default event rate: a large internet branch (see `ecc demo --help`), and 8 days of history
 # that load in well under a minute (docs/benchmarks.md "ecc demo: start to a full wall").
 DEMO_RATE = 1.0
+DEMO_HISTORY_DAYS = 8
+# Above this rate the history is not loaded unless asked for: 8 days at 100 events/s are 69M events, hours
+# of a loaded machine, not the quick start the demo promises.
+HISTORY_RATE_MAX = 5.0
 
 # Commands that hash phones (or serve what was hashed) and so cannot run without the installation's key.
 _NEED_PHONE_KEY = {"worker", "sink", "web", "ingest"}
@@ -47,14 +51,26 @@ def _need_broker(settings: Settings) -> Settings:
     return settings
 
 
+def demo_history_days(rate: float, requested: int | None) -> int:
+    """The days of history `ecc demo` loads: as asked, else DEMO_HISTORY_DAYS up to HISTORY_RATE_MAX."""
+    if requested is not None:
+        return max(0, requested)
+    return DEMO_HISTORY_DAYS if rate <= HISTORY_RATE_MAX else 0
+
+
 def cmd_demo(args, settings: Settings) -> int:
     from ecc.embedded import Stack, run_until_signalled
 
     sim = ["--rate", str(args.rate)]
     if args.surge:
         sim += ["--surge", str(args.surge)]
+    history_days = demo_history_days(args.rate, args.history_days)
+    if history_days == 0 and args.history_days is None and not args.no_simulate:
+        log.warning("no history loaded at %g events/s (%d days would be %.0fM events): pass --history-days N "
+                    "to load it anyway", args.rate, DEMO_HISTORY_DAYS,
+                    args.rate * DEMO_HISTORY_DAYS * 86_400 / 1e6)
     stack = Stack(settings, port=args.port, simulate=not args.no_simulate, simulate_args=sim,
-                  backfill_minutes=args.backfill_minutes, history_days=args.history_days)
+                  backfill_minutes=args.backfill_minutes, history_days=history_days)
     return run_until_signalled(stack)
 
 
@@ -190,9 +206,10 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--backfill-minutes", type=float, default=None,
                       help="simulate the last N minutes at start (default: today from midnight, once per "
                            "data directory)")
-    demo.add_argument("--history-days", type=int, default=8,
+    demo.add_argument("--history-days", type=int, default=None,
                       help="simulated days before today, loaded once per data directory, so that yesterday, "
-                           "last week and the asset stock are real (default 8; 0: none)")
+                           f"last week and the asset stock are real (default {DEMO_HISTORY_DAYS} up to "
+                           f"--rate {HISTORY_RATE_MAX:g}, none above; 0: none)")
     demo.add_argument("--surge", type=float, default=0.0, help="multiply the simulated rate (10 = surge)")
     demo.set_defaults(func=cmd_demo)
 

@@ -447,3 +447,12 @@ def test_a_history_day_is_the_same_every_time_and_days_differ():
     start, end = simulate.day_bounds(date(2026, 11, 19))
     assert all(start <= simulate.timeutil.parse_instant(item["ts"], "ts").timestamp() * 1000 < end
                for item in history.day_items(5, date(2026, 11, 19), 0.05))
+
+
+def test_demo_loads_history_by_default_only_at_a_rate_that_loads_quickly():
+    from ecc.cli import DEMO_RATE, build_parser, demo_history_days
+
+    args = build_parser().parse_args(["demo"])
+    assert args.rate == DEMO_RATE and demo_history_days(args.rate, args.history_days) == 8
+    assert demo_history_days(100.0, None) == 0  # 69M events: only when asked for
+    assert demo_history_days(100.0, 2) == 2 and demo_history_days(1.0, 0) == 0
