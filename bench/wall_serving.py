@@ -125,7 +125,7 @@ def browse(url: str, folder: Path) -> dict:
             warm = browser.new_context(viewport={"width": 1920, "height": 1080})
             page = warm.new_page()  # the server's first page (figure code paths, the wall's context)
             page.goto(f"{url}/", wait_until="commit")
-            page.wait_for_function(KPI_VISIBLE, timeout=120_000)
+            page.wait_for_function(KPI_VISIBLE, timeout=300_000)
             warm.close()
             context = browser.new_context(viewport={"width": 1920, "height": 1080})  # an empty cache
             for visit in ("cold", "warm"):
@@ -148,7 +148,7 @@ def browse(url: str, folder: Path) -> dict:
 
                 page.on("requestfinished", finished)
                 page.goto(f"{url}/", wait_until="commit")
-                page.wait_for_function(KPI_VISIBLE, timeout=60_000)
+                page.wait_for_function(KPI_VISIBLE, timeout=180_000)
                 paint_ms = page.evaluate("performance.now()")
                 painted_bytes, painted_requests = sum(sizes), len(sizes)
                 page.wait_for_timeout(3000)
