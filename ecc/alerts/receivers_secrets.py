@@ -68,8 +68,9 @@ class SecretBox:
         try:
             return self._all.decrypt(stored[len(PREFIX):].encode()).decode()
         except InvalidToken:
-            raise SecretError(f"the secret was sealed under another key: {KEY_VARIABLE} is not the key this "
-                              "installation's receivers were saved with") from None
+            raise SecretError(f"the secret was sealed under another key: this process's key ({KEY_VARIABLE}, "
+                              f"else <data_dir>/{KEY_FILE}) is not the one the receivers were saved "
+                              "with") from None
 
     def is_current(self, stored: str) -> bool:
         """Sealed, and under the first key (the one that seals now)."""
