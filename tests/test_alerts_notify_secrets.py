@@ -16,6 +16,7 @@ import pytest
 import requests
 from flask import Flask
 from notify_receivers import SECRET, Robots, alert, log_of, settings_for
+from notify_receivers import engine as engine  # the fixture (SQLite, and PostgreSQL where configured)
 from sqlalchemy import text
 
 from ecc import metadata
@@ -196,3 +197,12 @@ def test_the_key_comes_from_the_variable_or_the_demo_made_file(tmp_path):
         SecretBox(["short"])
     env = Settings.from_env({"ECC_SECRET_KEY": "k" * 32 + "," + "j" * 32})
     assert receivers_secrets.box_for(env) is not None
+
+
+def test_the_longest_secret_fits_sealed(engine):
+    box = SecretBox([_key()])
+    longest = "s" * 512
+    made = receivers.create_receiver(engine, {"kind": "webhook", "url": "http://127.0.0.1:9/h",
+                                              "secret": longest}, box)
+    stored = receivers.get_receiver(engine, made["id"]).secret
+    assert len(stored) > 512 and box.open(stored) == longest
