@@ -82,6 +82,16 @@ def banner(snapshot: Mapping, lang: str) -> tuple[list, str]:
         "alert-strip strip-recent"
 
 
+def _text_or_link(alert: Mapping, lang: str) -> html.Component:
+    """The alert's text; a link to its drill-down (the API's `link`, filtered to its channel, step and
+    time) when it has one."""
+    text = alert_text(alert, lang)
+    link = alert.get("link")
+    if isinstance(link, str) and link.startswith("/"):
+        return html.A(text, href=link, className="alert-text", title=text)
+    return html.Span(text, className="alert-text", title=text)
+
+
 def alert_list(snapshot: Mapping, lang: str) -> list:
     """The alerts panel: one row per alert of today, newest first; the empty state when there are none."""
     alerts = alerts_of(snapshot)
@@ -101,7 +111,7 @@ def alert_list(snapshot: Mapping, lang: str) -> list:
         rows.append(html.Li(className=f"alert-row alert-{state}", children=[
             html.Span(t(f"alert.state.{state}", lang), className="alert-state"),
             html.Span(_clock(alert.get("started_at")), className="alert-time"),
-            html.Span(alert_text(alert, lang), className="alert-text", title=alert_text(alert, lang)),
+            _text_or_link(alert, lang),
             html.Span(" · ".join(notes), className="alert-notes"),
         ], **{"data-alert-id": str(alert.get("id", ""))}))
     return [html.Ol(rows, className="alert-list")]

@@ -12,7 +12,7 @@ from decimal import Decimal
 import plotly.graph_objects as go
 import plotly.io as pio
 import pytest
-from dash import Patch, no_update
+from dash import Patch, html, no_update
 from plotly.utils import PlotlyJSONEncoder
 
 from ecc.config import Settings
@@ -534,6 +534,10 @@ def test_alert_banner_ticker_and_list():
     assert "observed 40 · baseline 120" in str(children[0].to_plotly_json())
     rows = alerts_view.alert_list(snap, "en")[0]
     assert rows.children[0].className == "alert-row alert-resolved"
+    assert isinstance(rows.children[0].children[2], html.Span)  # no link: plain text
+    snap["context"]["alerts"] = [{**resolved, "link": "/drill?channel=douyin&step=5"}]
+    linked = alerts_view.alert_list(snap, "en")[0].children[0].children[2]
+    assert isinstance(linked, html.A) and linked.href == "/drill?channel=douyin&step=5"
     snap["context"]["alerts"] = []
     assert alerts_view.banner(snap, "zh")[1] == "alert-strip strip-quiet"
     assert "暂无告警" in str(alerts_view.alert_list(snap, "zh")[0].to_plotly_json())
