@@ -318,20 +318,21 @@ def test_sso_in_a_browser_from_the_login_page_to_the_wall_and_out(ecc, idp):
                                                                                "--disable-gpu"])
         try:
             page = chromium.new_page(viewport={"width": 1920, "height": 1080})
+            page.set_default_timeout(60_000)  # a loaded test machine: waits, never a wrong answer
             errors: list[str] = []
             page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
             page.goto(f"{ecc.base}/")
-            expect(page).to_have_url(re.compile(r"/login\?next=%2F$"))  # the guard sends us to log in
+            expect(page).to_have_url(re.compile(r"/login\?next=%2F$"), timeout=30_000)  # the guard
             page.click("#sso-login")  # 使用单点登录: to the provider and back
-            expect(page.locator(".screen-wall")).to_be_visible(timeout=20_000)  # the wall, rendered
+            expect(page.locator(".screen-wall")).to_be_visible(timeout=60_000)  # the wall, rendered
             assert urlsplit(page.url).path == "/"
             assert page.evaluate("fetch('/api/v1/me').then(r => r.json())")["source"] == "oidc"
             assert errors == []  # the wall's own callbacks were allowed (a refused one logs a 403)
             page.goto(f"{ecc.base}/logout")
             page.click("#logout-submit")
-            expect(page).to_have_url(re.compile(r"/login"))
+            expect(page).to_have_url(re.compile(r"/login"), timeout=30_000)
             page.goto(f"{ecc.base}/")
-            expect(page).to_have_url(re.compile(r"/login\?next="))  # logged out: the wall is closed again
+            expect(page).to_have_url(re.compile(r"/login\?next="), timeout=30_000)  # logged out: closed
         finally:
             chromium.close()
 
