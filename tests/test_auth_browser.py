@@ -108,7 +108,7 @@ def test_login_logout_and_the_english_switch(site, new_page):
     page.fill("#password", PASSWORD)
     page.click("#login-submit")
     page.wait_for_url(re.compile(r"/screen/funnel$"))
-    expect(page.locator(".screen-funnel")).to_be_visible(timeout=15000)
+    expect(page.locator(".screen-funnel")).to_be_visible(timeout=30000)
     cookie = next(c for c in page.context.cookies() if c["name"] == "ecc_session")
     assert cookie["httpOnly"] and cookie["sameSite"] == "Lax"
     assert page.evaluate("document.cookie") == ""  # no script can read the session
@@ -127,10 +127,10 @@ def test_viewer_cannot_reach_admin_or_ack_operator_and_admin_can(site, new_page)
 
     viewer = new_page()
     _login(viewer, site, "viewer")
-    expect(viewer.locator(".screen-wall")).to_be_visible(timeout=15000)
+    expect(viewer.locator(".screen-wall")).to_be_visible(timeout=30000)
     assert viewer.goto(site.url + "/admin").status == 403
     viewer.goto(site.url + "/")
-    expect(viewer.locator(".screen-wall")).to_be_visible(timeout=15000)
+    expect(viewer.locator(".screen-wall")).to_be_visible(timeout=30000)
     # the operator's callbacks (ack, silence) and the call-back list, from the viewer's own page
     assert viewer.evaluate(_POST_JS, ["/_dash-update-component", OPERATOR_CALL]) == 403
     assert viewer.evaluate(_POST_JS, ["/api/v1/alerts/1/ack", {}]) in (403, 404)
@@ -138,7 +138,7 @@ def test_viewer_cannot_reach_admin_or_ack_operator_and_admin_can(site, new_page)
 
     operator = new_page()
     _login(operator, site, "operator")
-    expect(operator.locator(".screen-wall")).to_be_visible(timeout=15000)
+    expect(operator.locator(".screen-wall")).to_be_visible(timeout=30000)
     assert operator.evaluate(_POST_JS, ["/_dash-update-component", OPERATOR_CALL]) not in (401, 403)
     assert operator.goto(site.url + "/admin").status == 403
 
@@ -160,19 +160,20 @@ def test_kiosk_token_through_a_rotation_and_a_reload(site, new_page):
 
     view, secret = tokens.create(site.engine, "kiosk", "hall B wall", "admin")
     page = new_page()
-    page.goto(f"{site.url}/?kiosk=1&rotate=3&screens=wall,funnel&token={secret}")
-    expect(page.locator(".screen-wall")).to_be_visible(timeout=15000)
+    # rotate=8: each screen has time to render on a loaded machine before the next one comes
+    page.goto(f"{site.url}/?kiosk=1&rotate=8&screens=wall,funnel&token={secret}")
+    expect(page.locator(".screen-wall")).to_be_visible(timeout=30000)
     assert "token" not in page.url and "kiosk=1" in page.url
     page.evaluate("window.eccNoReload = 1")
-    page.wait_for_url(re.compile(r"/screen/funnel\?"), timeout=10000)
-    expect(page.locator(".screen-funnel")).to_be_visible(timeout=10000)
-    page.wait_for_url(re.compile(r"/\?kiosk=1"), timeout=10000)  # and back: callbacks kept answering
-    expect(page.locator(".screen-wall")).to_be_visible(timeout=10000)
+    page.wait_for_url(re.compile(r"/screen/funnel\?"), timeout=20000)
+    expect(page.locator(".screen-funnel")).to_be_visible(timeout=8000)
+    page.wait_for_url(re.compile(r"/\?kiosk=1"), timeout=20000)  # and back: callbacks kept answering
+    expect(page.locator(".screen-wall")).to_be_visible(timeout=8000)
     assert page.evaluate("window.eccNoReload") == 1
     saved = page.evaluate("window.sessionStorage.getItem('ecc.kiosk')") or ""
     assert "token" not in saved and secret not in json.dumps(page.context.storage_state()["origins"])
     page.reload()
-    expect(page.locator(".ecc-screen").first).to_be_visible(timeout=15000)
+    expect(page.locator(".ecc-screen").first).to_be_visible(timeout=30000)
     assert "/login" not in page.url
     used = tokens.list_all(site.engine)[0]
     assert used.id == view.id and used.last_used_ip == "127.0.0.1" and "Chrome" in used.last_used_agent
