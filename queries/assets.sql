@@ -11,10 +11,7 @@ WITH
                   WHERE {attribute:Bool} AND account_id IN (SELECT account_id FROM dim_accounts)),
 -- include: lead_dim
 -- include: account_dim
-    snapshot_accounts AS
-    (
-        SELECT account_id FROM account_latest
-    ),
+    snapshot_accounts AS (SELECT account_id FROM account_latest WHERE NOT {every_account:Bool}),
 -- include: latest_snapshot
     attributed AS
     (

@@ -411,7 +411,7 @@ def _bundle(client) -> str:
         "kpis": analytics.kpis(client, DAY, END, now=NOW),
         "channels": analytics.channels(client, DAY, END, now=NOW),
         "funnel": analytics.funnel(client, DAY, END),
-        "dropped": analytics.dropped(client, DAY, END, 1),
+        "dropped": analytics.dropped(client, DAY, END, 1, now=NOW),  # idle_hours: not the clock's
         "assets": analytics.assets(client, END),
         **{f"series_{i}": analytics.series(client, "leads", i, DAY - timedelta(days=1), END)
            for i in ("1d", "1h")},
@@ -490,5 +490,29 @@ def test_rollups_merge_rows_kept_in_separate_parts(ch):
         assert aum["by_channel"] == {"douyin": D("10.00")}  # opened by L1's step 11 (the first)
         assert aum["by_province"] == {"云南": D("10.00")}  # L1's first lead event
         assert analytics.assets(ch, DAY + timedelta(hours=12, minutes=30))["total"] == D("1.50")
+    finally:
+        ch.command("SYSTEM START MERGES")
+
+
+def test_lead_progress_merges_rows_kept_in_separate_parts(ch):
+    """The cohort funnel reads each lead's first step 1 and its done steps from the rollup lead_progress:
+    with merges stopped and a lead's steps in four parts (the later step 1 first, a duplicate last), the
+    lead belongs to the cohort of its earliest step 1 only; its level and last step come from all parts."""
+    ch.command("SYSTEM STOP MERGES")
+    try:
+        for raw in [
+            ev("s-L3-1b", "step", at(10), lead_id="L3", channel="wechat", step=1),
+            ev("s-L3-2", "step", at(10, 30), lead_id="L3", channel="wechat", step=2),
+            ev("s-L3-1a", "step", at(-2), lead_id="L3", channel="douyin", step=1),  # the day before
+            ev("s-L3-2", "step", at(10, 30), lead_id="L3", channel="wechat", step=2),  # a duplicate row
+        ]:
+            load(ch, [raw])
+        assert ch.command("SELECT count() FROM system.parts WHERE table = 'lead_progress' AND active") == 4
+        assert analytics.funnel(ch, DAY, END)["cohort"]["1"] == 0  # not a lead of DAY's cohort
+        before = analytics.funnel(ch, DAY - timedelta(days=1), DAY)
+        assert (before["cohort"]["1"], before["cohort"]["2"], before["cohort"]["3"]) == (1, 1, 0)
+        rows = analytics.dropped(ch, DAY - timedelta(days=1), DAY, 2, now=NOW)
+        assert [(r["lead_id"], r["channel"], r["last_step_at"]) for r in rows] == [
+            ("L3", "douyin", at(10, 30))]  # the channel of its first step 1, the last step of any part
     finally:
         ch.command("SYSTEM START MERGES")

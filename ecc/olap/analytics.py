@@ -164,7 +164,7 @@ def _collect(client: Any, start: datetime, end: datetime, channels: Iterable[str
                 totals.deposited_accounts = row["deposited_accounts"]
         elif row["status"] == "rejected":
             totals.rejects[row["step"]] = row["events"]
-    for row in query_rows(client, "kpi_money", {**params, "at": params["end"]}):
+    for row in query_rows(client, "kpi_money", {**params, "at": params["end"], "every_account": False}):
         totals = group(row["group_key"] or (UNKNOWN if by_channel else ""))
         if row["type"] == "trade":  # a snapshot without segment and one saying "unknown" add up
             products = totals.trade_by_segment.setdefault(row["segment"] or UNKNOWN, {})
@@ -271,13 +271,19 @@ def dropped(client: Any, start: datetime, end: datetime, step: int, window_hours
         raise ValueError(f"idle_hours must be >= 0, got {idle_hours!r}")
     now_ms = int((now or datetime.now(UTC)).timestamp() * 1000)
     params = {**_cohort_params(start, end, window_hours, channels, provinces), "step": step,
-              "limit": max(0, int(limit)), "attribute": True,  # the phone is the lead's
+              "limit": max(0, int(limit)),
               "idle_before_ms": now_ms - int(idle_hours * 3_600_000)}
-    return [{"lead_id": row["lead_id"], "channel": row["channel"], "phone_masked": row["phone_masked"],
-             "province": row["province"], "furthest_step": row["furthest_step"],
-             "last_step_at": _iso_ms(row["last_step_ms"]),
+    rows = query_rows(client, "dropped", params)
+    # contacts of the listed leads only (a primary-key lookup), not of the whole cohort
+    contacts = {row["lead_id"]: row for row in query_rows(
+        client, "lead_contacts", {"lead_ids": [row["lead_id"] for row in rows]})} if rows else {}
+    none = {"phone_masked": "", "province": ""}  # a lead without a lead event (yet)
+    return [{"lead_id": row["lead_id"], "channel": row["channel"],
+             "phone_masked": contacts.get(row["lead_id"], none)["phone_masked"],
+             "province": contacts.get(row["lead_id"], none)["province"],
+             "furthest_step": row["furthest_step"], "last_step_at": _iso_ms(row["last_step_ms"]),
              "idle_hours": round((now_ms - row["last_step_ms"]) / 3_600_000, 2)}
-            for row in query_rows(client, "dropped", params)]
+            for row in rows]
 
 
 # ---- assets (GET /assets) ----
@@ -285,7 +291,8 @@ def dropped(client: Any, start: datetime, end: datetime, step: int, window_hours
 def _asset_rows(client: Any, at: datetime, channels: list[str], provinces: list[str],
                 attribute: bool = True) -> list[dict]:
     """AUM groups at `at`; without `attribute` channel/province are left blank (only totals wanted)."""
-    return query_rows(client, "assets", {"at": _utc(at, "at"), "channels": channels, "provinces": provinces,
+    return query_rows(client, "assets", {"at": _utc(at, "at"), "every_account": True,
+                                         "channels": channels, "provinces": provinces,
                                          "attribute": attribute or bool(channels or provinces)})
 
 

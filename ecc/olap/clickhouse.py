@@ -20,7 +20,6 @@
 from __future__ import annotations
 
 import logging
-import os
 import queue
 import re
 import threading
@@ -53,7 +52,7 @@ HOLDING_COLUMNS = ("stock", "fund", "wealth", "bond", "cash")  # h_<class>
 REJECT_COLUMNS = ("reject_id", "received_at", "source", "reason", "raw")
 # Every table of queries/schema.sql: events, dead letters and the rollups kept from events.
 TABLES = ("events", "rejects", "lead_attrs", "account_attrs", "facts_hourly", "lead_calls",
-          "account_deposits", "account_latest")
+          "account_deposits", "account_latest", "lead_progress")
 _INCLUDE = re.compile(r"^-- include: (\w+)[ \t]*$", re.MULTILINE)
 _VIEW = re.compile(r"CREATE MATERIALIZED VIEW IF NOT EXISTS (\w+) TO (\w+) AS\s*\n(.*)", re.DOTALL)
 
@@ -221,9 +220,10 @@ def apply_schema(client: Any, cluster: str | None = None) -> None:
     view already exists, so nothing is missed; min/max tuples and uniqExact states are idempotent, so
     an event both backfilled and seen by the view, or a second backfill, changes nothing).
 
-    `cluster` (default: ECC_CLICKHOUSE_CLUSTER, empty for one server) names a ClickHouse cluster: the
-    schema is then created in its cluster form on every node (ecc.olap.cluster_schema)."""
-    cluster = cluster if cluster is not None else os.environ.get("ECC_CLICKHOUSE_CLUSTER") or None
+    `cluster` (the setting ECC_CLICKHOUSE_CLUSTER, `Settings.clickhouse_cluster`; None or empty for one
+    server) names a ClickHouse cluster: the schema is then created in its cluster form on every node
+    (ecc.olap.cluster_schema)."""
+    cluster = cluster or None
     with locked(client):
         for statement in schema_statements(cluster):
             client.command(statement)

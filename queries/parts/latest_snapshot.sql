@@ -1,7 +1,7 @@
-    -- each account of `snapshot_accounts` with its newest asset snapshot before `at` (by ts, then
-    -- event_id): rollup account_latest (max() over those accounts' rows, not FINAL over every part of
-    -- the table) when the account's newest snapshot ever is before `at`, else (only the accounts with a
-    -- snapshot since) sorted from the events. tupleElement, not `l.ts`-style subcolumns (see lead_dim).
+    -- each account of `snapshot_accounts` (every account when `every_account`: then no set of them is
+    -- built) with its newest asset snapshot before `at` (by ts, then event_id): rollup account_latest
+    -- (max() over those accounts' rows, not FINAL over every part of the table) when the account's newest
+    -- snapshot ever is before `at`, else (only the accounts with a snapshot since) sorted from the events. tupleElement, not `l.ts`-style subcolumns (see lead_dim).
     latest AS
     (
         SELECT account_id,
@@ -14,7 +14,7 @@
         (
             SELECT account_id, max(latest) AS l
             FROM account_latest
-            WHERE account_id IN (SELECT account_id FROM snapshot_accounts)
+            WHERE {every_account:Bool} OR account_id IN (SELECT account_id FROM snapshot_accounts)
             GROUP BY account_id
         )
         WHERE tupleElement(l, 'ts') < {at:DateTime64(3, 'UTC')}
@@ -26,7 +26,8 @@
           -- some row at or after `at` means the newest ever is (max), no merge needed to know it
           AND account_id IN (SELECT account_id FROM account_latest
                              WHERE tupleElement(latest, 'ts') >= {at:DateTime64(3, 'UTC')}
-                               AND account_id IN (SELECT account_id FROM snapshot_accounts))
+                               AND ({every_account:Bool}
+                                    OR account_id IN (SELECT account_id FROM snapshot_accounts)))
         ORDER BY account_id, ts DESC, event_id DESC
         LIMIT 1 BY account_id
     ),

@@ -3,8 +3,10 @@
 -- calls, newest last step first. The cohort and levels are funnel.sql's (parts/cohort.sql).
 -- Shown per lead: the channel of its first step-1 event (the one the channel filter applies to), the
 -- masked phone and province of its first lead event, and the time of its last done step (when the
--- lead was last seen in the flow). `attribute` is always true here (the phone comes from lead_dim).
--- Only leads idle since then: the last done step at or before `idle_before_ms` (now - idle_hours).
+-- lead was last seen in the flow). Only leads idle since then: the last done step at or before
+-- `idle_before_ms` (now - idle_hours). The phone and province are looked up afterwards for the listed
+-- leads only (lead_contacts.sql); the whole cohort's provinces only when a province filter asks for
+-- them (`attribute`).
 WITH
     dim_leads AS (SELECT lead_id FROM events WHERE {attribute:Bool} AND type = 'step' AND step = 1
                   AND ts >= {start:DateTime64(3, 'UTC')} AND ts < {end:DateTime64(3, 'UTC')}),
@@ -27,60 +29,59 @@ WITH
             GROUP BY lead_id
         )
     ),
-    -- the cohort (metrics.md): leads whose first done step-1 event is in [start, end), with the channel
-    -- of that event and the province and masked phone of the lead's first lead event
-    -- a lead's first step 1 is in the period when it has one there and none before: the period's step-1
-    -- events, minus the leads among them with an earlier one (looked up for those leads only, so the
-    -- cost follows the period, not the history)
-    first_step1 AS
+    -- the cohort (metrics.md): leads whose first done step-1 event is in [start, end), from the rollup
+    -- lead_progress (each lead's first step 1 and the set of its done steps, kept by the engine): the
+    -- period's step-1 leads are looked up there (primary key), and a lead counts when its first step 1
+    -- ever is in the period, so neither the history before `start` nor the steps after it are scanned.
+    -- min() / groupUniqArrayMerge() over the lead's rows rather than FINAL (see lead_dim).
+    progress AS
     (
-        SELECT lead_id, min(ts) AS start_ts, argMin(channel, (ts, event_id)) AS channel_key
-        FROM events
-        WHERE type = 'step' AND step = 1 AND status = 'done'
-          AND ts >= {start:DateTime64(3, 'UTC')} AND ts < {end:DateTime64(3, 'UTC')}
-          AND lead_id NOT IN (SELECT lead_id FROM events
+        SELECT lead_id, tupleElement(first, 'ts') AS start_ts, tupleElement(first, 'channel') AS channel_key,
+               done_steps
+        FROM
+        (
+            SELECT lead_id, min(first_step1) AS first, groupUniqArrayMerge(done_steps) AS done_steps
+            FROM lead_progress
+            WHERE lead_id IN (SELECT lead_id FROM events
                               WHERE type = 'step' AND step = 1 AND status = 'done'
-                                AND ts < {start:DateTime64(3, 'UTC')}
-                                AND lead_id IN (SELECT lead_id FROM events
-                                                WHERE type = 'step' AND step = 1 AND status = 'done'
-                                                  AND ts >= {start:DateTime64(3, 'UTC')}
-                                                  AND ts < {end:DateTime64(3, 'UTC')}))
-        GROUP BY lead_id
+                                AND ts >= {start:DateTime64(3, 'UTC')} AND ts < {end:DateTime64(3, 'UTC')})
+            GROUP BY lead_id
+        )
+        WHERE start_ts >= {start:DateTime64(3, 'UTC')} AND start_ts < {end:DateTime64(3, 'UTC')}
     ),
     cohort AS
     (
-        SELECT f.lead_id AS lead_id, toUnixTimestamp64Milli(f.start_ts) AS start_ms,
-               f.channel_key AS channel_key, l.lead_province AS province_key, l.phone_masked AS phone_masked
-        FROM first_step1 AS f
-        LEFT JOIN lead_dim AS l ON l.lead_id = f.lead_id
+        SELECT p.lead_id AS lead_id, toUInt64(toUnixTimestamp64Milli(p.start_ts)) AS start_ms,
+               p.channel_key AS channel_key, l.lead_province AS province_key, p.done_steps AS done_steps
+        FROM progress AS p
+        LEFT JOIN lead_dim AS l ON l.lead_id = p.lead_id
         WHERE
     (empty({channels:Array(String)}) OR has({channels:Array(String)}, channel_key))
     AND (empty({provinces:Array(String)}) OR has({provinces:Array(String)}, province_key))
     ),
-    -- each cohort lead's windowFunnel level over all its done steps from its first step 1 on (no upper
-    -- time bound: windowFunnel applies the window itself, and a later step 1 may restart the chain, as in
-    -- ClickHouse). windowFunnel takes a UInt64 of milliseconds (it rejects DateTime64 and Int64).
+    -- each cohort lead's windowFunnel level over its done steps from its first step 1 on (no upper time
+    -- bound: windowFunnel applies the window itself, and a later step 1 may restart the chain, as in
+    -- ClickHouse), one row per (ts, step) of the set. windowFunnel takes a UInt64 of milliseconds.
     journeys AS
     (
-        SELECT c.lead_id AS lead_id,
-               windowFunnel({window_ms:UInt64})(
-                   toUInt64(toUnixTimestamp64Milli(e.ts)),
-                   e.step = 1, e.step = 2, e.step = 3, e.step = 4, e.step = 5, e.step = 6,
-                   e.step = 7, e.step = 8, e.step = 9, e.step = 10, e.step = 11) AS level,
-               toUnixTimestamp64Milli(minIf(e.ts, e.step = 11)) - any(c.start_ms) AS convert_ms,
-               max(toUnixTimestamp64Milli(e.ts)) AS last_step_ms,
-               any(c.channel_key) AS channel,
-               any(c.province_key) AS province,
-               any(c.phone_masked) AS phone_masked
-        FROM events AS e
-        INNER JOIN cohort AS c ON c.lead_id = e.lead_id
-        WHERE e.type = 'step' AND e.status = 'done'
-          -- a coarse bound first (partition and minmax pruning), then the lead's own first step 1
-          AND e.ts >= {start:DateTime64(3, 'UTC')}
-          AND toUnixTimestamp64Milli(e.ts) >= c.start_ms
-        GROUP BY c.lead_id
+        SELECT lead_id,
+               windowFunnel({window_ms:UInt64})(step_ms, step = 1, step = 2, step = 3, step = 4, step = 5,
+                   step = 6, step = 7, step = 8, step = 9, step = 10, step = 11) AS level,
+               toInt64(minIf(step_ms, step = 11)) - toInt64(any(start_ms)) AS convert_ms,
+               toInt64(max(step_ms)) AS last_step_ms,
+               any(channel_key) AS channel,
+               any(province_key) AS province
+        FROM
+        (
+            SELECT lead_id, start_ms, channel_key, province_key, tupleElement(done, 1) AS step_ms,
+                   tupleElement(done, 2) AS step
+            FROM cohort
+            ARRAY JOIN done_steps AS done
+        )
+        WHERE step_ms >= start_ms
+        GROUP BY lead_id
     )
-SELECT lead_id, channel, phone_masked, province, level AS furthest_step, last_step_ms
+SELECT lead_id, channel, level AS furthest_step, last_step_ms
 FROM journeys
 WHERE level = {step:UInt8} AND last_step_ms <= {idle_before_ms:Int64}
 ORDER BY last_step_ms DESC, lead_id

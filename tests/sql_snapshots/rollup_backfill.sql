@@ -41,6 +41,15 @@ FROM events
 WHERE type = 'asset' AND account_id != ''
 GROUP BY account_id
 ;
+INSERT INTO lead_progress
+SELECT lead_id,
+       min(if(step = 1, (ts, event_id, toString(channel)),
+              (toDateTime64('2299-12-31 00:00:00', 3, 'UTC'), '', ''))) AS first_step1,
+       groupUniqArrayState((toUInt64(toUnixTimestamp64Milli(ts)), step)) AS done_steps
+FROM events
+WHERE type = 'step' AND status = 'done' AND lead_id != ''
+GROUP BY lead_id
+;
 ALTER TABLE lead_attrs MODIFY COMMENT 'backfilled'
 ;
 ALTER TABLE account_attrs MODIFY COMMENT 'backfilled'
@@ -52,3 +61,5 @@ ALTER TABLE lead_calls MODIFY COMMENT 'backfilled'
 ALTER TABLE account_deposits MODIFY COMMENT 'backfilled'
 ;
 ALTER TABLE account_latest MODIFY COMMENT 'backfilled'
+;
+ALTER TABLE lead_progress MODIFY COMMENT 'backfilled'

@@ -194,3 +194,27 @@ SELECT account_id,
 FROM events
 WHERE type = 'asset' AND account_id != ''
 GROUP BY account_id
+;
+-- lead_progress: per lead, what the cohort funnel and the recall list need of its journey, kept by the
+-- engine instead of re-read from the events by every query: its first done step-1 event (ts, event_id,
+-- channel; the year 2299 when it has none yet) and the set of (ts in ms, step) of its done steps. Both
+-- merge idempotently (min, set union): a duplicate or late step changes nothing or lands in its place.
+-- Two done steps with the same ts and step count once, which windowFunnel cannot tell apart anyway.
+CREATE TABLE IF NOT EXISTS lead_progress
+(
+    lead_id     String,
+    first_step1 SimpleAggregateFunction(min, Tuple(ts DateTime64(3, 'UTC'), event_id String, channel String)),
+    done_steps  AggregateFunction(groupUniqArray, Tuple(UInt64, UInt8))
+)
+ENGINE = AggregatingMergeTree
+ORDER BY lead_id
+COMMENT 'backfill pending'
+;
+CREATE MATERIALIZED VIEW IF NOT EXISTS lead_progress_mv TO lead_progress AS
+SELECT lead_id,
+       min(if(step = 1, (ts, event_id, toString(channel)),
+              (toDateTime64('2299-12-31 00:00:00', 3, 'UTC'), '', ''))) AS first_step1,
+       groupUniqArrayState((toUInt64(toUnixTimestamp64Milli(ts)), step)) AS done_steps
+FROM events
+WHERE type = 'step' AND status = 'done' AND lead_id != ''
+GROUP BY lead_id

@@ -12,7 +12,8 @@
 -- Attribution and filters as in kpi_*.sql: own channel, else the lead's channel (lead-keyed events) or
 -- the account opener's (step 11); own province, else that lead's first lead event's province.
 -- When `attribute` is false (no filter) the dimension CTEs have a constant-false WHERE and read nothing.
--- dialed_leads: leads with a call at any time (rollup lead_calls: one row per called lead).
+-- dialed_leads: leads with a call at any time (rollup lead_calls: one row per called lead), looked up for
+-- the three periods' leads only, and only for that metric (`called` reads nothing for the others).
 WITH
     -- the events of the three periods (a coarse bound: from 7 days before the start to the end)
     dim_accounts AS (SELECT account_id FROM events WHERE {attribute:Bool} AND type IN {types:Array(String)}
@@ -59,6 +60,15 @@ WITH
             GROUP BY account_id
         )
     ),
+    called AS
+    (
+        SELECT lead_id FROM lead_calls
+        WHERE {metric:String} = 'dialed_leads'
+          AND lead_id IN (SELECT lead_id FROM events
+                          WHERE {metric:String} = 'dialed_leads' AND type = 'lead'
+                            AND ts >= {start:DateTime64(3, 'UTC')} - INTERVAL 7 DAY
+                            AND ts < {end:DateTime64(3, 'UTC')})
+    ),
     attributed AS
     (
         SELECT e.event_id AS event_id, e.type AS type, e.ts AS ts, e.lead_id AS lead_id,
@@ -87,8 +97,7 @@ WITH
                if(direction = 'out', -amount, amount) AS signed_amount,
                multiIf({metric:String} = 'leads', type = 'lead',
                        {metric:String} = 'dialed_leads',
-                           type = 'lead' AND lead_id IN (SELECT lead_id FROM lead_calls
-                                                         WHERE {metric:String} = 'dialed_leads'),
+                           type = 'lead' AND lead_id IN (SELECT lead_id FROM called),
                        {metric:String} = 'reach', type = 'step' AND status = 'done' AND step = {step:UInt8},
                        {metric:String} = 'first_deposits',
                            type = 'deposit' AND direction = 'in' AND first = 1,
