@@ -49,6 +49,9 @@ class Settings:
     redis_url: str = ""
     # ClickHouse: "chdb:///abs/path" (embedded) or "http://user:pass@host:8123/db" (server).
     clickhouse_dsn: str = ""
+    # A ClickHouse cluster name (remote_servers): the schema is applied in its cluster form, Replicated
+    # tables with Distributed ones over them (ecc.olap.cluster_schema, docs/deploy.md). Empty: one server.
+    clickhouse_cluster: str = ""
     # SQLAlchemy URL of the metadata database (channels, later alert rules and silences).
     metadata_url: str = ""
     # Where the embedded stack keeps its files (chDB data, SQLite, logs).

@@ -34,7 +34,7 @@ class Services:
         live = LiveStore.from_url(settings.redis_url, live_days=settings.live_days)
         # Many request threads: a pool of chDB clients (one lent per query), or the server's HTTP client.
         ch = clickhouse.connect_shared(settings.clickhouse)
-        clickhouse.apply_schema(ch)
+        clickhouse.apply_schema(ch, settings.clickhouse_cluster)
         meta = metadata.connect(settings.metadata)
         metadata.migrate(meta)
         sink = None

@@ -331,7 +331,7 @@ class Sink:
 
     def _connect(self) -> None:
         client = clickhouse.connect(self.settings.clickhouse)
-        clickhouse.apply_schema(client)
+        clickhouse.apply_schema(client, self.settings.clickhouse_cluster)
         self.client = client
 
     def _retry(self, attempt: Callable[[], object]) -> bool:

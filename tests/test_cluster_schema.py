@@ -85,3 +85,18 @@ def test_backfill_and_comments_in_cluster_form():
 def test_cluster_name_must_be_an_identifier(bad):
     with pytest.raises(cluster_schema.ClusterNameError):
         clickhouse.schema_statements(bad) if bad else cluster_schema.check_name(bad)
+
+
+def test_configuration_chooses_the_form():
+    """ECC_CLICKHOUSE_CLUSTER is a setting (docs/configuration.md) and picks the form apply_schema renders."""
+    from ecc.config import Settings
+
+    one = Settings.from_env({}).clickhouse_cluster
+    many = Settings.from_env({"ECC_CLICKHOUSE_CLUSTER": "ecc_cluster"}).clickhouse_cluster
+    assert (one, many) == ("", "ecc_cluster")
+    assert not any("ON CLUSTER" in s for s in clickhouse.schema_statements(one or None))
+    rendered = clickhouse.schema_statements(many)
+    assert all(" ON CLUSTER ecc_cluster" in s for s in rendered)
+    # every rollup of the one-server form, the per-lead progress of the cohort funnel included
+    assert {f"{t}_local" for t in clickhouse.TABLES} <= set(tables(rendered))
+    assert "lead_progress" in clickhouse.TABLES

@@ -12,10 +12,11 @@ Each table `T` of schema.sql becomes
   shard and merged by the queries (uniqExact states merge across shards; min/max tuples of one entity
   live on one shard).
 
-Chosen by configuration: `ecc.olap.clickhouse.apply_schema(client, cluster=…)`, by default the environment
-variable ECC_CLICKHOUSE_CLUSTER (empty: one server). The cluster name is an identifier checked against
-`[A-Za-z_][A-Za-z0-9_]*`; DDL cannot bind it as a parameter. No server runs on the development
-machines: tests/test_cluster_schema.py checks the rendering, not a cluster.
+Chosen by configuration: ECC_CLICKHOUSE_CLUSTER (`ecc.config.Settings.clickhouse_cluster`; empty: one
+server), which the web process and the sink pass to `ecc.olap.clickhouse.apply_schema(client,
+cluster=…)`. The cluster name is an identifier checked against `[A-Za-z_][A-Za-z0-9_]*`; DDL cannot bind
+it as a parameter. No server runs on the development machines: tests/test_cluster_schema.py checks the
+rendering, not a cluster.
 """
 
 from __future__ import annotations
@@ -33,6 +34,7 @@ SHARD_KEYS = {
     "lead_calls": "cityHash64(lead_id)",
     "account_deposits": "cityHash64(account_id)",
     "account_latest": "cityHash64(account_id)",
+    "lead_progress": "cityHash64(lead_id)",  # a lead's steps are on its shard (events' key)
 }
 _NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 _TABLE = re.compile(r"CREATE TABLE IF NOT EXISTS (\w+)\n(\(.*\))\nENGINE = (\w+)\n(.*)", re.DOTALL)
