@@ -22,13 +22,14 @@ CYAN, BLUE, GREEN, AMBER, RED, VIOLET = "#22d3ee", "#3b82f6", "#34d399", "#fbbf2
 COMPARE_COLOR = "rgba(167, 139, 250, 0.55)"
 HEAT = [[0.0, "#0b1733"], [0.5, "#1d4ed8"], [1.0, "#22d3ee"]]
 
+_AXIS = dict(gridcolor=GRID, zerolinecolor=GRID, linecolor=GRID, tickfont=dict(color=MUTED), automargin=True)
 _TEMPLATE = go.layout.Template(layout=dict(
     font=dict(family=FONT, color=TEXT, size=13),
     paper_bgcolor="rgba(0,0,0,0)", plot_bgcolor="rgba(0,0,0,0)",
     colorway=[CYAN, VIOLET, AMBER, GREEN, "#f472b6", "#60a5fa", "#fb923c", "#94a3b8"],
     hoverlabel=dict(bgcolor="#0b1733", bordercolor=CYAN, font=dict(family=FONT, color=TEXT)),
-    xaxis=dict(gridcolor=GRID, zerolinecolor=GRID, linecolor=GRID, tickfont=dict(color=MUTED)),
-    yaxis=dict(gridcolor=GRID, zerolinecolor=GRID, linecolor=GRID, tickfont=dict(color=MUTED)),
+    xaxis=_AXIS,
+    yaxis=_AXIS,
     legend=dict(font=dict(color=TEXT), bgcolor="rgba(0,0,0,0)", orientation="h", y=1.02, yanchor="bottom"),
     separators=".,",
 ))
@@ -64,8 +65,9 @@ def funnel_figure(kpis: Mapping, compare: Mapping | None, lang: str, step: int |
     reach = [as_int(v) or 0 for v in _steps(kpis.get("reach"))]
     if not any(reach):
         return empty(lang, 340)
-    fig = figure("drill-funnel", 340, barmode="overlay", showlegend=True,
-                 yaxis2=dict(overlaying="y", side="right", range=[0, 1.05], tickformat=".0%", showgrid=False))
+    fig = figure("drill-funnel", 340, barmode="overlay", showlegend=True, xaxis=dict(type="category"),
+                 yaxis2=dict(overlaying="y", side="right", range=[0, 1.05], tickformat=".0%", showgrid=False,
+                             automargin=True))
     labels = [f"{k:02d}" for k in STEPS]
     names = [step_label(k, lang) for k in STEPS]
     if compare is not None:
@@ -123,8 +125,9 @@ def cohort_figure(funnel: Mapping, lang: str) -> go.Figure:
     cohort = [as_int(v) or 0 for v in _steps(funnel.get("cohort"))]
     if not any(cohort):
         return empty(lang, 340)
-    fig = figure("drill-cohort", 340, showlegend=True,
-                 yaxis2=dict(overlaying="y", side="right", range=[0, 1.05], tickformat=".0%", showgrid=False))
+    fig = figure("drill-cohort", 340, showlegend=True, xaxis=dict(type="category"),
+                 yaxis2=dict(overlaying="y", side="right", range=[0, 1.05], tickformat=".0%", showgrid=False,
+                             automargin=True))
     labels = [f"{k:02d}" for k in STEPS]
     fig.add_trace(go.Bar(x=labels, y=cohort, name=dt("cohort.cohort", lang), marker=dict(color=BLUE),
                          customdata=list(STEPS), text=[fmt_int(v) for v in cohort], textposition="outside",

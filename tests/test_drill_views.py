@@ -1,0 +1,136 @@
+"""Drill-down views without a browser: pure view functions, the controls' next filter, and every view
+loaded through the real /api/v1 (real chDB and Redis) in process, as the pages do."""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime, timedelta
+
+import pytest
+from flask import Flask
+from oracle import journeys, make_deposit
+from scenarios import DAY
+
+from ecc import metadata
+from ecc.contract.catalogue import CHANNELS, channel_label
+from ecc.contract.validate import validate
+from ecc.live.live_store import LiveStore
+from ecc.services import Services
+from ecc.sink import SinkStats, store_batch
+from ecc.timeutil import TZ
+from ecc.web.api import create_api
+from layouts import drill_api, drill_figures, drill_load
+from layouts.drill import click_config, next_filter, routes
+from layouts.drill_filters import DrillFilter, parse
+from layouts.drill_views import delta, kpi_cards, raw
+
+T0 = DAY + timedelta(hours=9)
+NOW = DAY + timedelta(hours=20)
+PERIOD = f"?from={DAY.isoformat()}&to={(DAY + timedelta(days=1)).isoformat()}".replace("+", "%2B")
+
+
+def test_delta_relative_for_counts_and_money_points_for_ratios():
+    assert delta("count", 120, 100) == ("+20.0%", "up")
+    assert delta("money", "90.00", "100.00") == ("-10.0%", "down")
+    assert delta("ratio", 0.5, 0.25) == ("+25.0 pp", "up")
+    assert delta("count", 5, 0) == ("—", "up")  # no base to compare with
+    assert delta("ratio", None, 0.3) == ("—", "")
+
+
+def test_cards_keep_the_api_values_and_link_to_their_view():
+    f = parse("?channel=douyin")
+    cards = kpi_cards({"leads": 12, "dial_rate": 0.25, "aum": "1234.50", "deposit_rate": None},
+                      {"leads": 10}, f, "/", "前一日同期")
+    values = {c.children[1].id: c.children[1].to_plotly_json()["props"]["data-value"] for c in cards.children}
+    assert values["drill-kpi-leads"] == "12" and values["drill-kpi-dial_rate"] == "0.25"
+    assert values["drill-kpi-aum"] == "1234.50" and values["drill-kpi-deposit_rate"] == ""
+    hrefs = {c.id: c.href for c in cards.children}
+    assert hrefs["drill-card-leads"] == "/drill/series?channel=douyin"
+    assert hrefs["drill-card-opened"] == "/drill/funnel?channel=douyin&metric=opened"
+    assert raw(0.1) == "0.1" and raw(None) == ""
+
+
+def test_figures_draw_empty_answers_without_raising():
+    figs = drill_figures
+    for fig in (figs.funnel_figure({}, None, "zh"), figs.channel_step_heatmap([], "en"),
+                figs.day_step_heatmap([], "zh"), figs.cohort_figure({}, "zh"),
+                figs.time_to_convert_figure({}, "en"), figs.breakdown_figure({}, "by_class", "zh"),
+                figs.wealth_figure({}, "zh"), figs.series_figure({}, "en", True)):
+        assert fig.layout.annotations[0].text in ("暂无数据", "No data")
+
+
+def test_controls_write_the_next_filter():
+    f = parse("?channel=douyin&step=3")
+    now = datetime(2026, 11, 27, 10, tzinfo=TZ)
+    assert next_filter(f, "drill-period", {"drill-period": "7d"}, now).period == "7d"
+    dates = {"drill-dates": "2026-11-20", "drill-dates-end": "2026-11-22"}
+    custom = next_filter(f, "drill-dates", dates, now)
+    assert (custom.period, custom.start, custom.end) == (
+        "custom", datetime(2026, 11, 20, tzinfo=TZ), datetime(2026, 11, 23, tzinfo=TZ))
+    assert next_filter(f, "drill-step", {"drill-step": None}, now).step is None
+    assert next_filter(f, "drill-channel", {"drill-channel": ["wechat", "search"]}, now).channels == (
+        "wechat", "search")
+    assert next_filter(f, "drill-idle", {"drill-idle": 9999}, now).idle_hours == 2160.0
+
+
+def test_routes_and_the_click_table():
+    assert set(routes()) == {"drill", "drill/channels", "drill/funnel", "drill/cohort", "drill/callback",
+                             "drill/money", "drill/series"}
+    table = click_config()
+    assert all(table["channels"][channel_label(code, lang)] == code
+               for code in CHANNELS for lang in ("zh", "en"))
+    assert json.loads(json.dumps(table, ensure_ascii=False)) == table
+
+
+@pytest.fixture
+def api_app(ch, redis_client, settings):
+    engine = metadata.connect(settings.metadata)
+    metadata.migrate(engine)
+    services = Services(settings=settings, live=LiveStore(redis_client), ch=ch, meta=engine)
+    app = Flask(__name__)
+    app.register_blueprint(create_api(services))
+    raw_events = journeys({"L1": [(s, T0 + timedelta(minutes=s)) for s in range(1, 12)],
+                           "L2": [(1, T0), (2, T0 + timedelta(minutes=1))]},
+                          channel="douyin", province="云南")
+    raw_events += [{**e, "phone": "13812341234"} if e["type"] == "lead" else e for e in
+                   journeys({"L3": [(1, T0), (2, T0 + timedelta(minutes=3))]}, channel="wechat")]
+    raw_events.append(make_deposit("A-L1", T0 + timedelta(hours=1), "50000.00", first=True))
+    now_ms = int((DAY + timedelta(days=1)).timestamp() * 1000)
+    store_batch(ch, [validate(e, phone_key="k", now_ms=now_ms) for e in raw_events], [], SinkStats())
+    return app
+
+
+def test_in_process_answers_are_the_apis(api_app):
+    with api_app.test_request_context("/_dash-update-component", method="POST"):
+        answer = drill_api.get("kpis", [("from", DAY.isoformat()),
+                                        ("to", (DAY + timedelta(days=1)).isoformat()), ("channel", "douyin")])
+    direct = api_app.test_client().get("/api/v1/kpis", query_string={
+        "from": DAY.isoformat(), "to": (DAY + timedelta(days=1)).isoformat(), "channel": "douyin"}).get_json()
+    assert answer.ok and answer.body == direct and direct["leads"] == 2
+    with api_app.test_request_context("/"):
+        bad = drill_api.get("funnel/dropped", [("step", "99")])
+    assert bad.status == 400 and "step" in bad.error
+
+
+@pytest.mark.parametrize("view", ["overview", "channels", "funnel", "cohort", "callback", "money", "series"])
+def test_every_view_loads_from_the_api(api_app, view):
+    f = parse(PERIOD + "&step=2&idle_hours=0&channel=douyin")
+    with api_app.test_request_context("/"):
+        body, header = drill_load.load(view, f, NOW, drill_api.get, "/")
+    text = json.dumps([c.to_plotly_json() if hasattr(c, "to_plotly_json") else c for c in body],
+                      default=lambda o: o.to_plotly_json() if hasattr(o, "to_plotly_json") else str(o),
+                      ensure_ascii=False)
+    assert "drill-error" not in text, text[:500]
+    assert "13812341234" not in text
+    assert header.startswith(DAY.strftime("%Y-%m-%d"))
+    if view == "overview":
+        assert '"data-value": "2"' in text  # douyin's two leads
+    if view == "callback":
+        assert '"drill-callback-count"' in text and "138****1234" not in text  # L3 is wechat: filtered out
+
+
+def test_a_custom_period_ending_now_is_open(api_app):
+    f = DrillFilter(period="custom", start=DAY)
+    with api_app.test_request_context("/"):
+        _, header = drill_load.load("overview", f, NOW, drill_api.get, "/")
+    assert "现在" in header
