@@ -1,0 +1,120 @@
+"""Alert detection benchmark: detection delay per anomaly size and false alerts on normal traffic, for the
+default rules, through the real stores (chDB, SQLite) and the real evaluator, replayed in event time.
+
+    flock /tmp/ecc-bench.lock .venv/bin/python bench/alerts.py [--rate 200] [--sizes 10,20,30,50]
+        [--channel douyin] [--step 8] [--normal-hours 2] [--every 10] [--data /tmp/ecc-bench-alerts]
+
+Per anomaly size: a morning at `--rate` from 09:00; from 10:00 `--channel`'s step `--step` conversion
+falls by the size; the evaluator runs every `--every` seconds of event time from 09:50 to 10:30. The delay
+is onset -> firing (event time). Every other alert of those runs is a false alert, and so is every alert
+of `--normal-hours` of a normal morning (another seed, from 09:30 on). The figures go to docs/alerts.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import shutil
+import sys
+import time
+from datetime import datetime, timedelta
+from pathlib import Path
+
+# bench/queries.py would shadow the `queries` package (the SQL files) for a script run from bench/.
+HERE = Path(__file__).resolve().parent
+sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != HERE]
+
+from ecc import metadata, timeutil  # noqa: E402
+from ecc.alerts import replay, store  # noqa: E402
+from ecc.alerts.evaluator import Evaluator  # noqa: E402
+from ecc.olap import clickhouse  # noqa: E402
+from ecc.sim import simulate  # noqa: E402
+
+DAY = datetime(2026, 11, 23, tzinfo=timeutil.TZ)  # a Monday
+
+
+def fresh_rules(data: Path, name: str):
+    path = data / f"{name}.sqlite3"
+    path.unlink(missing_ok=True)
+    engine = metadata.connect(f"sqlite:///{path}")
+    metadata.migrate(engine)
+    store.ensure_defaults(engine)
+    return engine
+
+
+def run_anomaly(ch, data: Path, args, size: int) -> dict:
+    onset = DAY.replace(hour=10)
+    clickhouse.truncate_all(ch)
+    anomaly = simulate.Anomaly(args.step, args.channel, 1 - size / 100, int(onset.timestamp() * 1000))
+    t0 = time.perf_counter()
+    loaded = replay.load(ch, simulate.SimConfig(seed=100 + size, rate=args.rate, anomaly=anomaly),
+                         onset - timedelta(minutes=60), onset + timedelta(minutes=35),
+                         until=onset + timedelta(minutes=30))
+    t1 = time.perf_counter()
+    evaluator = Evaluator(fresh_rules(data, f"size{size}"), ch, notify=lambda g, t: None)
+    run = replay.replay(evaluator, onset - timedelta(minutes=10), onset + timedelta(minutes=30),
+                        timedelta(seconds=args.every))
+    t2 = time.perf_counter()
+    hit = run.first("firing", kind="step_conversion_drop", channel=args.channel, step=args.step)
+    false = [a for _, t, a in run.events if t == "firing"
+             and (a["kind"], a["channel"], a["step"]) != ("step_conversion_drop", args.channel, args.step)]
+    delay = None if hit is None else (hit[0] - onset).total_seconds()
+    return {"size": size, "events": loaded, "delay_s": delay,
+            "evidence": None if hit is None else hit[1], "false": false, "evaluations": run.evaluations,
+            "load_s": t1 - t0, "eval_s": (t2 - t1) / max(1, run.evaluations)}
+
+
+def run_normal(ch, data: Path, args) -> dict:
+    start = DAY.replace(hour=9, minute=30) + timedelta(days=1)
+    clickhouse.truncate_all(ch)
+    hours = timedelta(hours=args.normal_hours)
+    loaded = replay.load(ch, simulate.SimConfig(seed=7, rate=args.rate), start - timedelta(minutes=70),
+                         start + hours + timedelta(minutes=5), until=start + hours)
+    evaluator = Evaluator(fresh_rules(data, "normal"), ch, notify=lambda g, t: None)
+    run = replay.replay(evaluator, start, start + hours, timedelta(seconds=args.every))
+    return {"events": loaded, "false": [a for _, t, a in run.events if t == "firing"],
+            "evaluations": run.evaluations}
+
+
+def main() -> int:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--rate", type=float, default=200.0)
+    p.add_argument("--sizes", default="10,20,30,50")
+    p.add_argument("--channel", default="douyin")
+    p.add_argument("--step", type=int, default=8)
+    p.add_argument("--normal-hours", type=float, default=2.0)
+    p.add_argument("--every", type=float, default=10.0, help="seconds of event time between evaluations")
+    p.add_argument("--data", default="/tmp/ecc-bench-alerts")
+    args = p.parse_args()
+    logging.basicConfig(level=logging.WARNING)
+    data = Path(args.data)
+    shutil.rmtree(data, ignore_errors=True)
+    data.mkdir(parents=True)
+    ch = clickhouse.connect(f"chdb://{data / 'chdb'}")
+    clickhouse.apply_schema(ch)
+    print(f"rate {args.rate:g} events/s, anomaly on {args.channel} step {args.step} from 10:00, "
+          f"evaluated every {args.every:g} s of event time, default rules")
+    print(f"{'drop':>5} {'delay':>9} {'observed':>9} {'baseline':>9} {'sample':>7} {'p':>9} {'false':>6} "
+          f"{'eval s':>7}")
+    for size in (int(s) for s in args.sizes.split(",")):
+        r = run_anomaly(ch, data, args, size)
+        e = r["evidence"] or {}
+        delay = "none" if r["delay_s"] is None else f"{r['delay_s'] / 60:.1f} min"
+        print(f"{size:>4}% {delay:>9} {e.get('observed') or 0:>9.3f} {e.get('baseline') or 0:>9.3f} "
+              f"{e.get('sample') or 0:>7} {e.get('p_value') or 1:>9.1e} {len(r['false']):>6} "
+              f"{r['eval_s']:>7.2f}", flush=True)
+        for a in r["false"]:
+            print(f"      false: {a['kind']} {a['channel']} {a['step']} at {a['started_at']}")
+    if args.normal_hours > 0:
+        r = run_normal(ch, data, args)
+        per_day = len(r["false"]) * 14 / args.normal_hours  # 14 unmuted hours a day (08:30-22:30)
+        print(f"normal: {len(r['false'])} false alerts in {args.normal_hours:g} h of a normal morning "
+              f"({r['evaluations']} evaluations, {r['events']} events): ~{per_day:.1f} per 14-hour day")
+        for a in r["false"]:
+            print(f"      false: {a['kind']} {a['channel']} {a['step']} at {a['started_at']}")
+    shutil.rmtree(data, ignore_errors=True)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
