@@ -193,6 +193,8 @@ def main() -> int:
                    help="days of history the rows are spread over (default 30; --rows 100000000 --days 300: "
                         "ten times the history of the default run at the same events a day)")
     p.add_argument("--http-runs", type=int, default=10, help="timed runs per HTTP request (0: none)")
+    p.add_argument("--only", help="comma-separated words: time only the queries whose label holds one of "
+                                  "them (e.g. 'funnel,dropped,assets': a full run is long on a busy machine)")
     p.add_argument("--sort-key", help="what-if: ORDER BY of `events` instead of schema.sql's "
                                       "(type, event_id), e.g. 'type, toDate(ts), event_id'; new --path only")
     args = p.parse_args()
@@ -223,13 +225,17 @@ def main() -> int:
                                      "WHERE database = currentDatabase() AND name = 'events'")
         timings, by_sql = [], []
         clock = SqlClock()
-        for label, fn in cases(now):
+        wanted = [word.strip() for word in args.only.split(",")] if args.only else [""]
+        chosen = [(label, fn) for label, fn in cases(now) if any(word in label for word in wanted)]
+        for label, fn in chosen:
             timings.append((label, time_calls(lambda fn=fn: fn(client), args.runs)))
             by_sql.append((label, clock.take()))
             log.info("%-32s p50 %.0f ms", label, pct(timings[-1][1][0], .5) * 1000)
         naive_timings = {}
         if args.naive_runs:
             for label, fn in naive.calls(now, DAYS).items():
+                if label not in dict(chosen):
+                    continue
                 naive_timings[label] = time_calls(lambda fn=fn: fn(client), args.naive_runs, warmup=1)
                 log.info("%-32s naive p50 %.0f ms", label, pct(naive_timings[label][0], .5) * 1000)
         http_timings = []
