@@ -394,7 +394,7 @@ def wealth_figure(snapshot: Mapping, lang: str = "zh") -> go.Figure:
         hovertemplate="%{y}<br>" + t("fig.share", lang) + " %{x:.1%}<extra></extra>",
     ))
     top = max(share for _, share in shares) or 1
-    fig.update_xaxes(range=[0, top * 1.25], visible=False, fixedrange=True)
+    fig.update_xaxes(range=[0, top * 1.4], visible=False, fixedrange=True)  # room for the label outside
     _ranked_categories(fig)
     return fig
 

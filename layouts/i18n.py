@@ -53,7 +53,7 @@ STRINGS: dict[str, tuple[str, str]] = {
     "panel.channels": ("渠道线索", "Leads by channel"),
     "panel.trend": ("分时趋势（每分钟）", "Per-minute trend"),
     "panel.assets": ("资产分布", "Assets by class"),
-    "panel.wealth": ("理财偏好 · 交易额占比", "Wealth preference · share of trades"),
+    "panel.wealth": ("理财偏好 · 交易额占比", "Wealth preference by trades"),
     # figure words
     "fig.empty": ("暂无数据", "No data yet"),
     "fig.reach": ("到达人数", "Reached"),

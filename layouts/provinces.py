@@ -20,6 +20,15 @@ from layouts.formatting import as_decimal, as_mapping, fmt_money, get_in
 from layouts.i18n import t
 
 TOP = 10
+_MILLION = Decimal(1_000_000)
+
+
+def short_money(amount: Decimal, lang: str) -> str:
+    """A bar's label in a narrow panel: zh 万/亿 as everywhere; en in millions ("2,100.0 M"), since the
+    plain amount with cents does not fit beside a bar (the hover keeps the exact amount)."""
+    if lang == "en" and abs(amount) >= _MILLION:
+        return f"{amount / _MILLION:,.1f} M"
+    return fmt_money(amount, lang)
 
 
 def province_rows(snapshot: Mapping, top: int = TOP) -> list[tuple[str, Decimal]]:
@@ -43,7 +52,7 @@ def province_figure(snapshot: Mapping, lang: str = "zh") -> go.Figure:
     fig.add_trace(go.Bar(
         y=names, x=values, orientation="h",
         marker=dict(color=_gradient(len(rows), (251, 191, 36), (249, 115, 22)), line=dict(width=0)),
-        text=[fmt_money(amount, lang) for _, amount in rows], textposition="outside", cliponaxis=False,
+        text=[short_money(amount, lang) for _, amount in rows], textposition="outside", cliponaxis=False,
         textfont=dict(size=14, color=TEXT), customdata=[fmt_money(amount, lang) for _, amount in rows],
         hovertemplate="%{y}<br>" + t("fig.aum_province", lang) + " %{customdata}<extra></extra>",
     ))

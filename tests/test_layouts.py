@@ -18,7 +18,7 @@ from plotly.utils import PlotlyJSONEncoder
 from ecc.config import Settings
 from ecc.contract.catalogue import CHANNELS, STEPS
 from ecc.timeutil import TZ
-from layouts import alerts_view, compare, context, figures, screens, trend_patch, wall
+from layouts import alerts_view, compare, context, figures, provinces, screens, trend_patch, wall
 from layouts.app import APP_TITLE, create_app
 from layouts.chrome import screen_nav, session_badge, with_params
 from layouts.formatting import (
@@ -583,3 +583,12 @@ def test_context_windows_baseline_and_series_pairs():
     assert base["1"] == {"median": 0.7, "days": 3} and base["2"] == {"median": None, "days": 0}
     pairs = context.series_pairs([{"t": "2026-11-23T10:14:00.000+08:00", "value": 4}])
     assert pairs == [["10:14", 4]]
+
+
+def test_province_ranking_largest_first_without_unknown():
+    snap = sample_snapshot()
+    assert [name for name, _ in provinces.province_rows(snap)] == ["广东", "上海", "云南"]
+    fig = provinces.province_figure(snap, "en")
+    assert list(fig.data[0].y) == ["广东", "上海", "云南"] and next(iter(fig.data[0].text)) == "2,100.0 M"
+    assert next(iter(provinces.province_figure(snap, "zh").data[0].text)) == "21.00 亿"
+    assert not provinces.province_figure({k: v for k, v in snap.items() if k != "context"}, "zh").data
