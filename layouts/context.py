@@ -157,6 +157,7 @@ class WallContext:
         self._busy = False
         self._alerts: list[dict] | None = None
         self._alerts_at = 0.0
+        self._alerts_busy = False
         self._baseline: tuple[str, dict] = ("", {})
         self.computed = 0  # ClickHouse computations this process ran (tests read it)
 
@@ -178,12 +179,16 @@ class WallContext:
         return {**data, "alerts": self._current_alerts()}
 
     def refresh(self, now: datetime | None = None) -> dict:
-        """Compute (or read from the shared cache) the context of `now`'s minute, now; returns it."""
+        """Compute (or read from the shared cache) the context of `now`'s minute and the alerts, now;
+        returns it."""
         now = now or self.clock()
         cut = minute_cut(now)
         with self._lock:
             self._busy = True
         self._refresh_quietly(cut, now)
+        if self.meta is not None:
+            self._read_alerts()
+            self._alerts_at = time.monotonic()
         return self.get()
 
     def _refresh_quietly(self, cut: datetime, now: datetime) -> None:
@@ -219,15 +224,27 @@ class WallContext:
         return json.loads(self.answers.get(key, CACHE_TTL_S + BASELINE_EVERY_MIN * 60, run))
 
     def _current_alerts(self) -> list[dict] | None:
+        """The last alerts read; a read older than `alerts_every_s` starts the next one in the background
+        (a metadata database busy with the evaluator's writes must not hold up a refresh)."""
         if self.meta is None:
             return None
-        if time.monotonic() - self._alerts_at >= self.alerts_every_s:
-            self._alerts_at = time.monotonic()
-            try:
-                self._alerts = load_alerts(self.meta)
-            except Exception:  # the table may not be migrated yet, or the database blips
-                log.warning("alerts not read for the wall", exc_info=True)
+        with self._lock:
+            due = time.monotonic() - self._alerts_at >= self.alerts_every_s and not self._alerts_busy
+            if due:
+                self._alerts_busy = True
+                self._alerts_at = time.monotonic()
+        if due:
+            threading.Thread(target=self._read_alerts, daemon=True, name="wall-alerts").start()
         return self._alerts
+
+    def _read_alerts(self) -> None:
+        try:
+            self._alerts = load_alerts(self.meta)
+        except Exception:  # the table may not be migrated yet, or the database blips
+            log.warning("alerts not read for the wall", exc_info=True)
+        finally:
+            with self._lock:
+                self._alerts_busy = False
 
 
 def with_context(provider: Callable[[], Mapping | None],

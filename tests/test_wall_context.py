@@ -132,3 +132,25 @@ def test_context_is_computed_once_a_minute_and_shared(stack, redis_client):
             break
         time.sleep(0.05)
     assert fresh.get()["compare"] == first["compare"]
+
+
+def test_a_firing_alert_in_the_store_reaches_the_banner(stack):
+    """An alert written by the alerts store (ecc.alerts) shows in the red banner, as /api/v1/alerts has it."""
+    from sqlalchemy.orm import Session
+
+    from ecc.alerts.models import Alert
+    from ecc.alerts.store import list_alerts
+    from layouts import alerts_view
+
+    _, wall_context, live, now = stack
+    started = int(now.timestamp() * 1000) - 60_000
+    with Session(wall_context.meta) as session:
+        session.add(Alert(rule_id=1, kind="step_conversion_drop", channel="douyin", step=5, state="firing",
+                          active_key="1|douyin|5", started_ms=started, fired_ms=started, window_ms=600_000,
+                          observed=0.12, baseline=0.3, sample=80, p_value=0.001))
+        session.commit()
+    ctx = wall_context.refresh(now)
+    assert ctx["alerts"] == list_alerts(wall_context.meta)
+    children, css = alerts_view.banner({**live.snapshot(now.date()), "context": ctx}, "zh")
+    assert css == "alert-strip strip-firing"
+    assert "断点转化率下降 · 抖音 · 步骤 5 · 观测 12.0% · 基线 30.0%" in str(children[0].to_plotly_json())
