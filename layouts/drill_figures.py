@@ -35,10 +35,11 @@ _TEMPLATE = go.layout.Template(layout=dict(
 ))
 
 
-def figure(name: str, height: int = 320, **layout: object) -> go.Figure:
+def figure(name: str, height: int = 320, left: int = 56, **layout: object) -> go.Figure:
+    """A themed figure; `left` is room for the category labels of a y axis (channel names, provinces)."""
     fig = go.Figure()
     settings: dict[str, object] = {"showlegend": False, "uirevision": name, "height": height,
-                                   "margin": dict(l=10, r=10, t=30, b=10)}
+                                   "margin": dict(l=left, r=56, t=30, b=40)}
     settings.update(layout)
     fig.update_layout(template=_TEMPLATE, **settings)
     return fig
@@ -87,7 +88,7 @@ def funnel_figure(kpis: Mapping, compare: Mapping | None, lang: str, step: int |
     return fig
 
 
-def channel_step_heatmap(rows: Sequence[Mapping], lang: str) -> go.Figure:
+def channel_step_heatmap(rows: Sequence[Mapping], lang: str, step: int | None = None) -> go.Figure:
     """Channel (rows) × step (columns): reach as text, step conversion as colour (weak cells stand out)."""
     if not rows:
         return empty(lang, 360)
@@ -95,7 +96,7 @@ def channel_step_heatmap(rows: Sequence[Mapping], lang: str) -> go.Figure:
     reach = [[as_int(v) for v in _steps(r.get("reach"))] for r in rows]
     conv = [[as_float(v) for v in _steps(r.get("step_conversion"), STEPS[:-1])] + [None] for r in rows]
     codes = [[str(r.get("channel"))] * len(STEPS) for r in rows]
-    fig = figure("drill-channel-step", max(260, 44 * len(rows) + 80))
+    fig = figure("drill-channel-step", max(260, 44 * len(rows) + 80), left=140, xaxis=dict(type="category"))
     fig.add_trace(go.Heatmap(
         x=[f"{k:02d}" for k in STEPS], y=names, z=conv, zmin=0, zmax=1, colorscale=HEAT,
         text=[[fmt_int(v) for v in row] for row in reach], texttemplate="%{text}", customdata=codes,
@@ -103,6 +104,9 @@ def channel_step_heatmap(rows: Sequence[Mapping], lang: str) -> go.Figure:
                       + dt("m.step_conversion", lang) + " %{z:.1%}<extra></extra>",
         colorbar=dict(tickformat=".0%", thickness=10), xgap=2, ygap=2))
     fig.update_yaxes(autorange="reversed")
+    if step is not None:  # the step the page is filtered to
+        fig.add_shape(type="rect", xref="x", yref="paper", x0=step - 1.5, x1=step - 0.5, y0=0, y1=1,
+                      line=dict(color=AMBER, width=2))
     return fig
 
 
@@ -111,7 +115,7 @@ def day_step_heatmap(days: Sequence[tuple[str, Mapping]], lang: str) -> go.Figur
     if not days:
         return empty(lang, 300)
     reach = [[as_int(v) or 0 for v in _steps(k.get("reach"))] for _, k in days]
-    fig = figure("drill-day-step", max(240, 34 * len(days) + 80))
+    fig = figure("drill-day-step", max(240, 34 * len(days) + 80), left=90, xaxis=dict(type="category"))
     fig.add_trace(go.Heatmap(
         x=[f"{k:02d}" for k in STEPS], y=[day for day, _ in days], z=reach, colorscale=HEAT,
         texttemplate="%{z:,}",
@@ -189,7 +193,7 @@ def breakdown_figure(assets: Mapping, kind: str, lang: str, top: int = 15) -> go
     items = items[:top]
     if not items or not any(v for _, v in items):
         return empty(lang, 240)
-    fig = figure(f"drill-{kind}", max(200, 26 * len(items) + 60))
+    fig = figure(f"drill-{kind}", max(200, 26 * len(items) + 60), left=150)
     fig.add_trace(go.Bar(
         y=[_label(kind, k, lang) for k, _ in items], x=[float(v) for _, v in items], orientation="h",
         customdata=[k for k, _ in items], marker=dict(color=CYAN),
@@ -205,7 +209,7 @@ def wealth_figure(kpis: Mapping, lang: str) -> go.Figure:
     if not shares:
         return empty(lang, 220)
     shares.sort(key=lambda kv: -kv[1])
-    fig = figure("drill-wealth", max(180, 30 * len(shares) + 50))
+    fig = figure("drill-wealth", max(180, 30 * len(shares) + 50), left=130)
     fig.add_trace(go.Bar(y=[_label("by_class", k, lang) for k, _ in shares], x=[v for _, v in shares],
                          orientation="h", marker=dict(color=AMBER), text=[fmt_pct(v) for _, v in shares],
                          textposition="outside", cliponaxis=False,

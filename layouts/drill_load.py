@@ -109,7 +109,7 @@ def funnel(f: DrillFilter, period: Period, get: Getter, base: str) -> list:
         return [_failed(by_channel, lang)]
     rows = by_channel.body.get("channels") or []
     out.append(section(dt("funnel.by_channel", lang),
-                       graph("drill-channel-step-graph", figs.channel_step_heatmap(rows, lang))))
+                       graph("drill-channel-step-graph", figs.channel_step_heatmap(rows, lang, f.step))))
     days = period.days
     cut = len(days) > MAX_HEATMAP_DAYS
     days = days[-MAX_HEATMAP_DAYS:]
