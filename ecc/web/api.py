@@ -19,7 +19,7 @@ from werkzeug.exceptions import HTTPException
 
 from ecc import metadata, timeutil
 from ecc.contract import validate
-from ecc.olap import analytics
+from ecc.olap import analytics, time_to_convert
 from ecc.services import Services
 from ecc.web import health
 
@@ -273,8 +273,10 @@ def create_api(services: Services) -> Blueprint:
     def funnel():
         q = _period()
         window = _int("window_hours", 72, 1, 24 * 90)
-        return cached("funnel", q, lambda: analytics.funnel(ch, q.start, q.end, window, q.channels,
-                                                            q.provinces), window=window)
+        return cached("funnel", q, lambda: {
+            **analytics.funnel(ch, q.start, q.end, window, q.channels, q.provinces),
+            "time_to_convert_histogram": time_to_convert.histogram(ch, q.start, q.end, window, q.channels,
+                                                                   q.provinces)}, window=window)
 
     @api.get("/api/v1/funnel/dropped")
     def dropped():

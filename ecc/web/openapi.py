@@ -43,7 +43,13 @@ _INGESTED = {"type": "object", "properties": {
         "index": {"type": "integer"}, "reason": {"type": "string"}}}}}}
 _FUNNEL = {"type": "object", "properties": {
     "window_hours": {"type": "integer"}, "cohort": {"type": "object", "properties": _STEP_KEYS},
-    "overall_conversion": _RATIO_BY_STEP, "step_conversion": _RATIO_BY_STEP, "time_to_convert": _OBJECT}}
+    "overall_conversion": _RATIO_BY_STEP, "step_conversion": _RATIO_BY_STEP, "time_to_convert": _OBJECT,
+    # the same distribution as counts in fixed buckets [from_s, to_s) (to_s null: open), for a histogram
+    "time_to_convert_histogram": {"type": "object", "properties": {
+        "from_step": {"type": "integer"}, "to_step": {"type": "integer"}, "count": {"type": "integer"},
+        "buckets": {"type": "array", "items": {"type": "object", "properties": {
+            "from_s": {"type": "integer"}, "to_s": {"type": ["integer", "null"]},
+            "leads": {"type": "integer"}}}}}}}}
 _ASSETS = {"type": "object", "properties": {
     "total": _MONEY, "by_class": _OBJECT, "by_level": _OBJECT, "by_segment": _OBJECT, "by_province": _OBJECT,
     "by_channel": _OBJECT}}
