@@ -13,6 +13,7 @@ from markupsafe import Markup, escape
 from ecc.auth import audit, oidc, sessions, throttle, users
 from ecc.auth.context import current
 from ecc.auth.guard import KIOSK_COOKIE
+from ecc.auth.redirects import safe_next  # one rule for login and single sign-on
 from layouts.i18n import DEFAULT_LANG, LANGS
 
 STRINGS: dict[str, tuple[str, str]] = {
@@ -81,8 +82,8 @@ def page(title: str, body: Markup | str, lang: str, status: int = 200, extra_sty
          switch_to: str | None = None) -> Response:
     """A whole HTML page in the wall's theme (assets/wall.css for the palette)."""
     other = "en" if lang != "en" else "zh"
-    switch = switch_to or with_lang(request.path, other,
-                                    next=request.values.get("next", ""), error=request.args.get("error", ""))
+    nxt = safe_next(request.values["next"]) if request.values.get("next") else ""
+    switch = switch_to or with_lang(request.path, other, next=nxt, error=request.args.get("error", ""))
     html = Markup(
         '<!DOCTYPE html><html lang="{lang_attr}"><head><meta charset="utf-8">'
         '<meta name="viewport" content="width=device-width, initial-scale=1">'
@@ -96,13 +97,6 @@ def page(title: str, body: Markup | str, lang: str, status: int = 200, extra_sty
     resp.headers["Cache-Control"] = "no-store"
     resp.headers["X-Frame-Options"] = "DENY"
     return resp
-
-
-def safe_next(raw: str | None) -> str:
-    """Only a path on this site: never "//host" or "/\\host" (an open redirect to another site)."""
-    if not raw or not raw.startswith("/") or raw.startswith(("//", "/\\")) or "\n" in raw or "\r" in raw:
-        return "/"
-    return raw
 
 
 def _login_form(lang: str, error: str | None, name: str = "", status: int = 200) -> Response:

@@ -34,6 +34,7 @@ from markupsafe import Markup
 from ecc.auth import audit, sessions, users
 from ecc.auth.context import current
 from ecc.auth.oidc_claims import CALLBACK_PATH, OidcConfig, from_settings, role_for, user_name_of
+from ecc.auth.redirects import safe_next
 
 log = logging.getLogger(__name__)
 
@@ -163,16 +164,6 @@ def _not_configured() -> Response:
     return resp
 
 
-def _safe_next(raw: str | None) -> str:
-    """Only a path on this site: never //host or /\\host, and no whitespace or control character at all
-    (browsers drop tabs and newlines from a URL, so "/<tab>/host" would become "//host": an open redirect)."""
-    if not raw or not raw.startswith("/") or raw.startswith(("//", "/\\")):
-        return "/"
-    if any(c.isspace() or ord(c) < 0x20 or ord(c) == 0x7F for c in raw):
-        return "/"
-    return raw
-
-
 def _lang() -> str:
     return "en" if request.args.get("lang") == "en" else "zh"
 
@@ -184,7 +175,7 @@ def _start() -> Response:
     lang = _lang()
     flow_id = secrets.token_urlsafe(32)
     g.ecc_oidc_flow = flow_id
-    g.ecc_oidc_extra = {"next": _safe_next(request.args.get("next")), "lang": lang}
+    g.ecc_oidc_extra = {"next": safe_next(request.args.get("next")), "lang": lang}
     try:
         _metadata(sso)
         resp = sso.client.authorize_redirect(sso.config.redirect_uri(request.host_url),
@@ -258,7 +249,7 @@ def _finish() -> Response:
     if existing is not None and existing.source == "local":
         # A provider must not take over a password account that happens to share the name.
         return _refuse("local_user", lang, actor=name, detail="a local user has this name")
-    resp = redirect(_safe_next(extra.get("next")), code=303)
+    resp = redirect(safe_next(extra.get("next")), code=303)
     _drop_flow_cookie(resp)
     try:
         return sessions.start_session(resp, name, role, "oidc")
