@@ -166,6 +166,49 @@ def time_to_convert_figure(ttc: Mapping, lang: str) -> go.Figure:
     return fig
 
 
+def _span(seconds: int, lang: str) -> tuple[str, str]:
+    """A bucket bound as (number, unit): whole minutes under an hour, hours under a day, then days."""
+    for size, unit in ((86_400, "unit.d"), (3_600, "unit.h")):
+        if seconds >= size:
+            return f"{seconds / size:g}", dt(unit, lang)
+    return f"{seconds // 60:g}", dt("unit.min", lang)
+
+
+def bucket_label(low_s: int, high_s: int | None, lang: str) -> str:
+    """'<5 min', '5–10 min', '45 min–1 h', '≥3 d' (zh: '<5分钟' …): the unit said once when shared."""
+    sep = " " if lang == "en" else ""
+    if high_s is None:
+        number, unit = _span(low_s, lang)
+        return f"≥{number}{sep}{unit}"
+    high, high_unit = _span(high_s, lang)
+    if low_s == 0:
+        return f"<{high}{sep}{high_unit}"
+    low, low_unit = _span(low_s, lang)
+    low_text = low if low_unit == high_unit else f"{low}{sep}{low_unit}"
+    return f"{low_text}–{high}{sep}{high_unit}"
+
+
+def ttc_histogram_figure(histogram: Mapping | None, lang: str) -> go.Figure:
+    """The API's time_to_convert_histogram: leads per bucket, in bucket order; the open bucket past the
+    window (chains restarted at a later step 1) in amber, with its own hover note."""
+    buckets = list((histogram or {}).get("buckets") or [])
+    total = as_int((histogram or {}).get("count")) or 0
+    if not total or not buckets:
+        return empty(lang, 260)
+    fig = figure("drill-ttc-hist", 260, xaxis=dict(type="category"), bargap=0.08)
+    labels = [bucket_label(as_int(b.get("from_s")) or 0, as_int(b.get("to_s")), lang) for b in buckets]
+    leads = [as_int(b.get("leads")) or 0 for b in buckets]
+    notes = [dt("cohort.ttc_open", lang) if b.get("to_s") is None else "" for b in buckets]
+    fig.add_trace(go.Bar(x=labels, y=leads, marker=dict(color=[AMBER if b.get("to_s") is None else CYAN
+                                                              for b in buckets]),
+                         text=[fmt_int(v) if v else "" for v in leads], textposition="outside",
+                         cliponaxis=False, customdata=[[v / total, note] for v, note in zip(leads, notes,
+                                                                                             strict=True)],
+                         hovertemplate="%{x}: %{y:,} (%{customdata[0]:.1%})<br>%{customdata[1]}"
+                                       "<extra></extra>"))
+    return fig
+
+
 def _label(kind: str, key: str, lang: str) -> str:
     if key in ("unknown", "", None):
         return dt("unknown", lang)

@@ -145,6 +145,15 @@ def cohort(f: DrillFilter, period: Period, get: Getter, base: str) -> list:
         section(dt("cohort.ttc", lang),
                 html.Div(dt("cohort.ttc_count", lang, count=f"{ttc.get('count') or 0:,}"),
                          className="drill-note"),
+                html.Div(dt("cohort.ttc_hist", lang), className="drill-subtitle"),
+                graph("drill-ttc-hist-graph", figs.ttc_histogram_figure(body.get("time_to_convert_histogram"),
+                                                                        lang)),
+                html.Div([html.Span(str(b.get("leads", "")), id=f"drill-ttc-bucket-{i}",
+                                    **{"data-value": raw(b.get("leads")), "data-from-s": raw(b.get("from_s")),
+                                       "data-to-s": raw(b.get("to_s"))})
+                          for i, b in enumerate((body.get("time_to_convert_histogram") or {}).get("buckets")
+                                                or [])], className="drill-hidden-values"),
+                html.Div(dt("cohort.ttc_quantiles", lang), className="drill-subtitle"),
                 graph("drill-ttc-graph", figs.time_to_convert_figure(ttc, lang)),
                 html.Div(dt("cohort.ttc_note", lang), className="drill-note")),
     ]

@@ -19,6 +19,8 @@ from ecc.olap import analytics, clickhouse, time_to_convert
 from ecc.services import Services
 from ecc.web.api import create_api
 from ecc.web.openapi import document
+from layouts import drill_api, drill_figures, drill_load
+from layouts.drill_filters import api_params, parse, resolve
 
 END = DAY + timedelta(days=1)
 T0 = DAY + timedelta(hours=9)
@@ -123,3 +125,44 @@ def test_the_funnel_answer_carries_the_histogram(ch, redis_client, settings):
     assert set(body) >= {"window_hours", "cohort", "overall_conversion", "step_conversion", "time_to_convert"}
     schema = document()["paths"]["/api/v1/funnel"]["get"]["responses"]["200"]["content"]["application/json"]
     assert "time_to_convert_histogram" in schema["schema"]["properties"]
+
+
+def test_bucket_labels_say_the_unit_once():
+    label = drill_figures.bucket_label
+    assert [label(0, 300, "zh"), label(300, 600, "en"), label(2700, 3600, "en"), label(3600, 5400, "zh"),
+            label(86_400, 172_800, "zh"), label(259_200, None, "en")] == [
+        "<5分钟", "5–10 min", "45 min–1 h", "1–1.5小时", "1–2天", "≥3 d"]
+
+
+def test_the_cohort_view_draws_the_apis_histogram(ch, redis_client, settings):
+    load(ch, scenario())
+    engine = metadata.connect(settings.metadata)
+    metadata.migrate(engine)
+    app = Flask(__name__)
+    app.register_blueprint(create_api(Services(settings=settings, live=LiveStore(redis_client), ch=ch,
+                                               meta=engine)))
+    f = parse(f"?from={DAY.isoformat()}&to={END.isoformat()}&lang=en".replace("+", "%2B"))
+    with app.test_request_context("/"):
+        body, _ = drill_load.load("cohort", f, END + timedelta(days=5), drill_api.get, "/")
+        period = resolve(f, END + timedelta(days=5))
+        api = drill_api.get("funnel", api_params(f, period, window_hours=f.window_hours)).body
+    graphs = {}
+    values = {}
+
+    def walk(node):
+        props = node.to_plotly_json()["props"] if hasattr(node, "to_plotly_json") else {}
+        if str(props.get("id", "")).startswith("drill-ttc-bucket-"):
+            values[props["id"]] = int(props["data-value"])
+        if props.get("figure") is not None:
+            graphs[props.get("id")] = props["figure"]
+        children = props.get("children")
+        for child in children if isinstance(children, list) else [children]:
+            if hasattr(child, "to_plotly_json"):
+                walk(child)
+    for node in body:
+        walk(node)
+    buckets = api["time_to_convert_histogram"]["buckets"]
+    assert values == {f"drill-ttc-bucket-{i}": b["leads"] for i, b in enumerate(buckets)}
+    bars = graphs["drill-ttc-hist-graph"].data[0]
+    assert list(bars.y) == [b["leads"] for b in buckets] and sum(bars.y) == 10
+    assert bars.x[0] == "<5 min" and bars.x[-1] == "≥3 d"

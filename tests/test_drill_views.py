@@ -54,7 +54,8 @@ def test_figures_draw_empty_answers_without_raising():
     figs = drill_figures
     for fig in (figs.funnel_figure({}, None, "zh"), figs.channel_step_heatmap([], "en"),
                 figs.day_step_heatmap([], "zh"), figs.cohort_figure({}, "zh"),
-                figs.time_to_convert_figure({}, "en"), figs.breakdown_figure({}, "by_class", "zh"),
+                figs.time_to_convert_figure({}, "en"), figs.ttc_histogram_figure({}, "zh"),
+                figs.breakdown_figure({}, "by_class", "zh"),
                 figs.wealth_figure({}, "zh"), figs.series_figure({}, "en", True)):
         assert fig.layout.annotations[0].text in ("暂无数据", "No data")
 
