@@ -81,6 +81,9 @@ class LiveApp:
         self.snapshot = sample_snapshot()
         self.fail: str | bool = False
         app = create_app(Settings(refresh_ms=500), self.provide)
+        # Warm the process up (Plotly's validators are built on first use: seconds on a busy machine),
+        # so the first test's first refresh is not also the process's first figure.
+        wall.render(self.provide(), "zh", datetime.now(TZ))
         self._app = app
         self.server = make_server("127.0.0.1", 0, app.server, threaded=True)
         self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
