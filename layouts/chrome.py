@@ -13,6 +13,7 @@ from urllib.parse import parse_qsl, urlencode
 from dash import Dash, Input, Output, State, dcc, html
 
 from ecc.timeutil import TZ
+from layouts.account import account
 from layouts.formatting import fmt_day, fmt_freshness, fmt_rate, freshness_level, get_in
 from layouts.i18n import LANGS, t
 from layouts.session import session_at
@@ -144,6 +145,7 @@ def header(ids: HeaderIds, lang: str, screen: str, pathname: str, search: str | 
             html.Div(rates_line({}, lang), id=ids.rates, className="rates"),
             html.Div(badge, id=ids.freshness, className=badge_class),
             html.Div(id=ids.stale, className="fresh fresh-bad stale stale-hidden", role="status"),
+            *account(lang, ids.prefix),  # signed-in user and logout (layouts/account.py; auth on only)
             lang_switch(lang, pathname, search, ids.prefix),
         ]),
     ])

@@ -181,3 +181,41 @@ def test_kiosk_token_through_a_rotation_and_a_reload(site, new_page):
     tokens.revoke(site.engine, view.id)
     page.reload()
     page.wait_for_url(re.compile(r"/login\?next="), timeout=10000)
+
+
+def test_header_shows_the_user_and_logs_out_hidden_in_kiosk_mode(site, new_page):
+    from playwright.sync_api import expect
+
+    page = new_page()
+    _login(page, site, "operator")
+    expect(page.locator(".screen-wall")).to_be_visible(timeout=30000)
+    expect(page.locator("#wall-account-name")).to_have_text("operator")
+    expect(page.locator("#wall-logout")).to_have_text("退出")
+    # at 1080p the header keeps everything on screen: nothing clipped by the account part
+    box = page.locator("#wall-account").bounding_box()
+    lang = page.locator(".header-right .lang-switch").bounding_box()
+    assert box["x"] + box["width"] <= lang["x"] and lang["x"] + lang["width"] <= 1920
+    assert page.evaluate("(() => { const h = document.querySelector('.wall-header');"
+                         " return h.scrollWidth <= h.clientWidth; })()")
+    page.goto(site.url + "/screen/funnel?lang=en")
+    expect(page.locator("#screen-logout")).to_have_text("Log out", timeout=30000)
+    page.goto(site.url + "/?kiosk=1")
+    expect(page.locator(".screen-wall")).to_be_visible(timeout=30000)
+    expect(page.locator("#wall-account")).to_be_hidden()  # kiosk mode hides every control
+    page.keyboard.press("k")  # kiosk mode off: the account part is back
+    expect(page.locator("#wall-account")).to_be_visible(timeout=30000)
+    page.click("#wall-logout")
+    page.wait_for_url(re.compile(r"/logout"))
+    page.click("#logout-submit")
+    page.wait_for_url(re.compile(r"/login"))
+    assert page.goto(site.url + "/api/v1/me").status == 401
+
+
+def test_a_kiosk_token_screen_has_no_account_part(site, new_page):
+    from playwright.sync_api import expect
+
+    _, secret = tokens.create(site.engine, "kiosk", "hall C wall", "admin")
+    page = new_page()
+    page.goto(f"{site.url}/?token={secret}")
+    expect(page.locator(".screen-wall")).to_be_visible(timeout=30000)
+    assert page.locator("#wall-account").count() == 0
