@@ -53,7 +53,13 @@ def get(path: str, params: Sequence[tuple[str, str]] = (), app: Flask | None = N
         headers["Host"] = request.host
     query = urlencode(list(params))
     url = f"{API}/{path}" + (f"?{query}" if query else "")
-    response = Client(target).get(url, headers=headers, environ_base=environ)
+    # use_cookies=False: a client with a cookie jar replaces the Cookie header with its own (empty) jar's,
+    # which dropped the caller's session cookie (found by tests/test_drill_auth.py with auth on)
+    # A fresh application context: Flask reuses an active context of the same app for a nested request,
+    # so without it the inner request's `g` (ecc.auth's rule and identity) would be the outer one's, and
+    # the outer request's audit hook would log the inner call's rule (an "export" for a viewer refused it).
+    with target.app_context():
+        response = Client(target, use_cookies=False).get(url, headers=headers, environ_base=environ)
     try:
         body = json.loads(response.get_data(as_text=True)) if response.is_json else None
     except ValueError:
