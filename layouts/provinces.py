@@ -19,7 +19,7 @@ from layouts.figures import TEXT, _figure, _gradient, _ranked_categories, empty_
 from layouts.formatting import as_decimal, as_mapping, fmt_money, get_in
 from layouts.i18n import t
 
-TOP = 10
+TOP = 8  # more bars than this make their labels too small to read across a room
 _MILLION = Decimal(1_000_000)
 
 
