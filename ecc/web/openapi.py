@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from ecc.alerts import alerts_openapi, notify_openapi
+from ecc.auth import auth_openapi
 from ecc.contract import catalogue
 
 _STEP_KEYS = {str(k): {"type": "integer"} for k in catalogue.STEPS}
@@ -84,7 +85,7 @@ def _instant_param(name: str, description: str) -> dict:
 
 
 def document() -> dict:
-    return {
+    return auth_openapi.secure({  # access: security schemes, each operation's role, 401/403
         "openapi": "3.1.0",
         "info": {"title": "ECC 业务指挥中心 API", "version": "1",
                  "description": "Metric definitions: docs/metrics.md; event format: docs/events.md; "
@@ -126,6 +127,7 @@ def document() -> dict:
             "/metrics": _get("Prometheus text format", [], {"type": "string"}),
             **notify_openapi.PATHS,
             **alerts_openapi.PATHS,
+            **auth_openapi.PATHS,
         },
         "components": {"schemas": {"Error": ERROR, "Kpis": KPIS}},
-    }
+    })
