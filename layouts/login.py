@@ -7,10 +7,10 @@ from __future__ import annotations
 
 from urllib.parse import urlencode
 
-from flask import Flask, Response, g, redirect, request
+from flask import Flask, Response, g, jsonify, redirect, request
 from markupsafe import Markup, escape
 
-from ecc.auth import audit, oidc, sessions, throttle, users
+from ecc.auth import audit, hash_gate, oidc, sessions, throttle, users
 from ecc.auth.context import current
 from ecc.auth.guard import KIOSK_COOKIE
 from ecc.auth.redirects import safe_next  # one rule for login and single sign-on
@@ -28,6 +28,7 @@ STRINGS: dict[str, tuple[str, str]] = {
     "login.token": ("大屏令牌无效或已吊销，请联系管理员",
                     "The screen token is invalid or revoked: ask an admin"),
     "login.expired": ("登录已过期，请重新登录", "Your session ended: please log in again"),
+    "login.busy": ("登录请求过多，请稍后再试", "Too many logins at once: try again in a moment"),
     "login.sso": ("使用单点登录", "Single sign-on"),
     "logout.title": ("退出登录", "Log out"),
     "logout.question": ("退出当前账号？", "Log out of this account?"),
@@ -139,7 +140,10 @@ def _do_login():
         resp = _login_form(lang, t("login.locked", lang, minutes=max(1, -(-wait // 60))), name, 429)
         resp.headers["Retry-After"] = str(wait)
         return resp
-    user = users.authenticate(ctx.engine, name, password)
+    try:
+        user = users.authenticate(ctx.engine, name, password)
+    except hash_gate.Busy as busy:  # every password-check slot of this process stayed taken
+        return _busy(lang, name, busy.retry_after_s)
     if user is None:
         gate.failed(name, ip)
         audit.record(ctx.engine, actor=name or "?", actor_kind="none", action="login.failed", method="POST",
@@ -148,6 +152,17 @@ def _do_login():
     gate.succeeded(name)
     return sessions.start_session(redirect(safe_next(request.form.get("next")), code=303), user.name,
                                   user.role, user.source)
+
+
+def _busy(lang: str, name: str, retry_after_s: int) -> Response:
+    """503 with Retry-After: the form again for a browser, a JSON error for anything else (a script)."""
+    if request.accept_mimetypes.best_match(["application/json", "text/html"]) == "text/html":
+        resp = _login_form(lang, t("login.busy", lang), name, 503)
+    else:
+        resp = jsonify({"error": "busy", "detail": "too many password checks at once; retry later"})
+        resp.status_code = 503
+    resp.headers["Retry-After"] = str(retry_after_s)
+    return resp
 
 
 def _show_logout():

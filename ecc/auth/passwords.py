@@ -6,6 +6,8 @@ from __future__ import annotations
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
 
+from ecc.auth import hash_gate
+
 MIN_LENGTH = 10
 _HASHER = PasswordHasher()  # argon2id, RFC 9106 low-memory profile (64 MiB, t=3): ~50 ms here
 # Verified when a user does not exist, so that a wrong name takes as long as a wrong password.
@@ -30,13 +32,17 @@ def hash_password(password: str) -> str:
 
 def verify(stored: str | None, password: str) -> bool:
     """Whether `password` matches `stored` (None: the user has no local password; time is spent anyway)."""
-    try:
-        return _HASHER.verify(stored or _DUMMY, password) and stored is not None
-    except (VerifyMismatchError, VerificationError, InvalidHashError):
-        return False
+    with hash_gate.gate().slot():  # at most a few 64 MiB verifications at once (raises hash_gate.Busy)
+        try:
+            return _HASHER.verify(stored or _DUMMY, password) and stored is not None
+        except (VerifyMismatchError, VerificationError, InvalidHashError):
+            return False
 
 
 def rehashed(stored: str, password: str) -> str | None:
     """A new hash of a verified password when the stored one has weaker parameters than today's, else None
     (the strength rule is not applied: the user proved they know it)."""
-    return _HASHER.hash(password) if _HASHER.check_needs_rehash(stored) else None
+    if not _HASHER.check_needs_rehash(stored):
+        return None
+    with hash_gate.gate().slot():
+        return _HASHER.hash(password)

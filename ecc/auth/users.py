@@ -125,10 +125,14 @@ def reset_password(engine: Engine, name: str, password: str) -> UserView:
 
 def authenticate(engine: Engine, name: str, password: str) -> UserView | None:
     """The active local user with this password, or None (same work whether or not the name exists)."""
-    with Session(engine) as s, s.begin():
+    with Session(engine) as s:  # no transaction or connection held while the hash is checked (or waits)
         user = s.get(User, name) if name else None
-        ok = passwords.verify(user.password_hash if user else None, password)
-        if not (ok and user and user.active):
+        stored = user.password_hash if user else None
+    if not passwords.verify(stored, password):  # may raise hash_gate.Busy
+        return None
+    with Session(engine) as s, s.begin():
+        user = s.get(User, name)
+        if not (user and user.active and user.password_hash == stored):
             return None
         user.password_hash = passwords.rehashed(user.password_hash, password) or user.password_hash
         user.last_login_at = utcnow()
