@@ -82,6 +82,8 @@ class Settings:
     session_idle_hours: float = 12.0  # a browser session ends after this long unused (a week at most)
     trusted_origins: str = ""  # comma-separated public origins (https://ecc.example.com) behind a proxy
     ingest_requests_per_minute: int = 600  # POST /api/v1/events per bearer token (a token may set its own)
+    login_hash_slots: int = 4  # Argon2 password checks at once per web process (64 MiB each); more wait
+    login_hash_wait_s: float = 2.0  # ... this long, then 503 (ecc/auth/hash_gate.py)
     proxy_hops: int = 0  # reverse proxies in front of the web app whose X-Forwarded-For/-Proto/-Host count
     # Faust tuning that makes group joins fast on tansu (DESIGN.md).
     broker_session_timeout: float = 3.0
