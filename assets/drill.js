@@ -215,3 +215,70 @@
     new MutationObserver(bindAll).observe(document.documentElement, {childList: true, subtree: true});
     window.eccDrill = {url: drillUrl, go: go};
 })();
+
+/* The timer's refresh of a drill-down page whose period reaches now (layouts/drill.py): the server sends the
+ * view's new component tree; this compares it with the one on the page and sets only the props that changed
+ * on the components that have an id (a chart's figure, a table's data, a number and its data-value), so
+ * nothing is mounted again: no blank chart, no jump of the scroll position, a table keeps its sort. Where a
+ * change has no id to land on (a text without one, a row more), the nearest ancestor with an id gets its
+ * new children; at worst the whole view is replaced, as a requested load does. Props the page set itself
+ * (a table's sort_by, a chart's relayoutData) are not in the server's tree and are left alone.
+ */
+(function () {
+    "use strict";
+
+    function same(a, b) { return JSON.stringify(a) === JSON.stringify(b); }
+
+    function isComponent(x) {
+        return x !== null && typeof x === "object" && !Array.isArray(x) && "props" in x && "type" in x;
+    }
+
+    // [[id, {prop: value}], ...] that turn `current` into `next`, or null when only a parent can do it
+    function diffChildren(current, next) {
+        if (Array.isArray(current) && Array.isArray(next)) {
+            if (current.length !== next.length) { return null; }
+            var out = [];
+            for (var i = 0; i < next.length; i++) {
+                var d = diffNode(current[i], next[i]);
+                if (d === null) { return null; }
+                out = out.concat(d);
+            }
+            return out;
+        }
+        if (isComponent(current) && isComponent(next)) { return diffNode(current, next); }
+        if (isComponent(current) || isComponent(next) || Array.isArray(current) || Array.isArray(next)) {
+            return null;
+        }
+        return same(current, next) ? [] : null;
+    }
+
+    function diffNode(current, next) {
+        if (!isComponent(current) || !isComponent(next)) { return same(current, next) ? [] : null; }
+        if (current.type !== next.type || current.namespace !== next.namespace) { return null; }
+        var was = current.props || {}, now = next.props || {};
+        if (!same(was.id, now.id)) { return null; }
+        var changed = {}, count = 0;
+        Object.keys(now).forEach(function (key) {
+            if (key !== "children" && !same(was[key], now[key])) { changed[key] = now[key]; count++; }
+        });
+        var inner = diffChildren(was.children, now.children);
+        if (now.id === undefined || now.id === null) {
+            return count || inner === null ? null : inner;
+        }
+        if (inner === null) { changed.children = now.children; count++; inner = []; }
+        return count ? inner.concat([[now.id, changed]]) : inner;
+    }
+
+    window.dash_clientside = window.dash_clientside || {};
+    window.dash_clientside.drill = Object.assign(window.dash_clientside.drill || {}, {
+        diff: diffChildren,
+        refresh: function (fresh, current) {
+            var nc = window.dash_clientside;
+            if (!fresh || !fresh.body) { return nc.no_update; }
+            var updates = diffChildren(current, fresh.body);
+            if (updates === null) { return fresh.body; }
+            updates.forEach(function (u) { nc.set_props(u[0], u[1]); });
+            return nc.no_update;
+        }
+    });
+}());

@@ -14,7 +14,7 @@ import logging
 from collections.abc import Callable
 from datetime import date, datetime, timedelta
 
-from dash import Dash, Input, Output, State, ctx, dcc, html, no_update
+from dash import ClientsideFunction, Dash, Input, Output, State, ctx, dcc, html, no_update
 
 from ecc.contract.catalogue import CHANNELS, STEPS, channel_label, step_label
 from ecc.timeutil import TZ, day_start
@@ -41,6 +41,13 @@ ID_NEXT = "drill-next"  # the query string the controls ask for (copied to the U
 ID_BODY = "drill-body"
 ID_ASOF = "drill-asof"
 ID_REFRESH = "drill-refresh"
+ID_AUTO = "drill-auto"  # the timer of a page whose period reaches the present
+ID_LOADING = "drill-loading"
+ID_FRESH = "drill-fresh"  # the timer's refresh: the view's new tree, set on the page in place by drill.js
+ID_LOADING_MARK = "drill-loading-mark"  # written only by a requested load: the one the spinner shows for
+# A period that includes today changes while it is watched: its page reads its answers again this often
+# (through the API's answer cache, so a page more costs no query). A closed period stays still.
+AUTO_REFRESH_S = 30
 CONTROLS = {  # id -> property read from it
     "drill-period": "value", "drill-dates": "date", "drill-dates-end": "date",
     "drill-channel": "value", "drill-province": "value", "drill-step": "value", "drill-compare": "value",
@@ -137,13 +144,20 @@ def tabs(view: str, f: DrillFilter, base: str) -> html.Nav:
                      for v in VIEWS], className="drill-tabs")
 
 
-def header(view: str, f: DrillFilter, base: str) -> html.Header:
+def refreshes(f: DrillFilter, now: datetime) -> bool:
+    """Whether the filter's period reaches the present (today, the last 7 days, a custom period to now)."""
+    return resolve(f, now).open_end
+
+
+def header(view: str, f: DrillFilter, base: str, live: bool = False) -> html.Header:
     other = "en" if f.lang == "zh" else "zh"
     wall = base + ("?lang=en" if f.lang == "en" else "")
     return html.Header(className="drill-header", children=[
         html.A(dt("back.wall", f.lang), href=wall, className="drill-back", id="drill-back-wall"),
         html.H1(dt("title", f.lang)),
         html.Span(id=ID_ASOF, className="drill-asof"),
+        html.Span(dt("auto_refresh", f.lang, s=AUTO_REFRESH_S), className="drill-auto-note",
+                  id="drill-auto-note") if live else None,
         html.Button(dt("refresh", f.lang), id=ID_REFRESH, className="drill-button"),
         dcc.Link("EN" if other == "en" else "中文", href=drill_href(base, view, with_changes(f, lang=other)),
                  className="drill-lang", id="drill-lang"),
@@ -155,15 +169,20 @@ def layout(view: str, search: str | None, base: str = "/", now: datetime | None 
     moment = now or datetime.now(TZ)
     problems = [html.Div(dt("problems", f.lang, text="; ".join(f.problems)), className="drill-problems")] \
         if f.problems else []
+    live = refreshes(f, moment)
     return html.Div(className=f"drill-page drill-view-{view} lang-{f.lang}", lang=f.lang, children=[
         dcc.Store(id=ID_STATE, data={"view": view, "search": to_search(f), "base": base}),
         dcc.Store(id=ID_NEXT),
-        header(view, f, base),
+        dcc.Store(id=ID_FRESH),
+        dcc.Interval(id=ID_AUTO, interval=AUTO_REFRESH_S * 1000, disabled=not live),
+        header(view, f, base, live),
         tabs(view, f, base),
         filter_bar(view, f, moment),
         *problems,
-        dcc.Loading(html.Main(id=ID_BODY, className="drill-body"), type="dot", color="#22d3ee",
-                    delay_show=250),
+        # the spinner follows only ID_LOADING_MARK, which the timer's refresh does not write
+        dcc.Loading([html.Main(id=ID_BODY, className="drill-body"), dcc.Store(id=ID_LOADING_MARK)],
+                    type="dot", color="#22d3ee", delay_show=250, id=ID_LOADING,
+                    target_components={ID_LOADING_MARK: "data"}),
     ])
 
 
@@ -258,11 +277,7 @@ def register_callbacks(app: Dash, _snapshot_provider=None,
     # The drill-down's ids for Dash's validation (the router renders the page only on its path).
     app.validation_layout = html.Div([app.validation_layout, layout("overview", "", "/")])
 
-    @app.callback(
-        Output(ID_BODY, "children"), Output(ID_ASOF, "children"),
-        Input(ID_STATE, "data"), Input(ID_REFRESH, "n_clicks"),
-    )
-    def fill(state: dict | None, _clicks: int | None):
+    def body(state: dict | None):
         state = state or {}
         f = parse(state.get("search"))
         try:
@@ -271,6 +286,30 @@ def register_callbacks(app: Dash, _snapshot_provider=None,
         except Exception:  # a view must say it failed rather than leave a blank page
             log.exception("drill-down view %s failed", state.get("view"))
             return [html.Div(dt("error.api", f.lang, error="internal error"), className="drill-error")], ""
+
+    @app.callback(
+        Output(ID_BODY, "children"), Output(ID_ASOF, "children"), Output(ID_LOADING_MARK, "data"),
+        Input(ID_STATE, "data"), Input(ID_REFRESH, "n_clicks"),
+    )
+    def fill(state: dict | None, _clicks: int | None):
+        return (*body(state), _clicks or 0)
+
+    # The timer's refresh: the same answers read again (the API's answer cache serves every page watching
+    # the same filter), sent as a tree that assets/drill.js lays over the page in place: Dash replacing
+    # `children` would mount every chart and table again (a blank flash, the scroll position lost). No
+    # loading spinner either (it follows ID_LOADING_MARK only), so a watched page does not blink.
+    @app.callback(
+        Output(ID_FRESH, "data"), Output(ID_ASOF, "children", allow_duplicate=True),
+        Input(ID_AUTO, "n_intervals"), State(ID_STATE, "data"),
+        prevent_initial_call=True,
+    )
+    def refresh(_ticks: int | None, state: dict | None):
+        tree, asof = body(state)
+        return {"body": tree}, asof
+
+    app.clientside_callback(ClientsideFunction("drill", "refresh"),
+                            Output(ID_BODY, "children", allow_duplicate=True),
+                            Input(ID_FRESH, "data"), State(ID_BODY, "children"), prevent_initial_call=True)
 
     @app.callback(
         Output(ID_NEXT, "data"),

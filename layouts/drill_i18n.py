@@ -13,6 +13,7 @@ STRINGS: dict[str, tuple[str, str]] = {
     "back.wall": ("← 作战大屏", "← Wall"),
     "refresh": ("刷新", "Refresh"),
     "as_of": ("数据截至 {time}", "As of {time}"),
+    "auto_refresh": ("每 {s} 秒自动更新", "updates every {s} s"),
     "period.label": ("时间", "Period"),
     "period.today": ("今日", "Today"),
     "period.yesterday": ("昨日", "Yesterday"),

@@ -174,7 +174,8 @@ def channel_table(rows: Sequence[Mapping], f: DrillFilter, base: str) -> dash_ta
             name = dt(f"m.{key}", lang)
         columns.append({"id": key, "name": name, "type": "numeric", "format": fmt[kind]})
     return dash_table.DataTable(
-        id="drill-channel-table", data=data, columns=columns, sort_action="native", sort_mode="single",
+        id="drill-channel-table", data=data, persistence=True, persisted_props=["sort_by"],
+        persistence_type="memory", columns=columns, sort_action="native", sort_mode="single",
         export_format="csv", export_headers="display", markdown_options={"link_target": "_self"},
         style_as_list_view=True, cell_selectable=False, page_action="none",
         style_table={"overflowX": "auto"}, css=[{"selector": ".export", "rule": "display: inline-block"}],
@@ -201,7 +202,8 @@ def callback_table(items: Sequence[Mapping], lang: str) -> dash_table.DataTable:
                 **({"type": "numeric"} if key in ("furthest_step", "idle_hours") else {})}
                for key in CALLBACK_COLUMNS]
     return dash_table.DataTable(
-        id="drill-callback-table", data=data, columns=columns, sort_action="native", page_size=50,
+        id="drill-callback-table", data=data, persistence=True, persisted_props=["sort_by"],
+        persistence_type="memory", columns=columns, sort_action="native", page_size=50,
         style_as_list_view=True, cell_selectable=False, style_table={"overflowX": "auto"},
         style_header=HEADER_STYLE, style_cell=CELL_STYLE,
     )

@@ -57,9 +57,10 @@ def logged_in(app, name: str, role: str):
 def drill_view(client, view: str, search: str, headers: dict | None = None) -> tuple[int, dict]:
     """POST the drill-down's fill callback as the browser does; (status, props by component id)."""
     call = {
-        "output": "..drill-body.children...drill-asof.children..",
+        "output": "..drill-body.children...drill-asof.children...drill-loading-mark.data..",
         "outputs": [{"id": "drill-body", "property": "children"},
-                    {"id": "drill-asof", "property": "children"}],
+                    {"id": "drill-asof", "property": "children"},
+                    {"id": "drill-loading-mark", "property": "data"}],
         "inputs": [{"id": "drill-state", "property": "data", "value": {"view": view, "search": search,
                                                                        "base": "/"}},
                    {"id": "drill-refresh", "property": "n_clicks", "value": None}],

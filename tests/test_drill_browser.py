@@ -187,3 +187,48 @@ def test_call_back_list_and_its_csv_hold_masked_phones_only(page, demo, tmp_path
     assert find_phones(text) == []
     assert find_phones(page.content()) == []
     page.screenshot(path=str(tmp_path / "drill-callback.png"), full_page=True)
+
+
+SPINNER_WATCH = """() => {
+    window.__drillSpinners = [];
+    new MutationObserver(records => {
+        for (const record of records) {
+            for (const node of record.addedNodes) {
+                if (node.nodeType === 1 && (node.matches('[class*=spinner]')
+                                            || node.querySelector('[class*=spinner]'))) {
+                    window.__drillSpinners.push(node.className || node.outerHTML.slice(0, 200));
+                }
+            }
+        }
+    }).observe(document.body, {childList: true, subtree: true});
+    document.querySelector('#drill-funnel-graph .js-plotly-plot').__drillMark = 'kept';
+    document.querySelector('#drill-kpi-leads').__drillMark = 'kept';
+}"""
+
+
+def test_a_page_of_today_refreshes_in_place_and_a_closed_one_stays(page, demo, tmp_path):
+    """Today's overview reads its answers again on its own (every AUTO_REFRESH_S) without the loading
+    spinner and without remounting its charts; yesterday's has no timer; both keep the refresh button."""
+    closed = page.context.new_page()
+    closed.goto(f"{demo.url}/drill?period=yesterday")
+    closed.wait_for_selector("#drill-kpi-leads[data-value]")
+    page.goto(f"{demo.url}/drill?channel=douyin")
+    page.wait_for_selector("#drill-funnel-graph .js-plotly-plot")
+    page.wait_for_selector("#drill-kpi-leads[data-value]")
+    assert page.is_visible("#drill-auto-note") and page.is_visible("#drill-refresh")
+    assert closed.locator("#drill-auto-note").count() == 0 and closed.is_visible("#drill-refresh")
+    first, closed_first = page.inner_text("#drill-asof"), closed.inner_text("#drill-asof")
+    before = int(page.get_attribute("#drill-kpi-leads", "data-value"))
+    page.evaluate(SPINNER_WATCH)
+    page.wait_for_function("first => document.querySelector('#drill-asof').innerText !== first", arg=first,
+                           timeout=SLOW + 30_000)
+    assert page.evaluate("() => window.__drillSpinners") == []
+    assert page.evaluate("() => document.querySelector('#drill-funnel-graph .js-plotly-plot').__drillMark") \
+        == "kept"  # the same chart element, its data updated in place
+    assert page.evaluate("() => document.querySelector('#drill-kpi-leads').__drillMark") == "kept"
+    page.wait_for_timeout(1000)  # the asof line and the numbers arrive in the same answer
+    shown = int(page.get_attribute("#drill-kpi-leads", "data-value"))
+    assert before <= shown <= demo.api("kpis", [("channel", "douyin")]).json()["leads"]
+    assert closed.inner_text("#drill-asof") == closed_first  # a closed period stays still
+    page.screenshot(path=str(tmp_path / "drill-today-refreshed.png"), full_page=True)
+    closed.close()

@@ -20,7 +20,7 @@ from ecc.sink import SinkStats, store_batch
 from ecc.timeutil import TZ
 from ecc.web.api import create_api
 from layouts import drill_api, drill_figures, drill_load
-from layouts.drill import click_config, next_filter, routes
+from layouts.drill import AUTO_REFRESH_S, click_config, layout, next_filter, refreshes, routes
 from layouts.drill_filters import DrillFilter, parse
 from layouts.drill_views import delta, kpi_cards, raw
 
@@ -135,3 +135,28 @@ def test_a_custom_period_ending_now_is_open(api_app):
     with api_app.test_request_context("/"):
         _, header = drill_load.load("overview", f, NOW, drill_api.get, "/")
     assert "现在" in header
+
+
+def _find(node, component_id):
+    if getattr(node, "id", None) == component_id:
+        return node
+    children = getattr(node, "children", None)
+    for child in children if isinstance(children, list) else [children]:
+        found = _find(child, component_id) if hasattr(child, "to_plotly_json") else None
+        if found is not None:
+            return found
+    return None
+
+
+@pytest.mark.parametrize(("search", "live"), [
+    ("", True), ("?period=7d", True), ("?from=2026-11-20T00:00:00%2B08:00", True),
+    ("?period=yesterday", False), ("?from=2026-11-20T00:00:00%2B08:00&to=2026-11-21T00:00:00%2B08:00", False),
+])
+def test_only_a_period_reaching_now_refreshes_on_its_own(search, live):
+    now = datetime(2026, 11, 21, 15, tzinfo=TZ)
+    assert refreshes(parse(search), now) is live
+    page = layout("cohort", search, "/", now)
+    timer = _find(page, "drill-auto")
+    assert timer.disabled is (not live) and timer.interval == AUTO_REFRESH_S * 1000
+    assert (_find(page, "drill-auto-note") is not None) is live
+    assert _find(page, "drill-refresh") is not None  # the button stays either way
