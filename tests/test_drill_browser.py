@@ -180,8 +180,14 @@ def test_call_back_list_and_its_csv_hold_masked_phones_only(page, demo, tmp_path
     download.value.save_as(path)
     text = path.read_text(encoding="utf-8-sig")
     rows = list(csv.DictReader(io.StringIO(text)))
-    assert len(rows) == api["count"]
-    assert [row["lead_id"] for row in rows] == [item["lead_id"] for item in api["items"]]
+    # the list moves while it is read (a lead of the closed cohort may still advance a step), so the CSV
+    # is judged against the API's answers just before and just after it
+    again = demo.api("funnel/dropped", [*params, ("limit", "1000")]).json()
+    after = {item["lead_id"] for item in again["items"]}
+    before = {item["lead_id"] for item in api["items"]}
+    listed = [row["lead_id"] for row in rows]
+    assert len(listed) == len(set(listed)) and before & after <= set(listed) <= before | after
+    assert len(before ^ after) < 10, "the list should barely move in seconds"
     masked = [row["phone_masked"] for row in rows if row["phone_masked"]]
     assert masked and all(re.fullmatch(r"\d{3}\*{4}\d{4}", phone) for phone in masked)  # or none known
     assert find_phones(text) == []
