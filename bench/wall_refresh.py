@@ -37,7 +37,8 @@ def wall_payload(n: int) -> dict:
             "inputs": [{"id": wall.ID_INTERVAL, "property": "n_intervals", "value": n},
                        {"id": "lang-store", "property": "data", "value": "zh"}],
             "changedPropIds": [f"{wall.ID_INTERVAL}.n_intervals"],
-            "state": [{"id": wall.ID_TREND_STATE, "property": "data", "value": None}]}
+            "state": [{"id": wall.ID_TREND_STATE, "property": "data", "value": None},  # a fresh page:
+                      {"id": wall.ID_DRAWN, "property": "data", "value": None}]}  # everything is sent
 
 
 def screen_payload(name: str, n: int) -> dict:

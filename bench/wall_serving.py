@@ -181,6 +181,17 @@ def with_tick(body: dict, n: int) -> dict:
     return {**body, "inputs": inputs}
 
 
+def carry_state(body: dict, answer: dict) -> dict:
+    """The next request as the browser would send it: states the answer set (the trend's drawn minutes,
+    the versions of the views shown) go back with it."""
+    response = answer.get("response", {}) if isinstance(answer, dict) else {}
+
+    def updated(s: dict) -> dict:
+        new = response.get(s.get("id"), {}) if isinstance(s.get("id"), str) else {}
+        return {**s, "value": new[s["property"]]} if s.get("property") in new else s
+    return {**body, "state": [updated(s) if isinstance(s, dict) else s for s in body.get("state", [])]}
+
+
 # ---- the screens ----
 
 def screens_process(url: str, bodies: list[dict], screens: int, seconds: float, seed: int, results) -> None:
@@ -193,6 +204,7 @@ def screens_process(url: str, bodies: list[dict], screens: int, seconds: float, 
 
     def screen(offset: float) -> None:
         sessions = [requests.Session() for _ in bodies]
+        mine = [dict(body) for body in bodies]  # this screen's requests, with the states it holds
         n = 1000 + int(offset * 1000)
         next_at = time.monotonic() + offset
         while True:
@@ -205,10 +217,12 @@ def screens_process(url: str, bodies: list[dict], screens: int, seconds: float, 
 
             def post(i: int, n=n, answers=answers) -> None:
                 try:
-                    answers[i] = sessions[i].post(f"{url}/_dash-update-component",
-                                                  json=with_tick(bodies[i], n), timeout=30,
-                                                  headers={"Accept-Encoding": "gzip"}).status_code
-                except requests.RequestException:
+                    answer = sessions[i].post(f"{url}/_dash-update-component", json=with_tick(mine[i], n),
+                                              timeout=30, headers={"Accept-Encoding": "gzip"})
+                    answers[i] = answer.status_code
+                    if answer.status_code == 200:
+                        mine[i] = carry_state(mine[i], answer.json())
+                except (requests.RequestException, ValueError):
                     answers[i] = -1
             threads = [threading.Thread(target=post, args=(i,)) for i in range(1, len(bodies))]
             for t in threads:

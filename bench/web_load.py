@@ -40,7 +40,9 @@ def refresh_payload(n: int) -> dict:
             "outputs": outputs,
             "inputs": [{"id": wall.ID_INTERVAL, "property": "n_intervals", "value": n},
                        {"id": "lang-store", "property": "data", "value": "zh"}],
-            "changedPropIds": [f"{wall.ID_INTERVAL}.n_intervals"], "state": []}
+            "changedPropIds": [f"{wall.ID_INTERVAL}.n_intervals"],
+            "state": [{"id": wall.ID_TREND_STATE, "property": "data", "value": None},
+                      {"id": wall.ID_DRAWN, "property": "data", "value": None}]}
 
 
 def time_wall(url: str, seconds: float, timeout: float = 30.0) -> tuple[list[float], int]:

@@ -81,6 +81,7 @@ ID_ASSET_GRAPH = "wall-asset-graph"
 ID_WEALTH_GRAPH = "wall-wealth-graph"
 ID_PROVINCE_GRAPH = "wall-province-graph"
 ID_TREND_STATE = "wall-trend-state"  # what the browser's trend holds (layouts/trend_patch.py)
+ID_DRAWN = "wall-drawn"  # which version of each costly view the browser shows (see `render`)
 ID_ALERT_STRIP = "wall-alert-strip"
 ID_ALERT_LIST = "wall-alert-list"
 
@@ -233,15 +234,20 @@ _INPUTS = {
 }
 
 
+def part_keys(snap: Mapping, lang: str) -> dict[str, str]:
+    """The version of each costly view: a digest of exactly the snapshot values it is drawn from."""
+    return {name: digest({"lang": lang, **{str(i): get_in(snap, *path) for i, path in enumerate(paths)}})
+            for name, paths in _INPUTS.items()}
+
+
 def _body(snap: Mapping, lang: str, memo: ViewMemo | None = None) -> tuple:
     """The outputs that depend on the snapshot's numbers only (memoized per snapshot: layouts/memo.py,
     and each costly view per its own inputs). The trend is not among them: it is patched per browser
     (layouts/trend_patch.py)."""
+    keys = part_keys(snap, lang)
+
     def part(name: str, build: Callable[[], object]) -> object:
-        if memo is None:
-            return build()
-        inputs = digest({str(i): get_in(snap, *path) for i, path in enumerate(_INPUTS[name])})
-        return memo.get(("wall-part", name, lang, inputs), build)
+        return build() if memo is None else memo.get(("wall-part", name, keys[name]), build)
     funnel = part("funnel", lambda: (funnel_steps(snap, lang), funnel_figure(snap, lang)))
     return (
         *(piece for key in KPI_KEYS for piece in (*kpi_parts(key, snap, lang), kpi_compare(key, snap, lang))),
@@ -254,13 +260,28 @@ def _body(snap: Mapping, lang: str, memo: ViewMemo | None = None) -> tuple:
     )
 
 
+def unchanged_views(body: tuple, keys: Mapping[str, str], drawn: Mapping | None) -> tuple:
+    """`body` with every view the browser already shows in this version replaced by no_update: most
+    seconds move a few numbers, and re-sending (and re-drawing) five unchanged Plotly figures cost two
+    thirds of a refresh's CPU and most of its bytes."""
+    if not isinstance(drawn, Mapping):
+        return body
+    out = list(body)
+    for name, outputs in _VIEW_OUTPUTS.items():
+        if drawn.get(name) == keys[name]:
+            for output in outputs:
+                out[_OUTPUTS.index(output)] = no_update
+    return tuple(out)
+
+
 def render(snapshot: Mapping | None, lang: str, now: datetime, memo: ViewMemo | None = None,
-           trend_state: Mapping | None = None) -> tuple:
+           trend_state: Mapping | None = None, drawn: Mapping | None = None) -> tuple:
     """Every output of the refresh callback, in `_OUTPUTS` order, from one snapshot.
 
     A snapshot with an "error" key (the provider's way to say the live store is unreachable) keeps the
     last numbers on the wall and turns the badge red. With a `memo`, the cards and figures of a snapshot
-    already drawn for another screen are reused.
+    already drawn for another screen are reused. `drawn` is what this browser shows (the versions this
+    function returned last time): views it already has are not sent again.
     """
     snap = snapshot if isinstance(snapshot, Mapping) else {}
     if snap.get("error"):
@@ -273,10 +294,12 @@ def render(snapshot: Mapping | None, lang: str, now: datetime, memo: ViewMemo | 
     full = (lambda: trend_figure(snap, lang)) if memo is None else \
         (lambda: memo.get(("wall-trend", lang, key), lambda: trend_figure(snap, lang)))
     trend, trend_drawn = trend_update(snap, lang, trend_state, full)
+    keys = part_keys(snap, lang)
     return (
-        *body,
+        *unchanged_views(body, keys, drawn),
         trend,
         trend_drawn,
+        keys,
         fmt_day(get_in(snap, "day") or now.astimezone(TZ).date().isoformat(), lang),
         rates_line(snap, lang),
         *session_badge(now, lang),
@@ -300,6 +323,7 @@ _OUTPUTS = (
     (ID_ALERT_LIST, "children"),
     (ID_TREND_GRAPH, "figure"),
     (ID_TREND_STATE, "data"),
+    (ID_DRAWN, "data"),
     (ID_DAY, "children"),
     (ID_RATES, "children"),
     (ID_SESSION, "children"),  # the last five move even when the snapshot cannot be read
@@ -308,6 +332,17 @@ _OUTPUTS = (
     (ID_FRESHNESS, "className"),
     (ID_TICK, "data"),
 )
+
+
+# The outputs each costly view fills (the names of _INPUTS).
+_VIEW_OUTPUTS = {
+    "funnel": ((ID_FUNNEL_STEPS, "children"), (ID_FUNNEL_GRAPH, "figure")),
+    "channels": ((ID_CHANNEL_GRAPH, "figure"),),
+    "assets": ((ID_ASSET_GRAPH, "figure"),),
+    "wealth": ((ID_WEALTH_GRAPH, "figure"),),
+    "provinces": ((ID_PROVINCE_GRAPH, "figure"),),
+    "alerts": ((ID_ALERT_STRIP, "children"), (ID_ALERT_STRIP, "className"), (ID_ALERT_LIST, "children")),
+}
 
 
 # ---- layout ----------------------------------------------------------------------------------------
@@ -354,7 +389,7 @@ def layout(lang: str = "zh", refresh_ms: int = 1000, pathname: str = "/",
               note_key="panel.funnel.note"),
         panel("channels", "panel.channels", lang, graph(ID_CHANNEL_GRAPH, lang)),
         panel("trend", "panel.trend", lang, graph(ID_TREND_GRAPH, lang),
-              dcc.Store(id=ID_TREND_STATE, data=None)),
+              dcc.Store(id=ID_TREND_STATE, data=None), dcc.Store(id=ID_DRAWN, data=None)),
         panel("assets", "panel.assets", lang, graph(ID_ASSET_GRAPH, lang)),
         panel("provinces", "panel.provinces", lang, graph(ID_PROVINCE_GRAPH, lang)),
         panel("wealth", "panel.wealth", lang, graph(ID_WEALTH_GRAPH, lang)),
@@ -383,14 +418,16 @@ def register_callbacks(app: Dash, snapshot_provider: SnapshotProvider,
         Input(ID_INTERVAL, "n_intervals"),
         Input(ids.LANG_STORE, "data"),
         State(ID_TREND_STATE, "data"),
+        State(ID_DRAWN, "data"),
     )
-    def refresh(_n_intervals: int | None, lang_data: str | None, trend_state: dict | None) -> tuple:
+    def refresh(_n_intervals: int | None, lang_data: str | None, trend_state: dict | None,
+                drawn: dict | None) -> tuple:
         lang = normalize_lang(lang_data)
         try:
             snapshot = snapshot_provider()
         except Exception:  # the provider is pluggable (Redis, tests): the wall must outlive a blip
             logger.exception("snapshot provider failed; the wall keeps its last numbers")
             return source_down(lang, now())
-        return render(snapshot, lang, now(), memo, trend_state)
+        return render(snapshot, lang, now(), memo, trend_state, drawn)
 
     register_clientside(app, HEADER)

@@ -592,3 +592,26 @@ def test_province_ranking_largest_first_without_unknown():
     assert list(fig.data[0].y) == ["广东", "上海", "云南"] and next(iter(fig.data[0].text)) == "2,100.0 M"
     assert next(iter(provinces.province_figure(snap, "zh").data[0].text)) == "21.00 亿"
     assert not provinces.province_figure({k: v for k, v in snap.items() if k != "context"}, "zh").data
+
+
+def test_views_the_browser_already_shows_are_not_sent_again():
+    """The browser sends back the versions it shows (ID_DRAWN); an unchanged figure is no_update, a
+    changed one is sent, and a fresh page (no versions) gets everything."""
+    now = datetime(2026, 11, 23, 10, 15, 20, tzinfo=TZ)
+    snap = sample_snapshot(now)
+    at = {output: i for i, output in enumerate(wall._OUTPUTS)}
+    funnel, channels = at[(wall.ID_FUNNEL_GRAPH, "figure")], at[(wall.ID_CHANNEL_GRAPH, "figure")]
+    first = wall.render(snap, "zh", now, ViewMemo())
+    drawn = first[at[(wall.ID_DRAWN, "data")]]
+    assert first[funnel] is not no_update and set(drawn) == set(wall._VIEW_OUTPUTS)
+    changed = copy.deepcopy(snap)
+    changed["totals"]["leads"] = 1  # feeds a card, no figure
+    again = wall.render(changed, "zh", now, ViewMemo(), drawn=drawn)
+    assert again[at[("kpi-leads", "children")]] == ["1"]
+    views = [output for outputs in wall._VIEW_OUTPUTS.values() for output in outputs]
+    assert all(again[at[output]] is no_update for output in views)
+    changed["totals"]["reach"]["3"] += 5  # feeds the funnel only
+    third = wall.render(changed, "zh", now, ViewMemo(), drawn=drawn)
+    assert third[funnel] is not no_update and third[channels] is no_update
+    assert wall.render(changed, "en", now, ViewMemo(), drawn=drawn)[channels] is not no_update  # language
+    assert wall.render(changed, "zh", now, ViewMemo(), drawn=None)[channels] is not no_update  # fresh page
