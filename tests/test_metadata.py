@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import uuid
+from importlib import resources
 
 import pytest
 from sqlalchemy import inspect, text
@@ -55,3 +56,13 @@ def test_database_made_before_migrations_is_stamped_and_kept(engine):
     with engine.connect() as conn:
         schema = conn.get_execution_options().get("schema_translate_map", {}).get(None)
         assert "alembic_version" in inspect(conn).get_table_names(schema=schema)
+
+
+def test_migrations_have_one_head():
+    """A new migration has exactly one revision to follow (branches written side by side are merged)."""
+    from alembic.config import Config
+    from alembic.script import ScriptDirectory
+
+    config = Config()
+    config.set_main_option("script_location", str(resources.files("ecc.migrations")))
+    assert len(ScriptDirectory.from_config(config).get_heads()) == 1
