@@ -71,6 +71,7 @@ STRINGS: dict[str, tuple[str, str]] = {
     "compare.previous_week.title": ("较上周同日同一时刻", "vs the same time on the same day last week"),
     "hint.night_zero": ("非营业时间 · 夜间为 0 属正常", "Outside business hours · 0 is normal"),
     "panel.provinces": ("省份分布 · 资产规模", "Provinces · AUM"),
+    "panel.tiers": ("客群与等级 · 资产规模", "Segments & levels · AUM"),
     "alerts.firing": ("告警", "ALERT"),
     "alerts.ticker_none": ("暂无告警 · 各项指标正常", "No alerts · all indicators normal"),
     "alerts.unavailable": ("告警服务未接入", "Alerts not connected"),

@@ -1,5 +1,5 @@
 """Province distribution as a ranked bar chart: AUM by province (the `by_province` of GET /api/v1/assets,
-from the wall context).
+from the wall context); and AUM by segment and level, the same kind of chart.
 
 Why not a map of China: no geometry of China's provinces ships in a package with a licence we can pass
 on (PyPI and Debian hold none fit to vendor), and a map published in China must show the official
@@ -14,6 +14,7 @@ from decimal import Decimal
 
 import plotly.graph_objects as go
 
+from ecc.contract.catalogue import LEVELS, SEGMENT_NAMES
 from layouts.compare import context
 from layouts.figures import TEXT, _figure, _gradient, _ranked_categories, empty_figure
 from layouts.formatting import as_decimal, as_mapping, fmt_money, get_in
@@ -59,4 +60,44 @@ def province_figure(snapshot: Mapping, lang: str = "zh") -> go.Figure:
     fig.update_xaxes(range=[0, max(values) * 1.45], visible=False, fixedrange=True)
     _ranked_categories(fig)
     fig.update_yaxes(tickfont=dict(size=14, color=TEXT))
+    return fig
+
+
+def tier_rows(snapshot: Mapping, lang: str) -> list[tuple[str, Decimal]]:
+    """AUM by customer segment (交易型/理财型/配置型), then by level V7 down to V0: the contract's order,
+    not a ranking, so a level keeps its place from one second to the next."""
+    assets = as_mapping(get_in(context(snapshot), "assets"))
+    rows = []
+    segments, levels = as_mapping(assets.get("by_segment")), as_mapping(assets.get("by_level"))
+    for code, names in SEGMENT_NAMES.items():
+        amount = as_decimal(segments.get(code))
+        if amount is not None and amount > 0:
+            rows.append((names[0 if lang != "en" else 1], amount))
+    for level in reversed(LEVELS):
+        amount = as_decimal(levels.get(level))
+        if amount is not None and amount > 0:
+            rows.append((level, amount))
+    return rows
+
+
+def tier_figure(snapshot: Mapping, lang: str = "zh") -> go.Figure:
+    """AUM by segment and by level (the `by_segment` and `by_level` of GET /api/v1/assets) as one ranked
+    strip: the three segments in violet, the levels in cyan."""
+    rows = tier_rows(snapshot, lang)
+    if not rows:
+        return empty_figure(lang)
+    segment_names = {names[0 if lang != "en" else 1] for names in SEGMENT_NAMES.values()}
+    values = [float(amount) for _, amount in rows]
+    fig = _figure("tiers", margin=dict(l=8, r=8, t=8, b=8), bargap=0.3)
+    fig.add_trace(go.Bar(
+        y=[name for name, _ in rows], x=values, orientation="h",
+        marker=dict(color=["#a78bfa" if name in segment_names else "#22d3ee" for name, _ in rows],
+                    line=dict(width=0)),
+        text=[short_money(amount, lang) for _, amount in rows], textposition="outside", cliponaxis=False,
+        textfont=dict(size=13, color=TEXT), customdata=[fmt_money(amount, lang) for _, amount in rows],
+        hovertemplate="%{y}<br>" + t("fig.aum_province", lang) + " %{customdata}<extra></extra>",
+    ))
+    fig.update_xaxes(range=[0, max(values) * 1.5], visible=False, fixedrange=True)
+    _ranked_categories(fig)
+    fig.update_yaxes(tickfont=dict(size=13, color=TEXT))
     return fig

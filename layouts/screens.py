@@ -55,7 +55,7 @@ from layouts.formatting import (
 )
 from layouts.i18n import normalize_lang, t
 from layouts.memo import ViewMemo, digest
-from layouts.provinces import province_figure
+from layouts.provinces import province_figure, tier_figure
 from layouts.wall import KPI_PROPS, funnel_steps, graph, kpi_card, kpi_parts, panel
 
 logger = logging.getLogger(__name__)
@@ -139,6 +139,7 @@ WIDGETS: dict[str, Widget] = {
     "wealth": Widget(FIG, wealth_figure, "panel.wealth"),
     "turnover": Widget(HTML, turnover, "panel.turnover"),
     "provinces": Widget(FIG, province_figure, "panel.provinces"),
+    "tiers": Widget(FIG, tier_figure, "panel.tiers"),
     "alerts": Widget(HTML, alert_list, "panel.alerts"),
 }
 
@@ -146,7 +147,7 @@ WIDGETS: dict[str, Widget] = {
 SCREEN_LAYOUTS: dict[str, tuple[tuple[str, ...], tuple[object, ...]]] = {
     "acquisition": (("leads", "dial_rate", "opened", "open_rate"), ("channels", "leaderboard", "trend")),
     "funnel": (("leads", "opened", "open_rate"), (("funnel", "funnel-steps"), "rejects", "channels")),
-    "assets": (("first_deposits", "deposit_amount", "net_inflow"), ("assets", "provinces", "money")),
+    "assets": (("first_deposits", "deposit_amount", "net_inflow"), ("assets", "tiers", "provinces", "money")),
     "service": ((), ("turnover", "wealth")),
     "alerts": ((), ("alerts",)),
 }

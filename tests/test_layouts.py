@@ -117,7 +117,9 @@ def sample_context(now: datetime, minutes: list[str]) -> dict:
         "baseline": {"days": 7, "min_reach": 20,
                      "steps": {str(k): {"median": v, "days": 7} for k, v in BASELINE.items()}},
         "assets": {"total": "8642000000.00", "by_province": {"广东": "2100000000.00", "上海": "1800000000.00",
-                                                             "云南": "400000000.00", "unknown": "9.00"}},
+                                                             "云南": "400000000.00", "unknown": "9.00"},
+                   "by_level": {"V0": "10.00", "V3": "5000000.00", "V7": "0.00"},
+                   "by_segment": {"wealth": "7000000.00", "trading": "9000000.00"}},
         "alerts": [],
     }
 
@@ -615,3 +617,14 @@ def test_views_the_browser_already_shows_are_not_sent_again():
     assert third[funnel] is not no_update and third[channels] is no_update
     assert wall.render(changed, "en", now, ViewMemo(), drawn=drawn)[channels] is not no_update  # language
     assert wall.render(changed, "zh", now, ViewMemo(), drawn=None)[channels] is not no_update  # fresh page
+
+
+def test_aum_by_segment_and_level_in_the_contract_order():
+    from layouts.provinces import tier_figure, tier_rows
+
+    snap = sample_snapshot()
+    assert [name for name, _ in tier_rows(snap, "zh")] == ["交易型", "理财型", "V3", "V0"]  # no zero rows
+    assert [name for name, _ in tier_rows(snap, "en")][:2] == ["trading", "wealth"]
+    bar = tier_figure(snap, "zh").data[0]
+    assert list(bar.x) == [9000000.0, 7000000.0, 5000000.0, 10.0] and bar.customdata[0] == "900.00 万"
+    assert not tier_figure({}, "zh").data  # no assets yet: the placeholder
