@@ -87,15 +87,22 @@ def rates_line(snapshot, lang: str) -> list:
 
 
 def session_badge(now: datetime, lang: str) -> tuple[list, str]:
-    """(children, className) of the trading-session badge; says "outside business hours" at night."""
+    """(children, className) of the trading-session badge; says "outside business hours" at night, and
+    why there is no trading on a weekend, an adjusted workday (调休) or a public holiday."""
     session = session_at(now)
-    children = [html.Span(className="session-dot"),
-                html.Span(t(f"session.{session.phase}", lang), className="session-text")]
+    text = html.Span(t(f"session.{session.phase}", lang), className="session-text")
+    if not session.calendar_known:  # a tooltip, not a wall-sized warning: weekdays are still right
+        text.title = t("session.calendar_unknown", lang)
+    children = [html.Span(className="session-dot"), text]
     if not session.business_hours:
         children.append(html.Span(t("session.off_hours", lang), className="session-off"))
-    elif session.weekend:
+    elif session.phase == "closed" and session.adjusted_workday:
+        children.append(html.Span(t("session.adjusted_workday", lang), className="session-off"))
+    elif session.phase == "closed" and session.weekend:
         children.append(html.Span(t("session.weekend", lang), className="session-off"))
-    return children, f"session session-{session.phase}"
+    css = f"session session-{session.phase}"
+    # a holiday is drawn like a closed market (assets/wall.css has the closed colours)
+    return children, css + " session-closed" if session.phase == "holiday" else css
 
 
 def tick(now: datetime | None) -> int:

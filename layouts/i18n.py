@@ -109,6 +109,10 @@ STRINGS: dict[str, tuple[str, str]] = {
     "session.lunch": ("午间休市", "Lunch break"),
     "session.off_hours": ("非营业时间", "outside business hours"),
     "session.weekend": ("周末", "weekend"),
+    "session.holiday": ("休市（节假日）", "Market closed (holiday)"),
+    "session.adjusted_workday": ("调休工作日", "adjusted workday"),
+    "session.calendar_unknown": ("节假日日历未覆盖本年：仅按周末判断休市",
+                                 "holiday calendar does not cover this year: weekends only"),
     # screens (业务分屏)
     "screen.wall": ("作战大屏", "Wall"),
     "screen.acquisition": ("获客", "Acquisition"),
