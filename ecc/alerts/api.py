@@ -10,28 +10,15 @@ from datetime import date
 from flask import Blueprint, g, jsonify, request
 
 from ecc.alerts import rules, store
+from ecc.web.requests import ApiError, bool_arg, install, json_object
 
 log = logging.getLogger(__name__)
-
-
-class ApiError(ValueError):
-    def __init__(self, message: str, detail=None, status: int = 400):
-        super().__init__(message)
-        self.detail = detail
-        self.status = status
 
 
 def user_name() -> str:
     """The logged-in user's name (the access layer sets flask.g.identity), else "local" (auth off)."""
     identity = getattr(g, "identity", None)
     return str(getattr(identity, "name", None) or "local")
-
-
-def _body() -> dict:
-    body = request.get_json(silent=True)
-    if not isinstance(body, dict):
-        raise ApiError("body must be a JSON object (Content-Type: application/json)")
-    return body
 
 
 def _states() -> list[str] | None:
@@ -55,13 +42,7 @@ def _day() -> date | None:
 def create_alerts_api(engine) -> Blueprint:
     api = Blueprint("alerts_api", __name__)
 
-    @api.errorhandler(ApiError)
-    def api_error(exc: ApiError):
-        return jsonify({"error": str(exc), "detail": exc.detail}), exc.status
-
-    @api.errorhandler(rules.RuleError)
-    def rule_error(exc: rules.RuleError):
-        return jsonify({"error": str(exc), "detail": exc.detail}), 400
+    install(api, rules.RuleError)  # {"error", "detail"}, 400 (ecc/web/requests.py)
 
     def not_found(what: str, ident: int):
         return jsonify({"error": f"no {what} {ident}", "detail": {"id": ident}}), 404
@@ -74,9 +55,7 @@ def create_alerts_api(engine) -> Blueprint:
 
     @api.post("/api/v1/alerts/<int:alert_id>/ack")
     def ack(alert_id: int):
-        body = request.get_json(silent=True) if request.content_length else {}
-        if body is None or not isinstance(body, dict):
-            raise ApiError("body must be a JSON object (or empty)")
+        body = json_object("body must be a JSON object (or empty)", empty_ok=True)
         comment = body.get("comment")
         if comment is not None and (not isinstance(comment, str) or len(comment) > 2000):
             raise ApiError("comment must be a string of at most 2000 characters", {"field": "comment"})
@@ -87,12 +66,11 @@ def create_alerts_api(engine) -> Blueprint:
 
     @api.get("/api/v1/silences")
     def silences():
-        expired = request.args.get("expired", "").lower() in ("1", "true", "yes")
-        return jsonify(store.list_silences(engine, include_expired=expired))
+        return jsonify(store.list_silences(engine, include_expired=bool_arg("expired")))
 
     @api.post("/api/v1/silences")
     def create_silence():
-        return jsonify(store.create_silence(engine, _body(), user_name())), 201
+        return jsonify(store.create_silence(engine, json_object(), user_name())), 201
 
     @api.delete("/api/v1/silences/<int:silence_id>")
     def delete_silence(silence_id: int):
@@ -108,11 +86,11 @@ def create_alerts_api(engine) -> Blueprint:
 
     @api.post("/api/v1/alert-rules")
     def create_rule():
-        return jsonify(store.create_rule(engine, _body())), 201
+        return jsonify(store.create_rule(engine, json_object())), 201
 
     @api.put("/api/v1/alert-rules/<int:rule_id>")
     def update_rule(rule_id: int):
-        rule = store.update_rule(engine, rule_id, _body())
+        rule = store.update_rule(engine, rule_id, json_object())
         return jsonify(rule) if rule is not None else not_found("alert rule", rule_id)
 
     @api.delete("/api/v1/alert-rules/<int:rule_id>")

@@ -16,36 +16,10 @@ import logging
 from flask import Blueprint, Response, jsonify, request
 
 from ecc.alerts import notify, notify_log, receivers, receivers_secrets
+from ecc.web.requests import ApiError, install, int_arg, json_object
 
 log = logging.getLogger(__name__)
 EXTENSION = "ecc.notify"
-
-
-class ApiError(ValueError):
-    def __init__(self, message: str, detail=None, status: int = 400):
-        super().__init__(message)
-        self.detail = detail
-        self.status = status
-
-
-def _json_body() -> dict:
-    body = request.get_json(silent=True)
-    if not isinstance(body, dict):
-        raise ApiError("body must be a JSON object (Content-Type: application/json)")
-    return body
-
-
-def _int_arg(name: str, default: int | None, low: int, high: int) -> int | None:
-    raw = request.args.get(name)
-    if raw is None:
-        return default
-    try:
-        value = int(raw)
-    except ValueError:
-        raise ApiError(f"{name} must be an integer, got {raw!r}") from None
-    if not low <= value <= high:
-        raise ApiError(f"{name} must be between {low} and {high}, got {value}")
-    return value
 
 
 def create_notify_api(engine, settings, *, sweep_interval: float | None = 15.0) -> Blueprint:
@@ -62,13 +36,7 @@ def create_notify_api(engine, settings, *, sweep_interval: float | None = 15.0) 
         state.app.extensions[EXTENSION] = {"engine": engine, "settings": settings, "box": box,
                                            "sweeper": sweeper}
 
-    @api.errorhandler(ApiError)
-    def api_error(exc: ApiError):
-        return jsonify({"error": str(exc), "detail": exc.detail}), exc.status
-
-    @api.errorhandler(receivers.ReceiverError)
-    def receiver_error(exc: receivers.ReceiverError):
-        return jsonify({"error": str(exc), "detail": exc.detail}), 400
+    install(api, receivers.ReceiverError)  # {"error", "detail"}, 400 (ecc/web/requests.py)
 
     def not_found(receiver_id: int):
         return jsonify({"error": f"no receiver {receiver_id}", "detail": None}), 404
@@ -79,13 +47,13 @@ def create_notify_api(engine, settings, *, sweep_interval: float | None = 15.0) 
 
     @api.post("/api/v1/receivers")
     def create_receiver():
-        created = receivers.create_receiver(engine, _json_body(), box)
+        created = receivers.create_receiver(engine, json_object(), box)
         log.info("receiver %s (%s) created", created["id"], created["kind"])
         return jsonify(created), 201
 
     @api.put("/api/v1/receivers/<int:receiver_id>")
     def update_receiver(receiver_id: int):
-        updated = receivers.update_receiver(engine, receiver_id, _json_body(), box)
+        updated = receivers.update_receiver(engine, receiver_id, json_object(), box)
         if updated is None:
             return not_found(receiver_id)
         log.info("receiver %s (%s) updated", receiver_id, updated["kind"])
@@ -112,7 +80,7 @@ def create_notify_api(engine, settings, *, sweep_interval: float | None = 15.0) 
             raise ApiError(f"status must be one of {', '.join(notify_log.STATUSES)}, got {status!r}")
         alert_id = request.args.get("alert_id")
         return jsonify(notify_log.list_deliveries(
-            engine, limit=_int_arg("limit", 100, 1, 1000), alert_id=alert_id,
-            receiver_id=_int_arg("receiver_id", None, 0, 2**31 - 1), status=status))
+            engine, limit=int_arg("limit", 100, 1, 1000), alert_id=alert_id,
+            receiver_id=int_arg("receiver_id", None, 0, 2**31 - 1), status=status))
 
     return api

@@ -22,6 +22,7 @@ from ecc.contract import validate
 from ecc.olap import analytics, time_to_convert
 from ecc.services import Services
 from ecc.web import health
+from ecc.web.requests import ApiError, install, int_arg, number_arg
 
 log = logging.getLogger(__name__)
 MAX_EVENTS_PER_REQUEST = 50_000
@@ -38,13 +39,6 @@ _CLOSED_AFTER = timedelta(minutes=10)
 # A spreadsheet runs a cell that starts with one of these as a formula (OWASP "CSV injection").
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 _METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE")
-
-
-class BadRequest(ValueError):
-    def __init__(self, message: str, detail=None, status: int = 400):
-        super().__init__(message)
-        self.detail = detail
-        self.status = status
 
 
 def jsonable(value):
@@ -68,40 +62,14 @@ class Query:
     provinces: list[str]
 
 
-def _int(name: str, default: int, low: int, high: int) -> int:
-    raw = request.args.get(name)
-    if raw is None:
-        return default
-    try:
-        value = int(raw)
-    except ValueError:
-        raise BadRequest(f"{name} must be an integer, got {raw!r}") from None
-    if not low <= value <= high:
-        raise BadRequest(f"{name} must be between {low} and {high}, got {value}")
-    return value
-
-
-def _number(name: str, default: float, low: float, high: float) -> float:
-    raw = request.args.get(name)
-    if raw is None:
-        return default
-    try:
-        value = float(raw)
-    except ValueError:
-        raise BadRequest(f"{name} must be a number, got {raw!r}") from None
-    if not low <= value <= high:  # also refuses NaN
-        raise BadRequest(f"{name} must be between {low:g} and {high:g}, got {raw}")
-    return value
-
-
 def _instant(name: str) -> datetime:
     """A query-string instant within [EARLIEST, LATEST): anything else is a 400 that says why."""
     try:
         moment = timeutil.parse_instant(request.args[name], name)
     except ValueError as exc:
-        raise BadRequest(str(exc)) from None
+        raise ApiError(str(exc)) from None
     if not EARLIEST <= moment < LATEST:
-        raise BadRequest(f"{name} must be between {EARLIEST.date()} and {LATEST.date()}, "
+        raise ApiError(f"{name} must be between {EARLIEST.date()} and {LATEST.date()}, "
                          f"got {request.args[name]!r}")
     return moment
 
@@ -113,22 +81,22 @@ def _period() -> Query:
     if "to" in request.args:
         end = _instant("to")
     if end <= start:
-        raise BadRequest("to must be after from", {"from": start.isoformat(), "to": end.isoformat()})
+        raise ApiError("to must be after from", {"from": start.isoformat(), "to": end.isoformat()})
     channels = request.args.getlist("channel")
     for ch in channels:
         try:
             validate.check_channel("channel", ch)
         except validate.InvalidEvent as exc:
-            raise BadRequest(str(exc)) from None
+            raise ApiError(str(exc)) from None
     return Query(start, end, channels, request.args.getlist("province"))
 
 
 def _choice(name: str, options, default: str | None = None) -> str:
     value = request.args.get(name, default)
     if value is None:
-        raise BadRequest(f"{name} is required (one of {', '.join(options)})")
+        raise ApiError(f"{name} is required (one of {', '.join(options)})")
     if value not in options:
-        raise BadRequest(f"{name} must be one of {', '.join(options)}, got {value!r}")
+        raise ApiError(f"{name} must be one of {', '.join(options)}, got {value!r}")
     return value
 
 
@@ -151,7 +119,7 @@ def read_body(limit: int = MAX_BODY_BYTES) -> bytes:
     """The request body, refused with 413 from Content-Length before a byte is read, and counted while
     read when there is none (chunked): never more than `limit` + one chunk in memory."""
     if request.content_length is not None and request.content_length > limit:
-        raise BadRequest(f"body of {request.content_length} bytes is over {limit}; split the batch",
+        raise ApiError(f"body of {request.content_length} bytes is over {limit}; split the batch",
                          status=413)
     stream = request.stream
     parts, size = [], 0
@@ -161,7 +129,7 @@ def read_body(limit: int = MAX_BODY_BYTES) -> bytes:
             return b"".join(parts)
         size += len(chunk)
         if size > limit:
-            raise BadRequest(f"body over {limit} bytes; split the batch", status=413)
+            raise ApiError(f"body over {limit} bytes; split the batch", status=413)
         parts.append(chunk)
 
 
@@ -181,9 +149,7 @@ def create_api(services: Services) -> Blueprint:
     api = Blueprint("api_v1", __name__)
     ch = services.ch
 
-    @api.errorhandler(BadRequest)
-    def bad_request(exc: BadRequest):
-        return jsonify({"error": str(exc), "detail": exc.detail}), exc.status
+    install(api)  # ApiError: the contract's {"error", "detail"} with its 4xx (ecc/web/requests.py)
 
     @api.errorhandler(Exception)
     def internal_error(exc: Exception):
@@ -224,20 +190,20 @@ def create_api(services: Services) -> Blueprint:
         if kind in ("application/x-ndjson", "application/jsonl", "application/json-lines"):
             lines = body.splitlines()
             if len(lines) > MAX_EVENTS_PER_REQUEST:
-                raise BadRequest(f"at most {MAX_EVENTS_PER_REQUEST} events a request", status=413)
+                raise ApiError(f"at most {MAX_EVENTS_PER_REQUEST} events a request", status=413)
             result = services.door.publish_lines(lines, "http")
         elif kind == "application/json":
             try:
                 objs = validate.decode(body)
             except ValueError as exc:
-                raise BadRequest(f"body is not valid JSON: {exc}") from None
+                raise ApiError(f"body is not valid JSON: {exc}") from None
             if not isinstance(objs, list):
                 objs = [objs]
             if len(objs) > MAX_EVENTS_PER_REQUEST:
-                raise BadRequest(f"at most {MAX_EVENTS_PER_REQUEST} events a request", status=413)
+                raise ApiError(f"at most {MAX_EVENTS_PER_REQUEST} events a request", status=413)
             result = services.door.publish_objects(objs, "http")
         else:
-            raise BadRequest("Content-Type must be application/x-ndjson or application/json", status=415)
+            raise ApiError("Content-Type must be application/x-ndjson or application/json", status=415)
         body = result.to_dict()
         if not result.complete:
             # Only what the broker acknowledged counts as accepted; the client sends the batch again
@@ -272,7 +238,7 @@ def create_api(services: Services) -> Blueprint:
     @api.get("/api/v1/funnel")
     def funnel():
         q = _period()
-        window = _int("window_hours", 72, 1, 24 * 90)
+        window = int_arg("window_hours", 72, 1, 24 * 90)
         return cached("funnel", q, lambda: {
             **analytics.funnel(ch, q.start, q.end, window, q.channels, q.provinces),
             "time_to_convert_histogram": time_to_convert.histogram(ch, q.start, q.end, window, q.channels,
@@ -282,11 +248,11 @@ def create_api(services: Services) -> Blueprint:
     def dropped():
         q = _period()
         if "step" not in request.args:
-            raise BadRequest("step is required (1..10)")
-        step = _int("step", 0, 1, 10)
-        window = _int("window_hours", 72, 1, 24 * 90)
-        limit = _int("limit", 1000, 1, 100_000)
-        idle = _number("idle_hours", 2.0, 0.0, 24.0 * 90)
+            raise ApiError("step is required (1..10)")
+        step = int_arg("step", 0, 1, 10)
+        window = int_arg("window_hours", 72, 1, 24 * 90)
+        limit = int_arg("limit", 1000, 1, 100_000)
+        idle = number_arg("idle_hours", 2.0, 0.0, 24.0 * 90)
         rows = jsonable(analytics.dropped(ch, q.start, q.end, step, window, q.channels, q.provinces, limit,
                                           idle_hours=idle))
         if request.accept_mimetypes.best_match(["application/json", "text/csv"]) == "text/csv":
@@ -311,14 +277,14 @@ def create_api(services: Services) -> Blueprint:
         interval = _choice("interval", list(timeutil.INTERVALS), "1m")
         buckets = (q.end - q.start) / timeutil.INTERVALS[interval]
         if buckets > 20_000:
-            raise BadRequest(f"{buckets:.0f} buckets: use a larger interval or a shorter period")
+            raise ApiError(f"{buckets:.0f} buckets: use a larger interval or a shorter period")
         return cached("series", q, lambda: analytics.series(ch, metric, interval, q.start, q.end, q.channels,
                                                             q.provinces), metric=metric, interval=interval)
 
     @api.get("/api/v1/rejects")
     def rejects():
-        limit = _int("limit", 100, 1, 1000)
-        offset = _int("offset", 0, 0, 10_000_000)
+        limit = int_arg("limit", 100, 1, 1000)
+        offset = int_arg("offset", 0, 0, 10_000_000)
         return jsonify(jsonable(analytics.rejects(ch, limit, offset)))
 
     @api.get("/api/v1/health")
