@@ -10,6 +10,7 @@ import sys
 from pathlib import Path
 
 from ecc.config import ConfigError, Settings, resolve_phone_key
+from ecc.embedded import CONFIG_EXIT
 
 log = logging.getLogger("ecc")
 
@@ -150,6 +151,21 @@ def web_workers(settings: Settings, requested: int | None) -> int:
     return requested or (1 if embedded else 2)
 
 
+def check_receivers_key(settings: Settings) -> None:
+    """The web process's check of the receivers' secrets against ECC_SECRET_KEY (ecc.alerts.receivers
+    check_start), made once before gunicorn starts: a worker that fails it fails to boot, which `ecc demo`
+    could not tell from a passing fault; here it is a ConfigError, exit CONFIG_EXIT, and the demo stops."""
+    from ecc import metadata
+    from ecc.alerts import receivers
+
+    engine = metadata.connect(settings.metadata)
+    try:
+        metadata.migrate(engine)
+        receivers.check_start(engine, settings)
+    finally:
+        engine.dispose()  # no connection inherited by the workers gunicorn forks
+
+
 def cmd_web(args, settings: Settings) -> int:
     """gunicorn in front of the Dash app, with ECC's buffering worker (ecc/webworker.py): a request is
     read whole in the event loop before a thread serves it, so slow clients cannot hold the threads."""
@@ -170,6 +186,7 @@ def cmd_web(args, settings: Settings) -> int:
     if args.threads < 2:
         raise ConfigError(f"--threads must be at least 2 (one for the wall, one for the rest), "
                           f"got {args.threads}")
+    check_receivers_key(settings)  # receivers' secrets without their key stop here too (docs/security.md)
     argv = ["gunicorn", "--bind", f"{args.host}:{args.port}", "--workers", str(workers),
             "--worker-class", "ecc.web.webworker.BufferingWorker", "--threads", str(args.threads),
             "--timeout", "120", "--no-control-socket", "--log-level", settings.log_level.lower(),
@@ -253,7 +270,7 @@ def main(argv: list[str] | None = None) -> int:
         return args.func(args, settings)
     except ConfigError as exc:
         sys.stderr.write(f"ecc {args.command}: {exc}\n")
-        return 2
+        return CONFIG_EXIT
 
 
 if __name__ == "__main__":

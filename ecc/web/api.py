@@ -145,9 +145,18 @@ def cache_key(endpoint: str, q: Query, **extra) -> tuple[str, float]:
         (TTL_CLOSED_S if closed else TTL_OPEN_S)
 
 
+SERVICES_EXTENSION = "ecc.services"
+
+
 def create_api(services: Services) -> Blueprint:
     api = Blueprint("api_v1", __name__)
     ch = services.ch
+
+    @api.record_once
+    def bind(state) -> None:
+        # The app's services, for the gunicorn worker hook that starts their background threads
+        # (ecc/auth/gunicorn_conf.py post_worker_init).
+        state.app.extensions[SERVICES_EXTENSION] = services
 
     install(api)  # ApiError: the contract's {"error", "detail"} with its 4xx (ecc/web/requests.py)
 
