@@ -25,20 +25,12 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tests"))
 
 from test_layouts import sample_snapshot  # noqa: E402
+from test_wall_serving import carry, moved, wall_payload  # noqa: E402
 
 from ecc.config import Settings  # noqa: E402
 from layouts import screens, wall  # noqa: E402
 from layouts.app import create_app  # noqa: E402
-
-
-def wall_payload(n: int) -> dict:
-    outputs = [{"id": c, "property": p} for c, p in wall._OUTPUTS]
-    return {"output": ".." + "...".join(f"{c}.{p}" for c, p in wall._OUTPUTS) + "..", "outputs": outputs,
-            "inputs": [{"id": wall.ID_INTERVAL, "property": "n_intervals", "value": n},
-                       {"id": "lang-store", "property": "data", "value": "zh"}],
-            "changedPropIds": [f"{wall.ID_INTERVAL}.n_intervals"],
-            "state": [{"id": wall.ID_TREND_STATE, "property": "data", "value": None},  # a fresh page:
-                      {"id": wall.ID_DRAWN, "property": "data", "value": None}]}  # everything is sent
+from layouts.shared import TickShare  # noqa: E402
 
 
 def screen_payload(name: str, n: int) -> dict:
@@ -85,10 +77,48 @@ def measure(client, payload_of, rounds: int) -> tuple[list[float], int, int]:
     return times, len(body), len(gzip.compress(body))
 
 
+def steady(app_of, seconds: int, screens_per_second: int) -> tuple[list[float], list[float], int]:
+    """The wall in a worker's steady state: each second a new snapshot, then `screens_per_second`
+    screens (each with the state its answers set) refresh. Returns the CPU time of the first request
+    of each second, of the others, and the mean answer size in bytes (gzip, as sent)."""
+    state = {"snapshot": sample_snapshot(), "second": 0}
+    # One read per second and worker, as layouts/server.py composes it (layouts/shared.py).
+    shared = TickShare(lambda: state["snapshot"], window_s=1, clock=lambda: state["second"])
+    client = app_of(shared).server.test_client()
+    payloads = [wall_payload(0) for _ in range(screens_per_second)]
+    first, rest, sizes = [], [], []
+    for second in range(seconds):
+        state["snapshot"], state["second"] = moved(state["snapshot"], second), second
+        for i in range(screens_per_second):
+            started = time.process_time()
+            resp = client.post("/_dash-update-component", json=payloads[i],
+                               headers={"Accept-Encoding": "gzip"})
+            (first if i == 0 else rest).append(time.process_time() - started)
+            assert resp.status_code == 200, resp.get_data(as_text=True)[:300]
+            sizes.append(len(resp.get_data()))
+            payloads[i] = carry(payloads[i], json.loads(gzip.decompress(resp.get_data())))
+    return first, rest, sum(sizes) // len(sizes)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rounds", type=int, default=200)
+    parser.add_argument("--steady", type=int, default=0, metavar="SECONDS",
+                        help="instead: the wall's steady state for this many simulated seconds")
+    parser.add_argument("--per-second", type=int, default=25, help="screens per second and worker (--steady)")
     args = parser.parse_args()
+    if args.steady:
+        before = load_average()
+        first, rest, size = steady(lambda provider: create_app(Settings(refresh_ms=1000), provider),
+                                   args.steady, args.per_second)
+        after = load_average()
+        title = (f"the wall's steady state: {args.steady} s x {args.per_second} screens, CPU ms per request "
+                 f"(load {before:.2f} -> {after:.2f})")
+        print(table(title, ["requests", "p50", "p95", "mean", "answer (gzip)"], [
+            [label, f"{pct(xs, 0.5) * 1000:.2f}", f"{pct(xs, 0.95) * 1000:.2f}",
+             f"{sum(xs) / len(xs) * 1000:.2f}", f"{size:,} B" if label == "others" else ""]
+            for label, xs in (("first of a second", first), ("others", rest))]))
+        return
     state = {"snapshot": sample_snapshot(), "change": False}
 
     def provider() -> dict:

@@ -26,12 +26,14 @@ Everything shares this machine's 2 cores: the load generator, the browser, the s
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import logging
 import multiprocessing
 import os
 import random
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
@@ -56,18 +58,40 @@ WARMUP_S = 5.0
 
 # ---- the server under test ----
 
-def start_server(stack: Stack, port: int, workers: int, folder: Path) -> subprocess.Popen:
+def start_server(stack: Stack, port: int, workers: int, folder: Path,
+                 profile: Path | None = None) -> subprocess.Popen:
     env = {**os.environ, **stack.settings.to_env(), "ECC_WEB_RUNS_SINK": "0", "ECC_AUTH": "off",
            "ECC_BENCH_CHDB_BASE": str(folder)}
     argv = [sys.executable, "-m", "gunicorn", "--bind", f"127.0.0.1:{port}", "--workers", str(workers),
             "--worker-class", "ecc.web.webworker.BufferingWorker", "--threads", "16", "--timeout", "120",
             "--no-control-socket", "--log-level", "warning", "--config",
             str(ROOT / "bench" / "wall_serving_conf.py"), "layouts.server:application()"]
+    if profile:  # py-spy samples the workers from the master's start (attaching later needs ptrace rights)
+        argv = [profile_tool(), "record", "--subprocesses", "--format", "raw", "--rate", "200",
+                "--output", str(profile), "--", *argv]
     out = (folder / "gunicorn.log").open("ab")
     proc = subprocess.Popen(argv, env=env, stdout=out, stderr=subprocess.STDOUT, cwd=ROOT,
                             start_new_session=True)
     wait_for_port(port, 120, proc, "gunicorn")
     return proc
+
+
+def stop_server(server: subprocess.Popen, profiled: bool) -> None:
+    if profiled:  # py-spy writes its samples on SIGINT; gunicorn (its child) is stopped after
+        server.send_signal(signal.SIGINT)
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            server.wait(60)
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(server.pid, signal.SIGTERM)
+    with contextlib.suppress(subprocess.TimeoutExpired):
+        server.wait(30)
+
+
+def profile_tool() -> str:
+    found = shutil.which("py-spy") or shutil.which("py-spy", path=str(Path(sys.executable).parent))
+    if not found:
+        raise SystemExit("--profile needs py-spy on PATH (pip install py-spy; a tool, not a dependency)")
+    return found
 
 
 def process_tree(pid: int) -> list[int]:
@@ -272,6 +296,8 @@ def main() -> int:
     ap.add_argument("--stack-port", type=int, default=8178, help="the embedded stack's own web process")
     ap.add_argument("--processes", type=int, default=5, help="load generator processes")
     ap.add_argument("--keep", action="store_true", help="keep the data directory")
+    ap.add_argument("--profile", type=Path, help="run the server under py-spy and write its samples here "
+                    "(collapsed stacks; the figures of such a run include py-spy's own CPU)")
     args = ap.parse_args()
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     load_before = load_average()
@@ -281,7 +307,7 @@ def main() -> int:
     server = None
     try:
         stack.start()
-        server = start_server(stack, args.port, args.workers, folder)
+        server = start_server(stack, args.port, args.workers, folder, args.profile)
         url = f"http://127.0.0.1:{args.port}"
         warm_up(url, args.workers)
         seen = browse(url, folder)
@@ -300,8 +326,7 @@ def main() -> int:
         load_after = load_average()
     finally:
         if server is not None:
-            server.terminate()
-            server.wait(30)
+            stop_server(server, profiled=args.profile is not None)
         stack.stop()
         if not args.keep:
             shutil.rmtree(folder, ignore_errors=True)

@@ -16,7 +16,7 @@ import plotly.graph_objects as go
 
 from ecc.contract.catalogue import LEVELS, SEGMENT_NAMES
 from layouts.compare import context
-from layouts.figures import TEXT, _figure, _gradient, _ranked_categories, empty_figure
+from layouts.figures import TEXT, _figure, _gradient, empty_figure, ranked_categories
 from layouts.formatting import as_decimal, as_mapping, fmt_money, get_in
 from layouts.i18n import t
 
@@ -49,18 +49,16 @@ def province_figure(snapshot: Mapping, lang: str = "zh") -> go.Figure:
         return empty_figure(lang)
     names = [name for name, _ in rows]
     values = [float(amount) for _, amount in rows]
-    fig = _figure("provinces", margin=dict(l=8, r=8, t=8, b=8), bargap=0.34)
-    fig.add_trace(go.Bar(
-        y=names, x=values, orientation="h",
+    bars = dict(
+        type="bar", y=names, x=values, orientation="h",
         marker=dict(color=_gradient(len(rows), (251, 191, 36), (249, 115, 22)), line=dict(width=0)),
         text=[short_money(amount, lang) for _, amount in rows], textposition="outside", cliponaxis=False,
         textfont=dict(size=14, color=TEXT), customdata=[fmt_money(amount, lang) for _, amount in rows],
         hovertemplate="%{y}<br>" + t("fig.aum_province", lang) + " %{customdata}<extra></extra>",
-    ))
-    fig.update_xaxes(range=[0, max(values) * 1.45], visible=False, fixedrange=True)
-    _ranked_categories(fig)
-    fig.update_yaxes(tickfont=dict(size=14, color=TEXT))
-    return fig
+    )
+    return _figure("provinces", margin=dict(l=8, r=8, t=8, b=8), data=[bars], bargap=0.34,
+                   xaxis=dict(range=[0, max(values) * 1.45], visible=False, fixedrange=True),
+                   yaxis=ranked_categories(tickfont=dict(size=14, color=TEXT)))
 
 
 def tier_rows(snapshot: Mapping, lang: str) -> list[tuple[str, Decimal]]:
@@ -88,16 +86,14 @@ def tier_figure(snapshot: Mapping, lang: str = "zh") -> go.Figure:
         return empty_figure(lang)
     segment_names = {names[0 if lang != "en" else 1] for names in SEGMENT_NAMES.values()}
     values = [float(amount) for _, amount in rows]
-    fig = _figure("tiers", margin=dict(l=8, r=8, t=8, b=8), bargap=0.3)
-    fig.add_trace(go.Bar(
-        y=[name for name, _ in rows], x=values, orientation="h",
+    bars = dict(
+        type="bar", y=[name for name, _ in rows], x=values, orientation="h",
         marker=dict(color=["#a78bfa" if name in segment_names else "#22d3ee" for name, _ in rows],
                     line=dict(width=0)),
         text=[short_money(amount, lang) for _, amount in rows], textposition="outside", cliponaxis=False,
         textfont=dict(size=13, color=TEXT), customdata=[fmt_money(amount, lang) for _, amount in rows],
         hovertemplate="%{y}<br>" + t("fig.aum_province", lang) + " %{customdata}<extra></extra>",
-    ))
-    fig.update_xaxes(range=[0, max(values) * 1.5], visible=False, fixedrange=True)
-    _ranked_categories(fig)
-    fig.update_yaxes(tickfont=dict(size=13, color=TEXT))
-    return fig
+    )
+    return _figure("tiers", margin=dict(l=8, r=8, t=8, b=8), data=[bars], bargap=0.3,
+                   xaxis=dict(range=[0, max(values) * 1.5], visible=False, fixedrange=True),
+                   yaxis=ranked_categories(tickfont=dict(size=13, color=TEXT)))

@@ -54,7 +54,7 @@ from layouts.formatting import (
     get_in,
 )
 from layouts.i18n import normalize_lang, t
-from layouts.memo import ViewMemo, digest
+from layouts.memo import ViewMemo, digest, wire
 from layouts.provinces import province_figure, tier_figure
 from layouts.wall import KPI_PROPS, funnel_steps, graph, kpi_card, kpi_parts, panel
 
@@ -206,16 +206,20 @@ def render(snapshot: Mapping | None, lang: str, now: datetime, fig_ids: list, ht
     key = digest(snap) if memo is not None else None
 
     def view(kind: str, name: str, build: Callable[[], object]) -> object:
-        return build() if memo is None else memo.get((kind, name, lang, key), build)
+        # Served (with a memo): kept in the JSON form Dash sends (layouts/memo.py: wire).
+        return build() if memo is None else memo.get((kind, name, lang, key), lambda: wire(build()))
 
     parts = [view("kpi", i["name"], lambda i=i: (*kpi_parts(i["name"], snap, lang),
                                                    kpi_compare(i["name"], snap, lang))) for i in kpi_ids]
-    return (
+    header = (
         fmt_day(get_in(snap, "day") or now.astimezone(TZ).date().isoformat(), lang),
         rates_line(snap, lang),
         *session,
         *freshness_badge(effective_freshness(snap, now), lang),
         tick(now),
+    )
+    return (
+        *(header if memo is None else wire(header)),
         [view("widget", i["name"], lambda i=i: WIDGETS[i["name"]].render(snap, lang)) for i in fig_ids],
         [view("widget", i["name"], lambda i=i: WIDGETS[i["name"]].render(snap, lang)) for i in html_ids],
         *([part[j] for part in parts] for j in range(len(KPI_PROPS) + 2)),

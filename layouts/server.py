@@ -19,6 +19,7 @@ from ecc.web import static_cache
 from ecc.web.api import create_api
 from layouts.app import create_app
 from layouts.context import WallContext, with_context
+from layouts.shared import TickShare
 
 log = logging.getLogger(__name__)
 
@@ -46,8 +47,9 @@ def build(settings: Settings):
 
 def compose(settings: Settings, services: Services):
     """The whole web app over `services` (tests build their services themselves and call this)."""
-    # The wall's comparisons, baselines, provinces and alerts beside the live snapshot (layouts/context.py).
-    wall_snapshot = with_context(safe_snapshot(services), WallContext.for_services(services))
+    # The wall's comparisons, baselines, provinces and alerts beside the live snapshot (layouts/context.py),
+    # read once per tick for every screen this process serves (layouts/shared.py).
+    wall_snapshot = TickShare(with_context(safe_snapshot(services), WallContext.for_services(services)))
     app = create_app(settings, wall_snapshot,
                      extra_setup=lambda dash_app: dash_app.server.register_blueprint(create_api(services)))
     app.server.register_blueprint(create_notify_api(services.meta, settings))  # receivers, delivery log

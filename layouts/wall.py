@@ -6,6 +6,7 @@ production) once and redraws everything from that snapshot. The clock is a clien
 
 from __future__ import annotations
 
+import json
 import logging
 from collections.abc import Callable, Mapping
 from datetime import datetime
@@ -52,7 +53,7 @@ from layouts.formatting import (
     share_of,
 )
 from layouts.i18n import normalize_lang, short_step_label, t
-from layouts.memo import ViewMemo, digest
+from layouts.memo import ViewMemo, digest, wire
 from layouts.provinces import province_figure
 from layouts.trend_patch import trend_update
 
@@ -243,14 +244,16 @@ def part_keys(snap: Mapping, lang: str) -> dict[str, str]:
 def _body(snap: Mapping, lang: str, memo: ViewMemo | None = None) -> tuple:
     """The outputs that depend on the snapshot's numbers only (memoized per snapshot: layouts/memo.py,
     and each costly view per its own inputs). The trend is not among them: it is patched per browser
-    (layouts/trend_patch.py)."""
+    (layouts/trend_patch.py). With a memo every value is in the JSON form Dash sends (`wire`)."""
     keys = part_keys(snap, lang)
 
     def part(name: str, build: Callable[[], object]) -> object:
-        return build() if memo is None else memo.get(("wall-part", name, keys[name]), build)
+        return build() if memo is None else memo.get(("wall-part", name, keys[name]), lambda: wire(build()))
+    cards = tuple(piece for key in KPI_KEYS
+                  for piece in (*kpi_parts(key, snap, lang), kpi_compare(key, snap, lang)))
     funnel = part("funnel", lambda: (funnel_steps(snap, lang), funnel_figure(snap, lang)))
     return (
-        *(piece for key in KPI_KEYS for piece in (*kpi_parts(key, snap, lang), kpi_compare(key, snap, lang))),
+        *(cards if memo is None else wire(cards)),
         *funnel,
         part("channels", lambda: channel_figure(snap, lang)),
         part("assets", lambda: asset_figure(snap, lang)),
@@ -288,18 +291,33 @@ def render(snapshot: Mapping | None, lang: str, now: datetime, memo: ViewMemo | 
         return source_down(lang, now)
     if get_in(snap, "live_state", "state") == "rebuilding":
         return rebuilding(lang, now)
+    if memo is None:
+        trend, trend_drawn = trend_update(snap, lang, trend_state, lambda: trend_figure(snap, lang))
+        keys = part_keys(snap, lang)
+        return (*unchanged_views(_body(snap, lang), keys, drawn), trend, trend_drawn, keys,
+                *_header(snap, lang, now))
+    # The served path: every screen of a second shares these (one build each, in the JSON form Dash
+    # sends), and only the header is made per request.
     key = digest(snap)
-    body = _body(snap, lang) if memo is None else \
-        memo.get(("wall", lang, key), lambda: _body(snap, lang, memo))
-    full = (lambda: trend_figure(snap, lang)) if memo is None else \
-        (lambda: memo.get(("wall-trend", lang, key), lambda: trend_figure(snap, lang)))
-    trend, trend_drawn = trend_update(snap, lang, trend_state, full)
-    keys = part_keys(snap, lang)
+    keys = memo.get(("wall-keys", lang, key), lambda: part_keys(snap, lang))
+    body = memo.get(("wall", lang, key), lambda: _body(snap, lang, memo))
+
+    def update() -> tuple:
+        full = lambda: memo.get(("wall-trend", lang, key), lambda: wire(trend_figure(snap, lang)))  # noqa: E731
+        figure, state = trend_update(snap, lang, trend_state, full)
+        return wire(figure), state
+    trend, trend_drawn = memo.get(("wall-trend-update", lang, key, state_key(trend_state)), update)
+    return (*unchanged_views(body, keys, drawn), trend, trend_drawn, keys, *wire(_header(snap, lang, now)))
+
+
+def state_key(state: object) -> str:
+    """What a browser's trend store holds, as a memo key (it is small: counts and hashes per line)."""
+    return json.dumps(state, sort_keys=True, default=str, separators=(",", ":"))
+
+
+def _header(snap: Mapping, lang: str, now: datetime) -> tuple:
+    """The outputs read afresh for every request: day, rates, badges, tick."""
     return (
-        *unchanged_views(body, keys, drawn),
-        trend,
-        trend_drawn,
-        keys,
         fmt_day(get_in(snap, "day") or now.astimezone(TZ).date().isoformat(), lang),
         rates_line(snap, lang),
         *session_badge(now, lang),

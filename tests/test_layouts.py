@@ -456,20 +456,21 @@ def test_views_of_one_snapshot_are_built_once_for_every_screen():
     later = {**snap, "generated_at": now.replace(second=50).isoformat(), "freshness_s": 9.0,
              "ingest_rate": 1.0}
     again = wall.render(later, "zh", now, memo)
-    # the body, its six costly views and the whole trend (a fresh page: no Patch yet) once each
-    assert (memo.hits, memo.misses) == (2, 8)
+    # the views' versions, the body, its six costly views, the whole trend (a fresh page: no Patch yet)
+    # and the trend's answer to this browser's state once each; `later` moved only the header
+    assert (memo.hits, memo.misses) == (3, 10)
     assert again[: len(first) - 9] == first[: len(first) - 9]  # the same card and figure objects
     assert again[-2] == "fresh fresh-warn"  # the header is not memoized: 9 s is read afresh
     changed = copy.deepcopy(later)
     changed["totals"]["leads"] = 1
     lead_changed = wall.render(changed, "zh", now, memo)
-    assert lead_changed[0] == ["1"] and memo.misses == 10  # a new body and trend; no figure rebuilt:
+    assert lead_changed[0] == ["1"] and memo.misses == 14  # a new body and trend; no figure rebuilt:
     funnel_at = wall._OUTPUTS.index((wall.ID_FUNNEL_GRAPH, "figure"))  # the leads feed none of them
     assert lead_changed[funnel_at] is first[funnel_at]
     next_minute = {**snap, "generated_at": now.replace(minute=16).isoformat()}
     wall.render(next_minute, "zh", now, memo)  # the trend's minute in progress moved
     wall.render(snap, "en", now, memo)
-    assert memo.misses == 20
+    assert memo.misses == 28
     assert digest(snap) == digest({**snap, "freshness_s": 0.1}) != digest(next_minute)
     figs = [{"type": screens.FIG, "name": "funnel"}]
     kpis = [{"type": screens.KPI_VALUE, "name": "leads"}]
