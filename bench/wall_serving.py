@@ -18,7 +18,12 @@
 4. `--screens` clients replay those requests (the tick number advanced) once a second each, in their own
    processes, starting at random offsets inside the first second as real screens do. Latency of an update
    = the time until every request of that tick has answered. Server CPU = CPU seconds of the gunicorn
-   master and workers (and of Valkey, reported apart: the live stream writes it too) per wall second.
+   master and workers (and of Valkey, reported apart: the live stream writes it too) per wall second;
+   also the load generator's own CPU, and everything else the machine ran meanwhile (the stack, the
+   browser's idle page, other people's jobs: /proc/stat minus the rest), so a tail can be read against
+   how many of the 2 cores the server actually had.
+5. `--profile FILE` runs the server under py-spy (a tool, not a dependency: `pip install py-spy`) and
+   writes its samples as collapsed stacks; that run's figures include py-spy's own CPU.
 
 Everything shares this machine's 2 cores: the load generator, the browser, the stack and the server.
 """
@@ -32,6 +37,7 @@ import logging
 import multiprocessing
 import os
 import random
+import resource
 import shutil
 import signal
 import subprocess
@@ -42,7 +48,7 @@ import time
 from pathlib import Path
 
 import requests
-from report import load_average, pct, table
+from report import load_average, machine_cpu_seconds, pct, table
 
 from ecc.config import Settings
 from ecc.embedded import Stack, wait_for_port
@@ -124,6 +130,11 @@ def warm_up(url: str, workers: int, timeout: float = 300.0) -> None:
                 ok = False
             quick = quick + 1 if ok and time.monotonic() - started < 1.0 else 0
             http.close()  # a new connection: the next request may land on the other worker
+
+
+def children_cpu_seconds() -> float:
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
 
 
 def cpu_seconds(pids: list[int]) -> float:
@@ -317,10 +328,14 @@ def main() -> int:
         pids = process_tree(server.pid)
         valkey = next(c for c in stack.children if c.name == "valkey").proc.pid
         cpu0, valkey0, t0 = cpu_seconds(pids), cpu_seconds([valkey]), time.monotonic()
+        load0, machine0 = children_cpu_seconds(), machine_cpu_seconds()
         samples, errors = run_screens(url, bodies, args.screens, args.seconds, args.processes)
         wall_s = time.monotonic() - t0
         cpu = (cpu_seconds(process_tree(server.pid)) - cpu0) / wall_s
         valkey_cpu = (cpu_seconds([valkey]) - valkey0) / wall_s
+        # the load generator's processes have ended (joined): their CPU is in this process's children's
+        load_cpu = (children_cpu_seconds() - load0) / wall_s
+        rest_cpu = (machine_cpu_seconds() - machine0) / wall_s - cpu - valkey_cpu - load_cpu
         first = min(s for s, _ in samples) if samples else 0
         steady = [lat * 1000 for s, lat in samples if s - first >= WARMUP_S]
         load_after = load_average()
@@ -332,9 +347,10 @@ def main() -> int:
             shutil.rmtree(folder, ignore_errors=True)
     rows = [[f"{args.screens} screens x 1/s, {args.workers} workers", f"{len(steady):,}", f"{errors}",
              f"{pct(steady, .5):.1f}", f"{pct(steady, .95):.1f}", f"{pct(steady, .99):.1f}",
-             f"{max(steady):.0f}", f"{cpu:.2f}", f"{valkey_cpu:.2f}"]]
+             f"{max(steady):.0f}", f"{cpu:.2f}", f"{valkey_cpu:.2f}", f"{load_cpu:.2f}", f"{rest_cpu:.2f}"]]
     print(table("Wall refresh under load (ms; CPU = CPU seconds per wall second)",
-                ["run", "updates", "errors", "p50", "p95", "p99", "max", "server CPU", "Valkey CPU"], rows))
+                ["run", "updates", "errors", "p50", "p95", "p99", "max", "server CPU", "Valkey CPU",
+                 "load generator CPU", "everything else"], rows))
     print()
     print(table("Wall in chromium at 1920x1080 (bytes on the wire, gzip, headers included)",
                 ["visit", "first paint ms", "requests to paint", "bytes to paint", "requests 3 s",
