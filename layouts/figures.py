@@ -341,8 +341,10 @@ def _color(code: str, index: int) -> str:
     return CLASS_COLORS.get(code, FALLBACK_COLORS[index % len(FALLBACK_COLORS)])
 
 
-def asset_figure(snapshot: Mapping, lang: str = "zh") -> go.Figure:
-    """AUM by asset class as a donut, the total in its centre."""
+def asset_figure(snapshot: Mapping, lang: str = "zh", legend_below: bool = False) -> go.Figure:
+    """AUM by asset class as a donut, the total in its centre. The legend sits right of the donut in a
+    wide panel (the wall's); `legend_below` puts it under the donut in a narrow, tall one (the assets
+    screen's quarter of the width), where beside it the largest class's label ran into the legend."""
     amounts: list[tuple[str, Decimal]] = []
     for code, value in as_mapping(get_in(snapshot, "aum", "by_class")).items():
         amount = as_decimal(value)
@@ -369,10 +371,11 @@ def asset_figure(snapshot: Mapping, lang: str = "zh") -> go.Figure:
     centre = dict(text=f"<span style='font-size:13px;color:{MUTED}'>{t('fig.aum', lang)}</span><br>"
                        f"<b>{total_text}</b>",
                   x=0.5, y=0.5, xref="paper", yref="paper", showarrow=False,
-                  font=dict(size=max(12, min(20, round(160 / (0.62 * len(total_text))))), color=TEXT))
+                  font=dict(size=max(12, min(20, round(140 / (0.62 * len(total_text))))), color=TEXT))
+    legend = dict(orientation="h", x=0.5, xanchor="center", y=-0.06, yanchor="top") if legend_below \
+        else dict(orientation="v", x=1.08, xanchor="left", y=0.5, yanchor="middle")
     return _figure("assets", margin=dict(l=8, r=8, t=24, b=24), data=[donut], showlegend=True,
-                   legend=dict(orientation="v", x=1.02, xanchor="left", y=0.5, yanchor="middle",
-                               font=dict(size=14), itemclick=False, itemdoubleclick=False),
+                   legend=dict(**legend, font=dict(size=14), itemclick=False, itemdoubleclick=False),
                    annotations=[centre])
 
 

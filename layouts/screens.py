@@ -134,7 +134,8 @@ WIDGETS: dict[str, Widget] = {
     "funnel": Widget(FIG, funnel_figure, "panel.funnel"),
     "funnel-steps": Widget(HTML, funnel_steps),
     "rejects": Widget(FIG, reject_figure, "panel.rejects"),
-    "assets": Widget(FIG, asset_figure, "panel.assets"),
+    # A quarter of the screen's width: the donut's legend goes under it (beside it, it met the labels).
+    "assets": Widget(FIG, lambda snap, lang: asset_figure(snap, lang, legend_below=True), "panel.assets"),
     "money": Widget(HTML, money_flows, "panel.money"),
     "wealth": Widget(FIG, wealth_figure, "panel.wealth"),
     "turnover": Widget(HTML, turnover, "panel.turnover"),
