@@ -11,6 +11,7 @@ from sqlalchemy.orm import Session
 
 from ecc import metadata, timeutil
 from ecc.alerts import store
+from ecc.alerts.data import AlertData
 from ecc.alerts.evaluator import Evaluator, active_key
 from ecc.alerts.lease import Lease
 from ecc.alerts.models import Alert, AlertRule
@@ -87,3 +88,38 @@ def test_alerts_that_fire_together_are_one_group(ch, engine):
     groups = []
     Evaluator(engine, ch, notify=lambda g, t: groups.append((t, g))).evaluate(NOW)
     assert [(t, len(g)) for t, g in groups] == [("firing", 2)]
+
+
+def test_step_counts_by_age_give_every_window_ending_now(ch):
+    """queries/alerts_steps.sql against a hand count: ages in whole minutes before `end`, a window
+    [end - w min, end) is ages 0..w-1 (an event at exactly end - w belongs to it), a redelivered row counts
+    once, rejects are distinct events, and nothing at or after `end` or before the range is read."""
+    def step(event_id, lead, number, ms_before, status="done"):
+        return Event(event_id=event_id, type="step", ts_ms=NOW_MS - ms_before, channel="douyin",
+                     lead_id=lead, step=number, status=status)
+    events = [
+        step("a3", "A", 3, 30_000), step("a4", "A", 4, 10_000),
+        step("b3", "B", 3, 240_000), step("b3", "B", 3, 240_000), step("b4", "B", 4, 60_000),
+        step("c3", "C", 3, 240_001),
+        step("d8r1", "D", 8, 120_000, "rejected"), step("d8r1", "D", 8, 120_000, "rejected"),
+        step("d8r2", "D", 8, 90_000, "rejected"), step("d8", "D", 8, 60_000),
+        step("e3", "E", 3, 0), step("f3", "F", 3, 600_001),  # at `end`, and before the range
+    ]
+    clickhouse.insert_events(ch, events)
+    ages = AlertData(ch).step_ages(NOW, 10)
+    assert ages == {("douyin", 3, 0): (1, 1, 0), ("douyin", 4, 0): (2, 0, 0), ("douyin", 3, 3): (1, 1, 0),
+                    ("douyin", 3, 4): (1, 0, 0), ("douyin", 8, 0): (1, 0, 0), ("douyin", 8, 1): (0, 0, 2)}
+
+
+def test_volume_baselines_use_only_days_with_data(ch, engine):
+    """In an installation's second day, "the same time on the last 7 days" is one day: six empty days
+    before the first stored event would make a normal morning look like a 7x spike."""
+    def leads(prefix: str, end_ms: int, count: int) -> list[Event]:
+        return [Event(event_id=f"{prefix}{i}", type="lead", ts_ms=end_ms - 1 - i * 2_000, channel="douyin",
+                      lead_id=f"{prefix}L{i}") for i in range(count)]
+    day_ms = 86_400_000
+    clickhouse.insert_events(ch, leads("y", NOW_MS - day_ms, 400) + leads("t", NOW_MS, 400))
+    store.create_rule(engine, {"kind": "lead_volume_spike", "channel": "douyin", "params": {"mute": []}})
+    Evaluator(engine, ch, notify=lambda g, t: None).evaluate(NOW)
+    # (counting the six empty days, 400 leads against 400 / 7 expected was a pending spike)
+    assert store.list_alerts(engine, day=NOW.date()) == []

@@ -26,6 +26,31 @@ def test_two_proportion_test_matches_hand_computation():
     assert stats.two_proportion_p(0, 0, 5, 10) == 1.0
 
 
+def test_mantel_haenszel_by_hand_and_against_the_pooled_test():
+    # two strata: (10 of 100 vs 100 of 1000), (30 of 50 vs 330 of 500)
+    # stratum 1: N=1100, m1=110, E=10, V=100*1000*110*990/(1100^2*1099)=8.1893
+    # stratum 2: N=550, m1=360, E=32.727, V=50*500*360*190/(550^2*549)=10.2978; z=-2.727/sqrt(18.487)
+    p = stats.mantel_haenszel_p([(10, 100, 100, 1000), (30, 50, 330, 500)], "less")
+    assert p == pytest.approx(stats.upper_tail(2.72727 / 18.4871 ** 0.5), rel=1e-4)
+    # one stratum: the pooled two-proportion test, up to sqrt((N-1)/N)
+    one = stats.mantel_haenszel_p([(60, 100, 700, 1000)], "less")
+    assert one == pytest.approx(stats.upper_tail(2.0632 * (1099 / 1100) ** 0.5), rel=1e-3)
+    assert stats.mantel_haenszel_p([(0, 0, 5, 10)]) == 1.0
+
+
+def test_a_younger_window_is_not_a_drop():
+    """Traffic ramping up fills the window with leads who did the step a moment ago and have had no time
+    to go on: pooled, their share looks like a collapse (0.20 vs 0.35); compared age by age it is none."""
+    baseline = [Share(100, 1000), Share(600, 1000)]  # young leads 10% on already, older ones 60%
+    window = [Share(80, 800), Share(120, 200)]  # four times as many young ones, the same rates
+    assert stats.two_proportion_p(200, 1000, 700, 2000, "less") < 1e-15
+    v = detect.conversion_drop(list(zip(window, baseline, strict=True)), CONV)
+    assert not v.breach and v.p_value == pytest.approx(0.5, abs=0.05)
+    assert v.observed == pytest.approx(0.2) and v.baseline == pytest.approx(0.2)  # standardised to the window
+    worse = [Share(48, 800), Share(72, 200)]  # the same window converting 40% less
+    assert detect.conversion_drop(list(zip(worse, baseline, strict=True)), CONV).breach
+
+
 def test_wilson_upper_bound_known_value():
     # x=90, n=100, one-sided 97.5% (z=1.96): the textbook Wilson interval is [0.8256, 0.9448].
     assert stats.wilson_upper(90, 100, 0.025) == pytest.approx(0.9448, abs=1e-4)
@@ -49,26 +74,68 @@ def test_rate_ratio_p_is_calibrated_under_equal_rates():
 
 def test_small_samples_never_fire_however_bad_the_rate():
     # 0 of 20 converted against 90% in the baseline: the rate collapsed, but 20 leads prove little.
-    v = detect.conversion_drop(Share(0, 20), Share(900, 1000), CONV)
+    v = detect.conversion_drop([(Share(0, 20), Share(900, 1000))], CONV)
     assert not v.breach and not v.known
 
 
 def test_a_real_drop_fires_and_a_small_wobble_does_not():
-    drop = detect.conversion_drop(Share(420, 600), Share(5400, 6000), CONV)  # 0.70 vs 0.90
+    drop = detect.conversion_drop([(Share(420, 600), Share(5400, 6000))], CONV)  # 0.70 vs 0.90
     assert drop.breach and drop.p_value < 1e-6 and drop.observed == pytest.approx(0.7)
-    wobble = detect.conversion_drop(Share(520, 600), Share(5400, 6000), CONV)  # 0.867 vs 0.90
+    wobble = detect.conversion_drop([(Share(520, 600), Share(5400, 6000))], CONV)  # 0.867 vs 0.90
     assert not wobble.breach
     # significant but smaller than min_drop (15%): not worth waking anyone
-    big = detect.conversion_drop(Share(85_000, 100_000), Share(900_000, 1_000_000), CONV)
+    big = detect.conversion_drop([(Share(85_000, 100_000), Share(900_000, 1_000_000))], CONV)
     assert big.p_value < 1e-10 and not big.breach
 
 
 def test_hysteresis_band_between_breach_and_recovery():
     # baseline 0.9, min_drop 0.15 -> breach at <= 0.765; recovered only from 0.9 * (1 - 0.075) = 0.8325
-    between = detect.conversion_drop(Share(480, 600), Share(5400, 6000), CONV)  # 0.80
+    between = detect.conversion_drop([(Share(480, 600), Share(5400, 6000))], CONV)  # 0.80
     assert not between.breach and not between.recovered
-    back = detect.conversion_drop(Share(510, 600), Share(5400, 6000), CONV)  # 0.85
+    back = detect.conversion_drop([(Share(510, 600), Share(5400, 6000))], CONV)  # 0.85
     assert back.recovered
+
+
+def test_scan_a_short_window_sees_a_recent_drop_that_a_long_window_still_dilutes():
+    # 4 minutes after a drop: the 4-minute window holds only leads after it (0.14 vs 0.20 censored share),
+    # the 10-minute window mixes in six unaffected minutes (0.18): only the short one is evidence.
+    short = (Share(112, 800), Share(1920, 9600))
+    long = (Share(360, 2000), Share(4800, 24000))
+    alone = detect.conversion_drop([long], CONV)
+    assert not alone.breach
+    v = detect.scan(detect.conversion_drop, [[short], [long]], CONV)
+    assert v.breach and v.observed == pytest.approx(0.14) and v.sample == 800
+    # the evidence's p-value is the short window's, times the two windows that were judged (Bonferroni)
+    assert v.p_value == pytest.approx(2 * stats.mantel_haenszel_p([(112, 800, 1920, 9600)], "less"))
+    assert not v.recovered  # recovered only when every judged window is back inside the band
+
+
+def test_scan_windows_share_alpha_so_trying_more_windows_costs_no_false_alerts():
+    # p ~ 8e-5 in one window: below alpha 1e-4 alone, not below alpha / 2 when two windows are judged
+    current, baseline = Share(116, 800), Share(1920, 9600)
+    p_one = stats.mantel_haenszel_p([(116, 800, 1920, 9600)], "less")
+    assert 5e-5 < p_one < 1e-4
+    alone = detect.scan(detect.conversion_drop, [[(current, baseline)]], CONV)
+    assert alone.breach
+    both = detect.scan(detect.conversion_drop,
+                       [[(current, baseline)], [(Share(430, 2000), Share(4800, 24000))]], CONV)
+    assert not both.breach
+    # a window too thin to judge (n < min_sample) is not counted: alpha is not split for it
+    thin = detect.scan(detect.conversion_drop, [[(Share(1, 40), Share(1920, 9600))], [(current, baseline)]],
+                       CONV)
+    assert thin.breach and thin.p_value == pytest.approx(p_one)
+    nothing = detect.scan(detect.conversion_drop, [[(Share(1, 40), Share(5, 60))]], CONV)
+    assert not nothing.known and not nothing.breach
+
+
+def test_windows_of_a_rule():
+    assert detect.windows_of(rules.validate_params("step_conversion_drop", {})) == [4, 6, 10]
+    assert detect.windows_of(rules.validate_params("step_conversion_drop",
+                                                   {"scan_minutes": [], "window_minutes": 15})) == [15]
+    for bad in ([0], [11], "4,6", [4.5], [True], list(range(1, 8))):
+        with pytest.raises(rules.RuleError) as err:
+            rules.validate_params("step_conversion_drop", {"scan_minutes": bad})
+        assert err.value.detail == {"field": "params.scan_minutes"}
 
 
 def test_volume_drop_and_spike():

@@ -16,7 +16,8 @@ from ecc.olap import clickhouse
 CACHE_SIZE = 512
 FRESHNESS_LOOKBACK = timedelta(hours=6)
 
-StepCounts = dict[tuple[str, int], tuple[int, int, int]]  # (channel, step) -> (entered, converted, rejects)
+# (channel, step, age in whole minutes before the window's end) -> (entered, converted, rejects)
+StepAges = dict[tuple[str, int, int], tuple[int, int, int]]
 LeadCounts = dict[str, tuple[int, int]]  # channel -> (leads, dialed)
 
 
@@ -46,12 +47,15 @@ class AlertData:
                 self._cache.popitem(last=False)
         return value
 
-    def steps(self, start: datetime, end: datetime) -> StepCounts:
-        def run() -> StepCounts:
-            rows = clickhouse.query_rows(self.ch, "alerts_steps", {"start": _utc(start), "end": _utc(end)})
-            return {(r["channel"], int(r["step"])):
+    def step_ages(self, end: datetime, minutes: int) -> StepAges:
+        """Step counts of [end - minutes, end) by age (queries/alerts_steps.sql): every window of whole
+        minutes ending at `end` is a sum of ages 0..w-1, so one query serves every window the rules scan."""
+        def run() -> StepAges:
+            rows = clickhouse.query_rows(self.ch, "alerts_steps",
+                                         {"start": _utc(end - timedelta(minutes=minutes)), "end": _utc(end)})
+            return {(r["channel"], int(r["step"]), int(r["age"])):
                     (int(r["entered"]), int(r["converted"]), int(r["rejects"])) for r in rows}
-        return self._cached(("steps", start.timestamp(), end.timestamp()), run)
+        return self._cached(("steps", end.timestamp(), minutes), run)
 
     def leads(self, start: datetime, end: datetime, asof: datetime) -> LeadCounts:
         def run() -> LeadCounts:
@@ -59,6 +63,14 @@ class AlertData:
                                          {"start": _utc(start), "end": _utc(end), "asof": _utc(asof)})
             return {r["channel"]: (int(r["leads"]), int(r["dialed"])) for r in rows}
         return self._cached(("leads", start.timestamp(), end.timestamp(), asof.timestamp()), run)
+
+    def first_stored(self, now: datetime) -> datetime | None:
+        """The oldest stored event's time (None when nothing is stored), asked at most once a minute of
+        `now`: baselines never reach back before it."""
+        def run():
+            row = clickhouse.query_rows(self.ch, "alerts_first", {})[0]
+            return datetime.fromtimestamp(int(row["first_ms"]) / 1000, tz=UTC) if row["stored"] else None
+        return self._cached(("first", now.replace(second=0, microsecond=0).timestamp()), run)
 
     def freshness(self, now: datetime) -> dict[str, int]:
         """Newest event ts (epoch ms) per event type and for "all", within the look-back (one query per

@@ -10,6 +10,7 @@ firing one is held as it is.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -42,29 +43,71 @@ class Share:
         return Share(self.x + other.x, self.n + other.n)
 
 
-def conversion_drop(current: Share, baseline: Share, p: dict) -> Verdict:
+Strata = Sequence[tuple[Share, Share]]  # (window, baseline) per stratum: leads of the same age
+
+
+def _compare(strata: Strata) -> tuple[list[tuple[int, int, int, int]], Share, float | None, int]:
+    """The strata both sides have, the window's share over them, the baseline's share standardised to
+    the window's mix (what the window's leads would have reached at the baseline's rate of their own
+    stratum), and the baseline's volume."""
+    tables = [(c.x, c.n, b.x, b.n) for c, b in strata if c.n > 0 and b.n > 0]
+    window = Share(sum(t[0] for t in tables), sum(t[1] for t in tables))
+    expected = ratio(sum(n1 * x0 / n0 for _, n1, x0, n0 in tables), window.n)
+    return tables, window, expected, sum(b.n for _, b in strata)
+
+
+def conversion_drop(strata: Strata, p: dict) -> Verdict:
     """Step conversion (of the window's step-k leads, the share already at step k+1) fell: one-sided
-    two-proportion z-test, a relative drop of at least `min_drop`, `min_sample` leads on both sides."""
-    observed, expected = ratio(current.x, current.n), ratio(baseline.x, baseline.n)
-    if current.n < p["min_sample"] or baseline.n < p["min_sample"] or not expected:
-        return Verdict(False, False, False, observed, expected, current.n, None)
-    p_value = stats.two_proportion_p(current.x, current.n, baseline.x, baseline.n, "less")
+    Mantel-Haenszel test over the leads' ages, a relative drop of at least `min_drop` against the
+    baseline standardised to the window's ages, `min_sample` leads on both sides."""
+    tables, window, expected, baseline_n = _compare(strata)
+    observed = ratio(window.x, window.n)
+    if window.n < p["min_sample"] or baseline_n < p["min_sample"] or not expected:
+        return Verdict(False, False, False, observed, expected, window.n, None)
+    p_value = stats.mantel_haenszel_p(tables, "less")
     breach = p_value < p["alpha"] and observed <= expected * (1 - p["min_drop"])
     recovered = observed >= expected * (1 - p["min_drop"] * p["recover_fraction"])
-    return Verdict(breach, recovered, True, observed, expected, current.n, p_value)
+    return Verdict(breach, recovered, True, observed, expected, window.n, p_value)
 
 
-def reject_spike(current: Share, baseline: Share, p: dict) -> Verdict:
-    """Reject rate (rejects / (reach + rejects)) at a step rose: one-sided two-proportion z-test, a
-    relative rise of at least `min_rise`, at least ten rejects in the window."""
-    observed, expected = ratio(current.x, current.n), ratio(baseline.x, baseline.n)
-    if current.n < p["min_sample"] or baseline.n < p["min_sample"]:
-        return Verdict(False, False, False, observed, expected, current.n, None)
-    p_value = stats.two_proportion_p(current.x, current.n, baseline.x, baseline.n, "greater")
-    breach = (p_value < p["alpha"] and current.x >= 10
+def reject_spike(strata: Strata, p: dict) -> Verdict:
+    """Reject rate (rejects / (reach + rejects)) at a step rose: one-sided Mantel-Haenszel test over the
+    events' ages, a relative rise of at least `min_rise`, at least ten rejects in the window."""
+    tables, window, expected, baseline_n = _compare(strata)
+    observed = ratio(window.x, window.n)
+    if window.n < p["min_sample"] or baseline_n < p["min_sample"]:
+        return Verdict(False, False, False, observed, expected, window.n, None)
+    p_value = stats.mantel_haenszel_p(tables, "greater")
+    breach = (p_value < p["alpha"] and window.x >= 10
               and observed >= (expected or 0) * (1 + p["min_rise"]))
     recovered = observed <= (expected or 0) * (1 + p["min_rise"] * p["recover_fraction"])
-    return Verdict(breach, recovered, True, observed, expected, current.n, p_value)
+    return Verdict(breach, recovered, True, observed, expected, window.n, p_value)
+
+
+def scan(judge, windows: list[Strata], p: dict) -> Verdict:
+    """Judge a rate over several windows that end now (shortest first), each against its own baseline:
+    a short window holds only what followed a recent change, so it sees the change before a long window
+    that still mixes in what came before (a scan over change points). The windows with enough volume
+    share `alpha` (Bonferroni: each is judged at alpha / m), so trying several costs no false alerts.
+    The most significant window is the evidence, its p-value multiplied by m; recovered means every
+    judged window is back inside the hysteresis band."""
+    verdicts = [judge(strata, p) for strata in windows]
+    judged = sum(v.known for v in verdicts)
+    if judged == 0:
+        return verdicts[-1]
+    if judged > 1:
+        narrower = {**p, "alpha": p["alpha"] / judged}
+        verdicts = [judge(strata, narrower) for strata in windows]
+    known = [v for v in verdicts if v.known]
+    breached = [v for v in known if v.breach]
+    best = min(breached or known, key=lambda v: v.p_value)
+    return Verdict(bool(breached), all(v.recovered for v in known), True, best.observed, best.baseline,
+                   best.sample, min(1.0, best.p_value * judged))
+
+
+def windows_of(params: dict) -> list[int]:
+    """The window lengths (minutes) a step rule scans: `scan_minutes` and `window_minutes`, shortest first."""
+    return sorted({*params.get("scan_minutes", ()), params["window_minutes"]})
 
 
 def volume_change(count: int, baseline_counts: list[int], p: dict, direction: str) -> Verdict:

@@ -171,7 +171,11 @@ class Evaluator:
             end = now - timedelta(minutes=p["age_minutes"])
             counts = self._by_scope(rule, self._lead_scopes(self.data.leads(end - width, end, now)))
             return {scope: detect.dial_rate_low(Share(d, n), p) for scope, (n, d) in counts.items()}
-        ends = [_minute(e) for e in detect.baseline_ends(p, now)]
+        # Baseline windows from before the first stored event are not baselines: in its first week an
+        # installation compares with the days it has (or none), never with empty days.
+        first = self.data.first_stored(now)
+        ends = [_minute(e) for e in detect.baseline_ends(p, now)
+                if first is not None and _minute(e) - timedelta(minutes=max(detect.windows_of(p))) >= first]
         if kind in ("lead_volume_drop", "lead_volume_spike"):
             current = self._by_scope(rule, self._lead_scopes(self.data.leads(now - width, now, now)))
             past = [self._by_scope(rule, self._lead_scopes(self.data.leads(e - width, e, e))) for e in ends]
@@ -186,47 +190,60 @@ class Evaluator:
         if newest is None:
             return {}
         end = min(now, datetime.fromtimestamp(newest / 1000, tz=UTC) + timedelta(milliseconds=1))
-        current = self._by_scope(rule, self._step_shares(kind, self.data.steps(end - width, end), rule))
-        baseline: dict = {}
+        windows = detect.windows_of(p)
+        current = self._step_shares(rule, self.data.step_ages(end, windows[-1]))
+        baseline: dict = {}  # the baseline windows summed, age by age (each ends where the window ends)
         for e in ends:
-            for scope, share in self._by_scope(rule, self._step_shares(kind, self.data.steps(e - width, e),
-                                                                       rule)).items():
-                baseline[scope] = baseline.get(scope, Share(0, 0)) + share
+            for key, share in self._step_shares(rule, self.data.step_ages(e, windows[-1])).items():
+                baseline[key] = baseline.get(key, Share(0, 0)) + share
         judge = detect.conversion_drop if kind == "step_conversion_drop" else detect.reject_spike
-        return {s: judge(current.get(s, Share(0, 0)), baseline.get(s, Share(0, 0)), p)
-                for s in set(current) | set(baseline)}
+        none = Share(0, 0)
+
+        def strata(scope: tuple, minutes: int) -> list[tuple[Share, Share]]:  # ages 0..minutes-1
+            return [(current.get((*scope, age), none), baseline.get((*scope, age), none))
+                    for age in range(minutes)]
+        return {scope: detect.scan(judge, [strata(scope, minutes) for minutes in windows], p)
+                for scope in {key[:2] for key in (*current, *baseline)}}
 
     @staticmethod
     def _lead_scopes(counts: dict) -> dict:
         return {(channel, None): value for channel, value in counts.items()}
 
     @staticmethod
-    def _step_shares(kind: str, counts, rule: dict) -> dict:
-        steps = set(rules.steps_of(kind, rule["step"]))
-        out = {}
-        for (channel, step), (entered, converted, rejects) in counts.items():
-            if step not in steps:
+    def _step_shares(rule: dict, ages) -> dict:
+        """Shares per (scope channel, step, age) for the rule: converted of entered, or rejects of attempts
+        (entered + rejects); channels narrowed or summed as the rule's scope says (`_scope_of`)."""
+        kind, steps = rule["kind"], set(rules.steps_of(rule["kind"], rule["step"]))
+        out: dict = {}
+        for (channel, step, age), (entered, converted, rejects) in ages.items():
+            scope = Evaluator._scope_of(rule, channel)
+            if step not in steps or scope is False:
                 continue
-            out[(channel, step)] = Share(converted, entered) if kind == "step_conversion_drop" \
+            share = Share(converted, entered) if kind == "step_conversion_drop" \
                 else Share(rejects, entered + rejects)
+            key = (scope, step, age)
+            out[key] = out.get(key, Share(0, 0)) + share
         return out
 
     @staticmethod
+    def _scope_of(rule: dict, channel: str):
+        """The channel an alert of this rule is keyed by: the channel itself, None when the rule sums all
+        channels, False when the rule does not watch that channel."""
+        if rule["channel"] is not None:
+            return channel if channel == rule["channel"] else False
+        return channel if rule["params"].get("per_channel", True) else None
+
+    @staticmethod
     def _by_scope(rule: dict, values: dict) -> dict:
-        """Values keyed by (channel, step) narrowed to the rule's channel, or summed over channels when
-        the rule watches all channels together."""
-        channel = rule["channel"]
+        """Counts keyed by (channel, step) narrowed to the rule's channel, or summed over channels when
+        the rule watches all channels together (`_scope_of`)."""
         out: dict = {}
-        for (ch, step), value in values.items():
-            if channel is not None and ch != channel:
+        for (channel, step), value in values.items():
+            scope = Evaluator._scope_of(rule, channel)
+            if scope is False:
                 continue
-            separate = channel is not None or rule["params"].get("per_channel", True)
-            key = (ch, step) if separate else (None, step)
-            if key in out:
-                old = out[key]
-                value = old + value if isinstance(old, Share) else \
-                    tuple(a + b for a, b in zip(old, value, strict=True))
-            out[key] = value
+            old = out.get((scope, step))
+            out[(scope, step)] = value if old is None else tuple(map(sum, zip(old, value, strict=True)))
         return out
 
 
@@ -263,10 +280,12 @@ class EvaluatorThread(threading.Thread):
 def start(services) -> EvaluatorThread | None:
     """Start the evaluator of a web process (ecc.services): defaults first, then the thread. Every web
     process starts one; the lease lets exactly one of them evaluate at a time."""
+    from ecc import calendar
     from ecc.alerts.lease import Lease
 
     store.ensure_defaults(services.meta)
-    thread = EvaluatorThread(Evaluator(services.meta, services.ch, services.settings), Lease(services.live.r))
+    evaluator = Evaluator(services.meta, services.ch, services.settings, holiday=calendar.public_holiday)
+    thread = EvaluatorThread(evaluator, Lease(services.live.r))
     thread.start()
     log.info("alert evaluator started (every %.0f s while this process holds the lease)", thread.interval)
     return thread

@@ -41,16 +41,20 @@ def _items(config: simulate.SimConfig, start: datetime, end: datetime, recover_a
 
 def load(ch, config: simulate.SimConfig, start: datetime, end: datetime, *,
          types: Iterable[str] = ("lead", "step", "call"), until: datetime | None = None,
-         recover_at: datetime | None = None) -> int:
+         recover_at: datetime | None = None, thin_until: datetime | None = None,
+         thin_types: Iterable[str] = ("lead", "call")) -> int:
     """Simulated events with ts in [start, until or end) of the given types, inserted in batches; the
-    simulation runs on to `end` so that journeys in flight are the same as in a longer run."""
+    simulation runs on to `end` so that journeys in flight are the same as in a longer run. Before
+    `thin_until` only `thin_types` are kept: past days that only the volume baselines read (one run, so
+    the journeys in flight at the boundary are the real ones)."""
     wanted, stop = set(types), _ms(until or end)
+    thin, thin_stop = set(thin_types) & wanted, _ms(thin_until) if thin_until else 0
     batch, total = [], 0
     for _, item in _items(config, start, end, recover_at):
         if simulate.is_bad(item) or item["type"] not in wanted:
             continue
         ts_ms = int(datetime.fromisoformat(item["ts"]).timestamp() * 1000)
-        if ts_ms >= stop:
+        if ts_ms >= stop or (ts_ms < thin_stop and item["type"] not in thin):
             continue
         batch.append(Event(event_id=item["event_id"], type=item["type"], ts_ms=ts_ms,
                            channel=item.get("channel", ""), lead_id=item.get("lead_id", ""),

@@ -33,27 +33,33 @@ _COMMON = {"pending_s": 60, "resolve_s": 180, "repeat_minutes": 60, "per_channel
            "mute_holidays": False}
 DEFAULT_PARAMS: dict[str, dict] = {
     # Conversion of the leads who completed step k in the window, as far as they got by now; tested
-    # against the same measure `baseline_windows` windows earlier (two-proportion z-test, one-sided).
+    # against the same measure `baseline_windows` windows earlier (two-proportion z-test, one-sided), in
+    # windows of `scan_minutes` and `window_minutes` that end now (detect.scan: alpha shared by them).
     # alpha 1e-5: ~80 series (8 channels x 10 steps) judged every 10 s must stay silent on normal days.
-    "step_conversion_drop": {**_COMMON, "baseline": "trailing", "window_minutes": 10, "min_sample": 150,
-                             "min_drop": 0.15, "alpha": 1e-5, "recover_fraction": 0.5, "pending_s": 30,
-                             "baseline_windows": 6, "trailing_step_minutes": 10, "recent_days": 7},
+    "step_conversion_drop": {**_COMMON, "baseline": "trailing", "window_minutes": 10, "scan_minutes": [4, 6],
+                             "min_sample": 150, "min_drop": 0.15, "alpha": 1e-5, "recover_fraction": 0.5,
+                             "pending_s": 30, "baseline_windows": 12, "trailing_step_minutes": 10,
+                             "recent_days": 7},
     # Same windows as the conversion rule: one query answers both.
-    "reject_rate_spike": {**_COMMON, "baseline": "trailing", "window_minutes": 10, "min_sample": 150,
-                          "min_rise": 0.5, "alpha": 1e-5, "recover_fraction": 0.5, "baseline_windows": 6,
-                          "trailing_step_minutes": 10, "recent_days": 7},
-    # Lead counts in the window against the same window on recent days (a Poisson rate comparison).
-    "lead_volume_drop": {**_COMMON, "baseline": "same_time_recent_days", "window_minutes": 15,
+    "reject_rate_spike": {**_COMMON, "baseline": "trailing", "window_minutes": 10, "scan_minutes": [4, 6],
+                          "min_sample": 150, "min_rise": 0.5, "alpha": 1e-5, "recover_fraction": 0.5,
+                          "baseline_windows": 12, "trailing_step_minutes": 10, "recent_days": 7},
+    # Lead counts in the window against the same window on recent days (a Poisson rate comparison). Muted
+    # on public holidays, whose traffic the recent working days do not predict (nor does the call centre).
+    "lead_volume_drop": {**_COMMON, "mute_holidays": True, "baseline": "same_time_recent_days",
+                         "window_minutes": 15,
                          "min_expected": 50, "min_drop": 0.4, "alpha": 1e-4, "recover_fraction": 0.5,
                          "recent_days": 7, "baseline_windows": 4, "trailing_step_minutes": 15,
                          "pending_s": 120},
-    "lead_volume_spike": {**_COMMON, "baseline": "same_time_recent_days", "window_minutes": 15,
+    "lead_volume_spike": {**_COMMON, "mute_holidays": True, "baseline": "same_time_recent_days",
+                          "window_minutes": 15,
                           "min_expected": 50, "min_rise": 1.0, "alpha": 1e-4, "recover_fraction": 0.5,
                           "recent_days": 7, "baseline_windows": 4, "trailing_step_minutes": 15,
                           "pending_s": 120},
     # Leads of a window that ended `age_minutes` ago, dialed by now, against a fixed target: fires when
     # the Wilson upper bound of the rate is below the target. The baseline is shown beside it.
-    "dial_rate_low": {**_COMMON, "baseline": "trailing", "target": 0.98, "window_minutes": 30,
+    "dial_rate_low": {**_COMMON, "mute_holidays": True, "baseline": "trailing", "target": 0.98,
+                      "window_minutes": 30,
                       "recover_fraction": 0.5, "age_minutes": 60, "min_sample": 200, "alpha": 1e-4,
                       "per_channel": False,
                       "baseline_windows": 4, "trailing_step_minutes": 30, "recent_days": 7,
@@ -136,7 +142,7 @@ def parse_mute(mute: object) -> list[MuteWindow]:
 
 def is_muted(params: dict, moment: datetime, holiday=None) -> bool:
     """True when `moment` (any zone) falls in one of the rule's mute windows (Asia/Shanghai), or on a
-    holiday when `mute_holidays` is set (`holiday(date) -> bool`, see ecc.alerts.calendar)."""
+    holiday when `mute_holidays` is set (`holiday(date) -> bool`: ecc.calendar.public_holiday live)."""
     local = moment.astimezone(timeutil.TZ)
     if params.get("mute_holidays") and holiday is not None and holiday(local.date()):
         return True
@@ -168,10 +174,20 @@ def validate_params(kind: str, params: object, base: dict | None = None) -> dict
         raise RuleError(f"baseline must be one of {', '.join(BASELINES)}, got {merged['baseline']!r}",
                         {"field": "params.baseline"})
     parse_mute(merged["mute"])
+    if "scan_minutes" in merged:
+        _scan_minutes(merged["scan_minutes"], merged["window_minutes"])
     if kind == "no_data" and merged["source"] not in SOURCES:
         raise RuleError(f"source must be one of {', '.join(SOURCES)}, got {merged['source']!r}",
                         {"field": "params.source"})
     return merged
+
+
+def _scan_minutes(value: object, window: int) -> None:
+    """The shorter windows a step rule also judges: a list of at most 6 whole minutes, each 1..window."""
+    if not isinstance(value, list) or len(value) > 6 or not all(
+            isinstance(m, int) and not isinstance(m, bool) and 1 <= m <= window for m in value):
+        raise RuleError(f"scan_minutes must be a list of at most 6 whole minutes between 1 and "
+                        f"window_minutes ({window}), got {value!r}", {"field": "params.scan_minutes"})
 
 
 def validate_scope(kind: str, channel: object, step: object) -> tuple[str | None, int | None]:

@@ -3,6 +3,12 @@
 - `two_proportion_p`: one-sided pooled two-proportion z-test, for a rate in the window against the same
   rate in the baseline windows. Both sides are samples, so both sides' noise counts: a Wilson bound on the
   window alone would treat the baseline as exact and fire on a baseline that was itself a lucky draw.
+- `mantel_haenszel_p`: the same comparison stratum by stratum (Cochran-Mantel-Haenszel), for a rate whose
+  level depends on something the window and its baseline hold in different mixes: the alert's step
+  conversion depends on how long ago each lead did the step (a young lead has had little time), and a
+  window of rising traffic holds more young leads than its baseline. Pooling would read that as a drop;
+  each stratum (leads of the same age) compares like with like, and the within-stratum variance is
+  smaller than the pooled one, so a real change shows sooner.
 - `rate_ratio_p`: counts in the window against counts in baseline windows of the same total length
   (leads per window). Conditional on the total, the window's share of the counts is binomial under "same
   rate" (the standard test for the ratio of two Poisson rates), so no variance has to be estimated.
@@ -34,6 +40,25 @@ def two_proportion_p(x1: int, n1: int, x0: int, n0: int, alternative: str = "les
     if se == 0:
         return 1.0
     z = (x1 / n1 - x0 / n0) / se
+    return upper_tail(-z) if alternative == "less" else upper_tail(z)
+
+
+def mantel_haenszel_p(tables: list[tuple[int, int, int, int]], alternative: str = "less") -> float:
+    """One-sided p-value of the Cochran-Mantel-Haenszel test that the window's proportions are below
+    (`less`) or above (`greater`) the baseline's within strata: `tables` holds (x1, n1, x0, n0) per stratum
+    (window x1 of n1, baseline x0 of n0). Without continuity correction; with one stratum it is the pooled
+    two-proportion z-test up to the factor sqrt((N - 1) / N). 1.0 when no stratum has both sides."""
+    deviation = variance = 0.0
+    for x1, n1, x0, n0 in tables:
+        total = n1 + n0
+        if n1 <= 0 or n0 <= 0 or total < 2:
+            continue
+        hits = x1 + x0
+        deviation += x1 - n1 * hits / total
+        variance += n1 * n0 * hits * (total - hits) / (total * total * (total - 1))
+    if variance <= 0:
+        return 1.0
+    z = deviation / math.sqrt(variance)
     return upper_tail(-z) if alternative == "less" else upper_tail(z)
 
 
