@@ -60,6 +60,7 @@ BROWSER_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-r
 KPI_VISIBLE = ("() => { const el = document.querySelector('#kpi-leads'); "
                "return !!el && /\\d/.test(el.textContent) }")
 WARMUP_S = 5.0
+IDLE_S = 10.0
 
 
 # ---- the server under test ----
@@ -326,6 +327,9 @@ def main() -> int:
         log.info("replaying %d request(s) per tick: %s", len(bodies),
                  [b.get("output", "")[:60] for b in bodies])
         pids = process_tree(server.pid)
+        idle0 = cpu_seconds(pids)
+        time.sleep(IDLE_S)  # what the server costs with no screen: its background threads, chDB's
+        idle_cpu = (cpu_seconds(pids) - idle0) / IDLE_S
         valkey = next(c for c in stack.children if c.name == "valkey").proc.pid
         cpu0, valkey0, t0 = cpu_seconds(pids), cpu_seconds([valkey]), time.monotonic()
         load0, machine0 = children_cpu_seconds(), machine_cpu_seconds()
@@ -359,6 +363,8 @@ def main() -> int:
                   f"{seen[v]['bytes_to_paint']:,}", seen[v]["requests_3s"], f"{seen[v]['bytes_3s']:,}"]
                  for v in ("cold", "warm")]))
     print("heaviest on a cold visit: " + ", ".join(f"{name} {size:,}" for size, name in seen["heaviest"]))
+    print(f"server CPU with no screen: {idle_cpu:.3f} CPU-s/s; per update: "
+          f"{(cpu - idle_cpu) / (len(samples) / wall_s) * 1000:.1f} ms of CPU")
     print(f"\nrequests per tick: {len(bodies)}; load average {load_before:.2f} before, "
           f"{load_after:.2f} after; {os.cpu_count()} cores shared by the load generator, the browser, "
           "the stack and the server")
