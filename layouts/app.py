@@ -57,8 +57,9 @@ class Page:
     register: Callable[[Dash, SnapshotProvider], None]
 
 
-def _pages(settings: Settings) -> dict[str, Page]:
-    """Routes relative to the app's prefix, without slashes ("" is the root)."""
+def _pages(settings: Settings, snapshot_provider: SnapshotProvider | None = None) -> dict[str, Page]:
+    """Routes relative to the app's prefix, without slashes ("" is the root). With a provider the wall
+    is drawn with its KPI numbers (wall.layout)."""
     def sub(name: str) -> Page:
         return Page(
             render=lambda lang, pathname, search, base: screens.layout(
@@ -68,7 +69,8 @@ def _pages(settings: Settings) -> dict[str, Page]:
     pages = {
         "": Page(
             render=lambda lang, pathname, search, base: wall.layout(
-                lang=lang, refresh_ms=settings.refresh_ms, pathname=pathname, search=search, base=base),
+                lang=lang, refresh_ms=settings.refresh_ms, pathname=pathname, search=search, base=base,
+                snapshot=_quietly(snapshot_provider)),
             register=wall.register_callbacks,
         ),
     }
@@ -78,6 +80,18 @@ def _pages(settings: Settings) -> dict[str, Page]:
                   for path, render in drill.routes().items()})
     pages[alerts_page.PATH] = Page(render=alerts_page.layout, register=alerts_page.register_callbacks)
     return pages
+
+
+def _quietly(provider: SnapshotProvider | None) -> Mapping | None:
+    """The live snapshot for a page's first drawing, or None: a page must be drawn even when the live
+    store cannot be read (its refresh then says so)."""
+    if provider is None:
+        return None
+    try:
+        return provider()
+    except Exception:  # the provider is pluggable (Redis, tests); the refresh logs and shows the failure
+        logger.debug("no snapshot for the page's first drawing", exc_info=True)
+        return None
 
 
 def _not_found(lang: str, pathname: str) -> html.Div:
@@ -116,11 +130,11 @@ def create_app(settings: Settings, snapshot_provider: SnapshotProvider,
         index_string=_INDEX,
         meta_tags=[{"name": "viewport", "content": "width=device-width, initial-scale=1"}],
     )
-    pages = _pages(settings)
+    pages = _pages(settings, snapshot_provider)
     app.layout = _shell()
     # The wall's ids and one sub-screen's header ids (the sub-screens share them; their widgets are
-    # pattern-matched and need no validation).
-    app.validation_layout = html.Div([_shell(), pages[""].render(DEFAULT_LANG, "/", "", "/"),
+    # pattern-matched and need no validation). Drawn without the live store (not read at start-up).
+    app.validation_layout = html.Div([_shell(), _pages(settings)[""].render(DEFAULT_LANG, "/", "", "/"),
                                       pages[SCREEN_PATHS["alerts"]].render(DEFAULT_LANG, "/", "", "/"),
                                       pages[alerts_page.PATH].render(DEFAULT_LANG, "/alerts", "", "/")])
 

@@ -16,7 +16,7 @@ from test_layouts import sample_snapshot
 
 from ecc.config import Settings
 from ecc.timeutil import TZ
-from layouts import wall
+from layouts import ids, wall
 from layouts.app import create_app
 from layouts.memo import SharedSnapshot, ViewMemo, digest, wire
 from layouts.shared import TickShare
@@ -176,3 +176,50 @@ def test_many_screens_get_the_numbers_of_a_snapshot_of_their_own_second():
             channel_figures.append(json.dumps(out[wall.ID_CHANNEL_GRAPH]["figure"], sort_keys=True))
         assert len(set(channel_figures[-25:])) == 1  # the same figure for every screen of the second
     assert share.reads == 4
+
+
+def _route(client, pathname: str = "/", search: str = "") -> dict:
+    """The router's answer for a page, as the browser asks for it after loading the shell."""
+    payload = {"output": f"..{ids.PAGE}.children...{ids.LANG_STORE}.data..",
+               "outputs": [{"id": ids.PAGE, "property": "children"},
+                           {"id": ids.LANG_STORE, "property": "data"}],
+               "inputs": [{"id": ids.URL, "property": "pathname", "value": pathname},
+                          {"id": ids.URL, "property": "search", "value": search}],
+               "changedPropIds": [f"{ids.URL}.pathname"], "state": []}
+    resp = client.post("/_dash-update-component", json=payload)
+    assert resp.status_code == 200
+    return resp.get_json()["response"][ids.PAGE]["children"]
+
+
+def _kpi_value(page: dict, key: str) -> dict:
+    found = []
+
+    def walk(node: object) -> None:
+        if isinstance(node, dict):
+            if node.get("props", {}).get("id") == wall.kpi_id(key):
+                found.append(node["props"])
+            for value in node.values():
+                walk(value)
+        elif isinstance(node, list):
+            for value in node:
+                walk(value)
+    walk(page)
+    return found[0]
+
+
+def test_the_wall_page_comes_with_its_numbers_and_without_them_when_the_store_fails():
+    """The first paint needs no refresh: the router draws the KPI cards from the live snapshot; a
+    snapshot that cannot be read (or a store being rebuilt) draws the page with "—" all the same."""
+    state: dict = {"answer": sample_snapshot()}
+
+    def provider() -> dict:
+        if isinstance(state["answer"], Exception):
+            raise state["answer"]
+        return state["answer"]
+    client = create_app(Settings(refresh_ms=1000), provider).server.test_client()
+    leads = _kpi_value(_route(client), "leads")
+    assert leads["children"] == ["18,642"] and leads["data-value"] == "18642"
+    for answer in (ConnectionError("redis is down"), {"error": "live store unreachable"},
+                   {**sample_snapshot(), "live_state": {"state": "rebuilding"}}):
+        state["answer"] = answer
+        assert _kpi_value(_route(client, search="?lang=en"), "leads")["children"] == ["—"]
