@@ -129,10 +129,13 @@ def test_scan_windows_share_alpha_so_trying_more_windows_costs_no_false_alerts()
 
 
 def test_windows_of_a_rule():
-    assert detect.windows_of(rules.validate_params("step_conversion_drop", {})) == [4, 6, 10]
+    assert detect.windows_of(rules.validate_params("step_conversion_drop", {})) == [3, 4, 5, 6, 8, 10]
     assert detect.windows_of(rules.validate_params("step_conversion_drop",
                                                    {"scan_minutes": [], "window_minutes": 15})) == [15]
-    for bad in ([0], [11], "4,6", [4.5], [True], list(range(1, 8))):
+    # a shorter window_minutes leaves out the scan windows that are not shorter than it
+    shorter = rules.validate_params("step_conversion_drop", {"window_minutes": 5})
+    assert detect.windows_of(shorter) == [3, 4, 5]
+    for bad in ([0], [1441], "4,6", [4.5], [True], list(range(1, 8))):
         with pytest.raises(rules.RuleError) as err:
             rules.validate_params("step_conversion_drop", {"scan_minutes": bad})
         assert err.value.detail == {"field": "params.scan_minutes"}

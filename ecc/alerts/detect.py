@@ -106,8 +106,10 @@ def scan(judge, windows: list[Strata], p: dict) -> Verdict:
 
 
 def windows_of(params: dict) -> list[int]:
-    """The window lengths (minutes) a step rule scans: `scan_minutes` and `window_minutes`, shortest first."""
-    return sorted({*params.get("scan_minutes", ()), params["window_minutes"]})
+    """The window lengths (minutes) a rule judges, shortest first: `window_minutes` and the `scan_minutes`
+    shorter than it."""
+    window = params["window_minutes"]
+    return sorted({*(m for m in params.get("scan_minutes", ()) if m < window), window})
 
 
 def volume_change(count: int, baseline_counts: list[int], p: dict, direction: str) -> Verdict:
