@@ -54,9 +54,10 @@ from layouts.formatting import (
     get_in,
 )
 from layouts.i18n import normalize_lang, t
+from layouts.kpi_cards import KPI_PROPS, kpi_card, kpi_parts
 from layouts.memo import ViewMemo, digest, wire
 from layouts.provinces import province_figure, tier_figure
-from layouts.wall import KPI_PROPS, funnel_steps, graph, kpi_card, kpi_parts, panel
+from layouts.wall import funnel_steps, graph, panel
 
 logger = logging.getLogger(__name__)
 

@@ -18,7 +18,7 @@ from plotly.utils import PlotlyJSONEncoder
 from ecc.config import Settings
 from ecc.contract.catalogue import CHANNELS, STEPS
 from ecc.timeutil import TZ
-from layouts import alerts_view, compare, context, figures, provinces, screens, trend_patch, wall
+from layouts import alerts_view, compare, context, figures, kpi_cards, provinces, screens, trend_patch, wall
 from layouts.app import APP_TITLE, create_app
 from layouts.chrome import screen_nav, session_badge, with_params
 from layouts.formatting import (
@@ -512,11 +512,11 @@ def test_kpi_change_against_the_same_time_yesterday_and_last_week():
 def test_night_zeroes_are_explained_not_alarming():
     night = sample_snapshot(datetime(2026, 11, 23, 2, 30, tzinfo=TZ))
     night["totals"]["first_deposits"] = 0
-    assert wall.kpi_hint("first_deposits", night, "zh") == t("hint.night_zero", "zh")
-    assert wall.kpi_hint("leads", night, "zh") != t("hint.night_zero", "zh")  # not zero: its own hint
+    assert kpi_cards.kpi_hint("first_deposits", night, "zh") == t("hint.night_zero", "zh")
+    assert kpi_cards.kpi_hint("leads", night, "zh") != t("hint.night_zero", "zh")  # not zero: its own hint
     day = sample_snapshot(datetime(2026, 11, 23, 10, 30, tzinfo=TZ))
     day["totals"]["first_deposits"] = 0
-    assert wall.kpi_hint("first_deposits", day, "zh") != t("hint.night_zero", "zh")
+    assert kpi_cards.kpi_hint("first_deposits", day, "zh") != t("hint.night_zero", "zh")
 
 
 def test_alert_banner_ticker_and_list():
