@@ -109,7 +109,7 @@ def main() -> int:
           f"evaluated every {args.every:g} s of event time, default rules")
     print(f"{'drop':>5} {'delay':>9} {'observed':>9} {'baseline':>9} {'sample':>7} {'p':>9} {'false':>6} "
           f"{'eval s':>7}")
-    for size in (int(s) for s in args.sizes.split(",")):
+    for size in (int(s) for s in args.sizes.split(",") if s):
         r = run_anomaly(ch, data, args, size)
         e = r["evidence"] or {}
         delay = "none" if r["delay_s"] is None else f"{r['delay_s'] / 60:.1f} min"

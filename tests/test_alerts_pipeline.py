@@ -54,10 +54,11 @@ def test_a_30_percent_drop_fires_one_alert_and_resolves_after_recovery(morning):
     alert = conversion[0]
     fired = timeutil.parse_instant(alert["fired_at"], "fired_at")
     # Detection delay in event time. The issue asks for 5 minutes; at this volume (~2.9 douyin leads/s
-    # reach step 8 at 10:00, 5 min median to step 9) the evidence for a 30% drop is z ~ 3.5 at 5 min,
-    # below the default alpha 1e-5 that keeps ~80 series quiet on normal days: docs/alerts.md. This
-    # replay (seed 23, judged once a minute) fires at 10:10.
-    assert ONSET < fired <= ONSET + timedelta(minutes=11), alert
+    # reach step 8 at 10:00, 5 min median to step 9) the evidence for a 30% drop is z ~ 4 at 5 min, at
+    # the edge of what alpha 1e-5 over ~80 series allows (docs/alerts.md "The 5-minute target"): the
+    # scan over short windows fires at 6-7 min judged every 10 s (bench/alerts.py). Judged once a minute
+    # here (the 30 s pending period then takes a whole minute), this replay (seed 23) fires at 10:08.
+    assert ONSET < fired <= ONSET + timedelta(minutes=9), alert
     # the evidence sent with the firing notice (the stored alert keeps the latest, after recovery)
     notice = next(a for _, t, a in run.events if t == "firing")
     assert notice["observed"] < notice["baseline"] and notice["sample"] >= 150 and notice["p_value"] < 1e-5
