@@ -14,7 +14,7 @@ from decimal import Decimal
 
 import plotly.graph_objects as go
 
-from ecc.contract.catalogue import LEVELS, SEGMENT_NAMES
+from ecc.contract.catalogue import LEVELS, PROVINCE_NAMES_EN, SEGMENT_NAMES
 from layouts.compare import context
 from layouts.figures import TEXT, _figure, _gradient, empty_figure, ranked_categories
 from layouts.formatting import as_decimal, as_mapping, fmt_money, get_in
@@ -47,7 +47,8 @@ def province_figure(snapshot: Mapping, lang: str = "zh") -> go.Figure:
     rows = province_rows(snapshot)
     if not rows:
         return empty_figure(lang)
-    names = [name for name, _ in rows]
+    # the English wall names them in English (the narrow panel has no room for both, as the drill-down has)
+    names = [PROVINCE_NAMES_EN.get(name, name) if lang == "en" else name for name, _ in rows]
     values = [float(amount) for _, amount in rows]
     bars = dict(
         type="bar", y=names, x=values, orientation="h",

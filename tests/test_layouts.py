@@ -592,7 +592,9 @@ def test_province_ranking_largest_first_without_unknown():
     snap = sample_snapshot()
     assert [name for name, _ in provinces.province_rows(snap)] == ["广东", "上海", "云南"]
     fig = provinces.province_figure(snap, "en")
-    assert list(fig.data[0].y) == ["广东", "上海", "云南"] and next(iter(fig.data[0].text)) == "2,100.0 M"
+    assert list(fig.data[0].y) == ["Guangdong", "Shanghai", "Yunnan"]  # the English wall, in English
+    assert next(iter(fig.data[0].text)) == "2,100.0 M"
+    assert list(provinces.province_figure(snap, "zh").data[0].y) == ["广东", "上海", "云南"]
     assert next(iter(provinces.province_figure(snap, "zh").data[0].text)) == "21.00 亿"
     assert not provinces.province_figure({k: v for k, v in snap.items() if k != "context"}, "zh").data
 
