@@ -254,3 +254,23 @@ def test_mute_windows_in_shanghai_time():
     assert not rules.is_muted({"mute": []}, monday_8)
     assert rules.is_muted({"mute": [], "mute_holidays": True}, monday_8, holiday=lambda d: True)
     assert rules.parse_days("fri-mon") == frozenset({4, 5, 6, 0})
+
+
+def test_default_mutes_the_night_the_review_desk_and_holidays():
+    """Step rules rest from 22:00 (the review desk closes: step 10 cannot convert until 08:30), the others
+    from 22:30; volume and dial-rate rules also on public holidays (ecc.calendar), the step rules not."""
+    from ecc import calendar
+
+    conversion = rules.validate_params("step_conversion_drop", {})
+    volume = rules.validate_params("lead_volume_drop", {})
+    evening = datetime(2026, 11, 23, 21, 59, tzinfo=timeutil.TZ)
+    assert not rules.is_muted(conversion, evening) and not rules.is_muted(volume, evening)
+    assert rules.is_muted(conversion, evening + timedelta(minutes=1))
+    assert not rules.is_muted(volume, evening + timedelta(minutes=1))
+    assert rules.is_muted(volume, evening + timedelta(minutes=31))
+    assert not rules.is_muted(conversion, T0.replace(hour=8, minute=30))
+    national_day = datetime(2026, 10, 1, 11, 0, tzinfo=timeutil.TZ)
+    assert rules.is_muted(volume, national_day, calendar.public_holiday)
+    assert rules.is_muted(rules.validate_params("dial_rate_low", {}), national_day, calendar.public_holiday)
+    assert not rules.is_muted(conversion, national_day, calendar.public_holiday)
+    assert not rules.is_muted(volume, national_day + timedelta(days=7), calendar.public_holiday)
