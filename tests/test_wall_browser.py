@@ -47,6 +47,13 @@ _OVERFLOW_JS = """
       bad.push('overflows ' + what + ' ' + el.scrollWidth + 'x' + el.scrollHeight
                + ' > ' + el.clientWidth + 'x' + el.clientHeight);
     }
+    // A box shorter than one line of its own text was squeezed by its parent (a flex column with too
+    // little room): its glyphs run under the next line (issue 8: the sub-screens' KPI numbers under
+    // their hints). Only for a line-height in pixels; 'normal' leaves the box its content height.
+    const line = parseFloat(cs.lineHeight);
+    if (cs.display !== 'inline' && line && el.clientHeight + 1 < line) {
+      bad.push('squeezed ' + what + ' ' + el.clientHeight + ' < line ' + line);
+    }
     const r = el.getBoundingClientRect();
     if (r.left < -1 || r.top < -1 || r.right > vw + 1 || r.bottom > vh + 1) {
       bad.push('off screen ' + what);
