@@ -40,10 +40,12 @@ DEFAULT_PARAMS: dict[str, dict] = {
     # Conversion of the leads who completed step k in the window, as far as they got by now, against the
     # same measure in `baseline_windows` trailing windows, lead age by lead age (Mantel-Haenszel), in
     # windows of `scan_minutes` and `window_minutes` that end now (detect.scan: alpha shared by them).
-    # alpha 1e-5: ~80 series (8 channels x 10 steps) judged every 10 s must stay silent on normal days.
+    # alpha 2e-6: ~80 series (8 channels x 10 steps) judged every 10 s must stay silent on normal days
+    # (a replayed normal day's most significant moment was 2e-5); a real drop's p falls steeply once a
+    # window holds only leads after it, so this costs ~10-20 s of detection against 1e-5 (docs/alerts.md).
     "step_conversion_drop": {**_COMMON, "mute": _STEP_NIGHT, "baseline": "trailing", "window_minutes": 10,
                              "scan_minutes": [3, 4, 5, 6, 8], "min_sample": 150, "min_drop": 0.15,
-                             "alpha": 1e-5, "recover_fraction": 0.5, "pending_s": 30, "baseline_windows": 12,
+                             "alpha": 2e-6, "recover_fraction": 0.5, "pending_s": 30, "baseline_windows": 12,
                              "trailing_step_minutes": 10, "recent_days": 7},
     # Same windows as the conversion rule: one query answers both.
     "reject_rate_spike": {**_COMMON, "mute": _STEP_NIGHT, "baseline": "trailing", "window_minutes": 10,
