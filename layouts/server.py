@@ -9,6 +9,14 @@ from __future__ import annotations
 import atexit
 import logging
 
+# Imported before the first request, not by it: plotly's validators look numpy and pandas up in
+# sys.modules without importing them, so a figure built while another thread is importing them for the
+# first time (the first chDB answer converted through pyarrow) met the half-initialized module and failed
+# ("partially initialized module 'numpy' has no attribute 'ndarray'": a 500 on the wall's first refresh
+# after a restart). The worker loads them at its first query anyway; this only moves it before serving.
+import numpy  # noqa: F401
+import pandas  # noqa: F401
+import pyarrow  # noqa: F401
 import redis
 
 from ecc.alerts.api import create_alerts_api

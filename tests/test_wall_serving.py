@@ -223,3 +223,47 @@ def test_the_wall_page_comes_with_its_numbers_and_without_them_when_the_store_fa
                    {**sample_snapshot(), "live_state": {"state": "rebuilding"}}):
         state["answer"] = answer
         assert _kpi_value(_route(client, search="?lang=en"), "leads")["children"] == ["—"]
+
+
+# A figure built in one thread while another imports pandas for the first time (a chDB answer converted
+# through pyarrow/pandas): plotly's validators look pandas up in sys.modules without importing it
+# (`get_module("pandas", should_load=False)`) and find the half-initialized module, "partially
+# initialized module 'pandas' has no attribute 'Series'" (issue 8: a 500 on the wall's first refresh after
+# the demo restarted its web process). The web process's root imports them before it serves.
+_FIRST_IMPORT_RACE = """
+import sys, threading
+import layouts.server  # the web process's root, as gunicorn loads it
+from test_layouts import sample_snapshot
+from layouts.figures import funnel_figure
+snapshot = sample_snapshot()
+funnel_figure(snapshot, "zh")  # plotly's validators built before the race
+errors, done = [], threading.Event()
+def build():
+    while not done.is_set():
+        try:
+            funnel_figure(snapshot, "zh")
+        except Exception as exc:
+            errors.append(repr(exc))
+            return
+threads = [threading.Thread(target=build) for _ in range(2)]
+for thread in threads:
+    thread.start()
+import pyarrow, pandas  # the first chDB answer's conversion
+done.set()
+for thread in threads:
+    thread.join()
+print(errors[:1])
+sys.exit(1 if errors else 0)
+"""
+
+
+def test_figures_built_while_pandas_is_first_imported():
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    tests = Path(__file__).parent
+    env = {"PYTHONPATH": f"{tests}:{tests.parent}", "PATH": "/usr/bin"}
+    proc = subprocess.run([sys.executable, "-c", _FIRST_IMPORT_RACE], cwd=tests.parent, capture_output=True,
+                          text=True, timeout=120, env=env)
+    assert proc.returncode == 0, proc.stdout + proc.stderr[-2000:]
