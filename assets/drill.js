@@ -195,7 +195,20 @@
 
     document.addEventListener("click", function (event) {
         var el = event.target;
-        if (event.defaultPrevented || !(el instanceof Element)) { return; }  // dcc.Link navigated already
+        if (!(el instanceof Element)) { return; }
+        // The channel table's name cell: plain text (so the table's CSV holds names, not links), opening
+        // the overview on the row's channel with the page's other filters. Before the defaultPrevented
+        // check: the table's own cell handler has prevented the default by then.
+        var cell = el.closest("#drill-channel-table td[data-dash-column=channel]");
+        var code = cell && cell.parentElement.querySelector("td[data-dash-column=code]");
+        if (code) {
+            var p = new URLSearchParams(window.location.search);
+            p.delete("channel");
+            p.append("channel", code.textContent.trim());
+            go(base() + "drill?" + p.toString(), newTab(event));
+            return;
+        }
+        if (event.defaultPrevented) { return; }  // dcc.Link navigated already
         var csv = el.closest("[data-csv-url]");
         if (csv) { event.preventDefault(); downloadCsv(csv); return; }
         if (onDrillPage()) {

@@ -91,7 +91,7 @@ def channels(f: DrillFilter, period: Period, get: Getter, base: str) -> list:
     rows = answer.body.get("channels") or []
     if f.channels:
         rows = [r for r in rows if r.get("channel") in f.channels] or rows
-    return [section(dt("channels.title", f.lang), channel_table(rows, f, base), name="drill-channels")]
+    return [section(dt("channels.title", f.lang), channel_table(rows, f), name="drill-channels")]
 
 
 def _day_label(day: datetime, lang: str) -> str:

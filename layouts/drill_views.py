@@ -142,9 +142,11 @@ def _number(kind: str, value: object) -> float | int | None:
     return as_float(value) if kind == "ratio" else as_int(value)
 
 
-def channel_table(rows: Sequence[Mapping], f: DrillFilter, base: str) -> dash_table.DataTable:
+def channel_table(rows: Sequence[Mapping], f: DrillFilter) -> dash_table.DataTable:
     """One row per channel (GET /api/v1/channels), sortable, exported as CSV by the table itself.
-    The channel cell links to the overview filtered to it."""
+    The channel cell holds the plain name, because the table's CSV export writes the cells' data as they
+    are (a markdown link would land in the file as "[name](url)"); a click on it opens the overview
+    filtered to the row's channel, the other filters kept (assets/drill.js reads the code beside it)."""
     lang = f.lang
     step = f.step
     extra = [(f"reach_{step}", "count"), (f"step_conversion_{step}", "ratio")] if step and step < 11 else \
@@ -153,8 +155,7 @@ def channel_table(rows: Sequence[Mapping], f: DrillFilter, base: str) -> dash_ta
     for row in rows:
         code = str(row.get("channel"))
         name = row.get("name_en" if lang == "en" else "name_zh") or channel_label(code, lang)
-        link = drill_href(base, "overview", with_changes(f, channels=(code,)))
-        item = {"channel": f"[{name}]({link})", "code": code}
+        item = {"channel": name, "code": code}
         for key, kind in CHANNEL_COLUMNS:
             item[key] = _number(kind, row.get(key))
         if step:
@@ -163,7 +164,7 @@ def channel_table(rows: Sequence[Mapping], f: DrillFilter, base: str) -> dash_ta
                 item[f"step_conversion_{step}"] = as_float((row.get("step_conversion") or {}).get(str(step)))
         data.append(item)
     fmt = {"count": _INT_FMT, "ratio": _PERCENT, "money": _MONEY_FMT}
-    columns = [{"id": "channel", "name": dt("col.channel", lang), "presentation": "markdown"},
+    columns = [{"id": "channel", "name": dt("col.channel", lang)},
                {"id": "code", "name": "code"}]
     for key, kind in (*CHANNEL_COLUMNS, *extra):
         if key.startswith("reach_"):
@@ -176,12 +177,14 @@ def channel_table(rows: Sequence[Mapping], f: DrillFilter, base: str) -> dash_ta
     return dash_table.DataTable(
         id="drill-channel-table", data=data, persistence=True, persisted_props=["sort_by"],
         persistence_type="memory", columns=columns, sort_action="native", sort_mode="single",
-        export_format="csv", export_headers="display", markdown_options={"link_target": "_self"},
+        export_format="csv", export_headers="display",
         style_as_list_view=True, cell_selectable=False, page_action="none",
         style_table={"overflowX": "auto"}, css=[{"selector": ".export", "rule": "display: inline-block"}],
         style_header={**HEADER_STYLE, "whiteSpace": "normal", "height": "auto"},
         style_cell={**CELL_STYLE, "minWidth": "72px"},
-        style_cell_conditional=[{"if": {"column_id": "code"}, "color": "#7d90b5"}],
+        style_cell_conditional=[{"if": {"column_id": "code"}, "color": "#7d90b5"},
+                                {"if": {"column_id": "channel"}, "color": "#22d3ee", "cursor": "pointer",
+                                 "textAlign": "left", "textDecoration": "underline"}],
     )
 
 

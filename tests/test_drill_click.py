@@ -162,6 +162,31 @@ def test_channel_bar_lands_filtered_and_back_keeps_each_filter(page, app, tmp_pa
     wait_for_bars(page, "wall-channel-graph")
 
 
+def test_channel_table_csv_holds_names_and_a_name_opens_its_overview(page, app, tmp_path):
+    """The table's CSV is for a spreadsheet: the channel column holds the channel's name, not the
+    markdown link the page used to show (issue 8: "[Douyin](/drill?channel=douyin&lang=en)" in the file);
+    the name still opens the overview filtered to that channel, keeping the other filters."""
+    import csv
+    import io
+
+    page.goto(app.url + "/drill/channels?period=7d&lang=en")
+    page.wait_for_selector("#drill-channel-table td[data-dash-column=code]")
+    with page.expect_download() as download:
+        page.locator("#drill-channel-table button.export").click()
+    path = tmp_path / "channels.csv"
+    download.value.save_as(path)
+    rows = list(csv.DictReader(io.StringIO(path.read_text(encoding="utf-8-sig"))))
+    assert {row["code"] for row in rows} == set(CHANNELS)
+    assert all(row["Channel"] == channel_label(row["code"], "en") for row in rows), rows[0]
+    cell = page.locator("#drill-channel-table tbody tr", has=page.locator("td[data-dash-column=code]",
+                                                                           has_text="douyin"))
+    cell.locator("td[data-dash-column=channel]").click()
+    page.wait_for_url("**/drill?*channel=douyin*")
+    assert urlparse(page.url).path == "/drill"
+    assert query(page.url) == {"channel": ["douyin"], "period": ["7d"], "lang": ["en"]}
+    page.wait_for_selector("#drill-kpi-leads[data-value]")
+
+
 def test_funnel_step_and_kpi_card_land_on_their_views(page, app, tmp_path):
     page.goto(app.url + "/?lang=en")
     wait_for_bars(page, "wall-funnel-graph")
