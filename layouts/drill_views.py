@@ -84,9 +84,13 @@ def kpi_cards(kpis: Mapping, compare: Mapping | None, f: DrillFilter, base: str,
     for m in metrics:
         value = kpis.get(m.name)
         target = with_changes(f, metric=m.series) if m.series else f
+        shown = formatted(m.kind, value, lang)
         children = [
             html.Div(dt(f"m.{m.name}", lang), className="drill-kpi-label"),
-            html.Div(formatted(m.kind, value, lang), id=f"drill-kpi-{m.name}", className="drill-kpi-value",
+            # --chars: a long amount (English money in full: "1,027,369,678.95") shrinks to its card
+            # instead of being cut with an ellipsis (assets/drill.css, as the wall's cards do)
+            html.Div(shown, id=f"drill-kpi-{m.name}", className="drill-kpi-value",
+                     style={"--chars": str(max(len(shown), 8))},
                      **{"data-value": raw(value), "data-metric": m.name}),
         ]
         if compare is not None:

@@ -78,6 +78,13 @@ def app(chdb_client, valkey_url, tmp_path_factory):
         leads = {f"L-{code}-{i}": [(s, start + timedelta(seconds=10 * s + i))
                                    for s in range(1, 2 + (i + n) % 10)] for i in range(3 + n)}
         raw += journeys(leads, channel=code, province="广东")
+    # one account with a large branch's amounts, long in English ("1,234,567,890.12"): the cards must fit them
+    at = (start + timedelta(minutes=5)).isoformat(timespec="milliseconds")
+    raw += [{"event_id": "d-big-1", "type": "deposit", "ts": at, "account_id": "A-big", "channel": "douyin",
+             "amount": "1234567890.12", "first": True},
+            {"event_id": "a-big-1", "type": "asset", "ts": at, "account_id": "A-big", "channel": "douyin",
+             "level": "V7", "segment": "trading",
+             "holdings": {"stock": "987654321.98", "fund": "246913578.02"}}]
     now_ms = int(datetime.now(TZ).timestamp() * 1000)
     store_batch(chdb_client, [validate(e, phone_key="k", now_ms=now_ms) for e in raw], [], SinkStats())
     server = App(services, settings)
@@ -185,6 +192,19 @@ def test_channel_table_csv_holds_names_and_a_name_opens_its_overview(page, app, 
     assert urlparse(page.url).path == "/drill"
     assert query(page.url) == {"channel": ["douyin"], "period": ["7d"], "lang": ["en"]}
     page.wait_for_selector("#drill-kpi-leads[data-value]")
+
+
+def test_long_amounts_fit_their_cards(page, app, tmp_path):
+    """English money is written in full: an AUM of 1.2 billion was cut to "1,234,567,89…" in its card."""
+    page.set_viewport_size({"width": 1366, "height": 768})
+    page.goto(app.url + "/drill/money?lang=en")
+    page.wait_for_selector("#drill-kpi-aum[data-value]")
+    assert page.get_attribute("#drill-kpi-aum", "data-value") == \
+        page.request.get(f"{app.url}/api/v1/kpis").json()["aum"] == "1234567900.00"
+    cut = page.evaluate("""() => [...document.querySelectorAll('.drill-kpi-value')]
+        .filter(el => el.scrollWidth > el.clientWidth + 1).map(el => el.id + ' ' + el.textContent)""")
+    assert cut == []
+    page.screenshot(path=str(tmp_path / "drill-money-en-1366.png"), full_page=True)
 
 
 def test_funnel_step_and_kpi_card_land_on_their_views(page, app, tmp_path):
