@@ -207,6 +207,25 @@ def test_long_amounts_fit_their_cards(page, app, tmp_path):
     page.screenshot(path=str(tmp_path / "drill-money-en-1366.png"), full_page=True)
 
 
+def test_changes_have_the_walls_colours(page, app):
+    """A rise is red and a fall green on the wall (the market's colours); a manager who clicks a red ▲ on
+    the wall must not find the same rise green on the drill-down (it was: up green, down red)."""
+    page.goto(app.url + "/drill")
+    page.wait_for_selector(".drill-delta.up", state="attached")  # today's leads against none yesterday
+    colours = page.evaluate("""() => {
+        const probe = (outer, inner) => {  // the wall's comparison row, with the same stylesheets
+            const a = document.createElement('span'), b = document.createElement('span');
+            a.className = outer; b.className = inner; a.appendChild(b); document.body.appendChild(a);
+            const colour = getComputedStyle(b).color; a.remove(); return colour; };
+        const drill = cls => { const el = document.createElement('span'); el.className = 'drill-delta ' + cls;
+            document.querySelector('.drill-kpi-foot').appendChild(el);
+            const colour = getComputedStyle(el).color; el.remove(); return colour; };
+        return {up: [probe('cmp cmp-up', 'cmp-delta'), drill('up')],
+                down: [probe('cmp cmp-down', 'cmp-delta'), drill('down')]}; }""")
+    assert colours["up"][0] != colours["down"][0]
+    assert colours["up"][0] == colours["up"][1] and colours["down"][0] == colours["down"][1], colours
+
+
 def test_funnel_step_and_kpi_card_land_on_their_views(page, app, tmp_path):
     page.goto(app.url + "/?lang=en")
     wait_for_bars(page, "wall-funnel-graph")
