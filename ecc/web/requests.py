@@ -13,8 +13,7 @@ from __future__ import annotations
 
 from flask import Blueprint, jsonify, request
 
-_TRUE = ("1", "true", "yes", "on")
-_FALSE = ("", "0", "false", "no", "off")
+from ecc.config import ConfigError, parse_bool
 
 
 class ApiError(ValueError):
@@ -71,12 +70,10 @@ def bool_arg(name: str, default: bool = False) -> bool:
     raw = request.args.get(name)
     if raw is None:
         return default
-    value = raw.strip().lower()
-    if value in _TRUE:
-        return True
-    if value in _FALSE:
-        return False
-    raise ApiError(f"{name} must be one of {', '.join(_TRUE + _FALSE[1:])}, got {raw!r}")
+    try:
+        return parse_bool(name, raw)  # the words the settings take, too
+    except ConfigError:
+        raise ApiError(f"{name} must be one of 1, true, yes, on, 0, false, no, off, got {raw!r}") from None
 
 
 def json_object(message: str = "body must be a JSON object (Content-Type: application/json)",
