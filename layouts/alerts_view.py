@@ -52,7 +52,9 @@ def alert_text(alert: Mapping, lang: str) -> str:
         parts.append(channel_label(str(alert["channel"]), lang))
     if alert.get("step") is not None:
         parts.append(t("alert.step", lang, step=alert["step"]))
-    parts.append(t("alert.observed", lang, observed=_number(kind, alert.get("observed")),
+    # a no_data alert's numbers are the age of the newest event and the rule's limit, in seconds
+    key = "alert.no_data" if kind == "no_data" else "alert.observed"
+    parts.append(t(key, lang, observed=_number(kind, alert.get("observed")),
                    baseline=_number(kind, alert.get("baseline"))))
     return " · ".join(parts)
 

@@ -86,6 +86,8 @@ STRINGS: dict[str, tuple[str, str]] = {
     "alert.state.resolved": ("已恢复", "resolved"),
     "alert.step": ("步骤 {step}", "step {step}"),
     "alert.observed": ("观测 {observed} · 基线 {baseline}", "observed {observed} · baseline {baseline}"),
+    "alert.no_data": ("最新事件 {observed} 秒前 · 阈值 {baseline} 秒",
+                      "newest event {observed} s ago · limit {baseline} s"),
     "alert.acked": ("已确认 {by}", "acked by {by}"),
     "alert.silenced": ("已静默", "silenced"),
     "fig.leads": ("线索", "Leads"),

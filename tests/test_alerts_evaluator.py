@@ -20,6 +20,7 @@ from ecc.olap import clickhouse
 
 NOW = datetime(2026, 11, 23, 10, 0, tzinfo=timeutil.TZ)
 NOW_MS = int(NOW.timestamp() * 1000)
+HOUR_AGO = NOW - timedelta(hours=1)  # an evaluator that has been watching for an hour
 
 
 @pytest.fixture
@@ -52,7 +53,8 @@ def test_a_failing_rule_never_stops_the_others(ch, engine):
     ok = store.create_rule(engine, {"kind": "no_data", "params": {"source": "lead", "max_age_s": 120,
                                                                   "mute": []}})
     groups = []
-    outcome = Evaluator(engine, ch, notify=lambda g, t: groups.append((t, g))).evaluate(NOW)
+    evaluator = Evaluator(engine, ch, notify=lambda g, t: groups.append((t, g)), watching_since=HOUR_AGO)
+    outcome = evaluator.evaluate(NOW)
     assert len(outcome.failed) == 1
     assert [(t, [a["rule_id"] for a in g]) for t, g in groups] == [("firing", [ok["id"]])]
     assert store.list_alerts(engine, ["firing"], day=NOW.date())[0]["observed"] == 600.0
@@ -68,7 +70,7 @@ def test_no_data_holds_the_rules_of_its_source(ch, engine):
         session.add(Alert(rule_id=conversion["id"], kind="step_conversion_drop", channel="douyin", step=8,
                           state="pending", active_key=key, started_ms=NOW_MS - 3_600_000, window_ms=600_000,
                           silenced=False))
-    outcome = Evaluator(engine, ch, notify=lambda g, t: None).evaluate(NOW)
+    outcome = Evaluator(engine, ch, notify=lambda g, t: None, watching_since=HOUR_AGO).evaluate(NOW)
     assert "all" in outcome.inhibited_sources
     states = {(a["kind"], a["state"]) for a in store.list_alerts(engine, day=NOW.date())}
     assert states == {("no_data", "firing"), ("step_conversion_drop", "pending")}  # held, not promoted
@@ -86,8 +88,22 @@ def test_alerts_that_fire_together_are_one_group(ch, engine):
         store.create_rule(engine, {"kind": "no_data",
                                    "params": {"source": source, "max_age_s": 60, "mute": []}})
     groups = []
-    Evaluator(engine, ch, notify=lambda g, t: groups.append((t, g))).evaluate(NOW)
+    Evaluator(engine, ch, notify=lambda g, t: groups.append((t, g)), watching_since=HOUR_AGO).evaluate(NOW)
     assert [(t, len(g)) for t, g in groups] == [("firing", 2)]
+
+
+def test_silence_counts_from_when_the_evaluator_began_to_watch(ch, engine):
+    """A fresh process (a new demo whose today has not reached ClickHouse yet, or one that took over the
+    lease) does not call the time before it a silence: no_data fires after max_age_s of silence it saw."""
+    _leads(ch, NOW_MS - 10 * 60_000)  # the newest event is 10 minutes old
+    store.create_rule(engine, {"kind": "no_data", "params": {"source": "all", "max_age_s": 120, "mute": []}})
+    groups = []
+    evaluator = Evaluator(engine, ch, notify=lambda g, t: groups.append((t, g)))
+    evaluator.evaluate(NOW)
+    evaluator.evaluate(NOW + timedelta(seconds=120))
+    assert groups == []
+    evaluator.evaluate(NOW + timedelta(seconds=121))
+    assert [(t, [a["kind"] for a in g]) for t, g in groups] == [("firing", ["no_data"])]
 
 
 def test_step_counts_by_age_give_every_window_ending_now(ch):

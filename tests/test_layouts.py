@@ -538,6 +538,12 @@ def test_alert_banner_ticker_and_list():
     rows = alerts_view.alert_list(snap, "en")[0]
     assert rows.children[0].className == "alert-row alert-resolved"
     assert isinstance(rows.children[0].children[2], html.Span)  # no link: plain text
+    stale = {"id": 9, "kind": "no_data", "channel": None, "step": None, "state": "firing",
+             "started_at": "2026-11-23T10:05:00+08:00", "observed": 131.5, "baseline": 120.0,
+             "silenced": False}
+    snap["context"]["alerts"] = [stale]  # a no_data alert's numbers: the newest event's age and the limit
+    shown = str(alerts_view.banner(snap, "zh")[0][0].to_plotly_json())
+    assert "数据中断 · 最新事件 132 秒前 · 阈值 120 秒" in shown
     snap["context"]["alerts"] = [{**resolved, "link": "/drill?channel=douyin&step=5"}]
     linked = alerts_view.alert_list(snap, "en")[0].children[0].children[2]
     assert isinstance(linked, html.A) and linked.href == "/drill?channel=douyin&step=5"

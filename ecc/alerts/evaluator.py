@@ -79,8 +79,13 @@ class Outcome:
 
 
 class Evaluator:
-    def __init__(self, engine, ch, settings=None, *, notify: Notify | None = None, holiday=None):
+    def __init__(self, engine, ch, settings=None, *, notify: Notify | None = None, holiday=None,
+                 watching_since: datetime | None = None):
         self.engine, self.settings, self.holiday = engine, settings, holiday
+        # Silence is counted from the newest event or from when this evaluator began to watch, whichever
+        # is later: a process that starts (a fresh demo whose today has not reached ClickHouse yet) or takes
+        # over the lease calls no time a silence that it did not see. None: the first evaluation's `now`.
+        self.watching_since = watching_since
         self.data = AlertData(ch)
         self._notify = notify if notify is not None else self._submit
 
@@ -98,6 +103,8 @@ class Evaluator:
 
     def evaluate(self, now: datetime) -> Outcome:
         outcome = Outcome()
+        if self.watching_since is None:
+            self.watching_since = now
         all_rules = store.list_rules(self.engine, enabled_only=True)
         silences = store.active_silences(self.engine, _ms(now))
         changed: list[tuple[str, Alert]] = []
@@ -164,8 +171,9 @@ class Evaluator:
     def _verdicts(self, rule: dict, now: datetime) -> dict[tuple[str | None, int | None], Verdict]:
         kind, p = rule["kind"], rule["params"]
         if kind == "no_data":
-            newest = self.data.freshness(now)
-            return {(None, None): detect.no_data(newest.get(p["source"]), now, p)}
+            newest = self.data.freshness(now).get(p["source"])
+            since = _ms(min(self.watching_since or now, now))
+            return {(None, None): detect.no_data(max(newest or 0, since), now, p)}
         width = timedelta(minutes=p["window_minutes"])
         if kind == "dial_rate_low":
             end = now - timedelta(minutes=p["age_minutes"])
