@@ -47,9 +47,10 @@ DEFAULT_PARAMS: dict[str, dict] = {
                              "scan_minutes": [3, 4, 5, 6, 8], "min_sample": 150, "min_drop": 0.15,
                              "alpha": 2e-6, "recover_fraction": 0.5, "pending_s": 30, "baseline_windows": 12,
                              "trailing_step_minutes": 10, "recent_days": 7},
-    # Same windows as the conversion rule: one query answers both.
+    # Same windows as the conversion rule: one query answers both. alpha 1e-6: a replayed normal day
+    # (bench/alerts.py --normal-days 1) fired once at 1e-5, douyin step 10 at p 2.2e-6 (26 rejects of 220).
     "reject_rate_spike": {**_COMMON, "mute": _STEP_NIGHT, "baseline": "trailing", "window_minutes": 10,
-                          "scan_minutes": [3, 4, 5, 6, 8], "min_sample": 150, "min_rise": 0.5, "alpha": 1e-5,
+                          "scan_minutes": [3, 4, 5, 6, 8], "min_sample": 150, "min_rise": 0.5, "alpha": 1e-6,
                           "recover_fraction": 0.5, "baseline_windows": 12, "trailing_step_minutes": 10,
                           "recent_days": 7},
     # Lead counts in the window against the same window on recent days (a Poisson rate comparison). Muted
