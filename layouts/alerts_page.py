@@ -308,6 +308,9 @@ def register_callbacks(app: Dash, _snapshot_provider=None) -> None:
                 result = send_probe(engine, _settings(), trigger["id"])
                 msg = s("done.test_ok" if result["ok"] else "done.test_fail", lang, id=trigger["id"],
                         error=result["error"])
+                # a test changes no receiver: no redraw of the table (a redraw under the user's next click
+                # swallowed it: the toggle after a test was lost once in CI)
+                return no_update, msg, no_update
             elif kind_of == f"{P}-rcv-toggle":
                 current = receivers.get_receiver(engine, trigger["id"])
                 if current is None:
