@@ -181,9 +181,9 @@ class Evaluator:
             return {scope: detect.dial_rate_low(Share(d, n), p) for scope, (n, d) in counts.items()}
         # Baseline windows from before the first stored event are not baselines: in its first week an
         # installation compares with the days it has (or none), never with empty days.
-        first = self.data.first_stored(now)
+        first, windows = self.data.first_stored(now), detect.windows_of(p)
         ends = [_minute(e) for e in detect.baseline_ends(p, now)
-                if first is not None and _minute(e) - timedelta(minutes=max(detect.windows_of(p))) >= first]
+                if first is not None and _minute(e) - timedelta(minutes=windows[-1]) >= first]
         if kind in ("lead_volume_drop", "lead_volume_spike"):
             current = self._by_scope(rule, self._lead_scopes(self.data.leads(now - width, now, now)))
             past = [self._by_scope(rule, self._lead_scopes(self.data.leads(e - width, e, e))) for e in ends]
@@ -198,7 +198,6 @@ class Evaluator:
         if newest is None:
             return {}
         end = min(now, datetime.fromtimestamp(newest / 1000, tz=UTC) + timedelta(milliseconds=1))
-        windows = detect.windows_of(p)
         current = self._step_shares(rule, self.data.step_ages(end, windows[-1]))
         baseline: dict = {}  # the baseline windows summed, age by age (each ends where the window ends)
         for e in ends:
