@@ -26,3 +26,52 @@ window.eccWatermark = function (ctx, tick, cfg) {
     var text = ((cfg && cfg.text) || "stale {age} s").replace("{age}", Math.round(age).toString());
     return [text, "fresh fresh-bad stale"];
 };
+
+/* Every panel's freshness watermark (layouts/watermarks.py), written by the browser every second.
+ *
+ * `times` is the server's last word: its clock ("at") and, per source, the time of the newest data that
+ * source's numbers include. The age of a source is the server's age of it plus the time since that word
+ * arrived, so it keeps growing when the server, or one source behind it, stops: the panel turns amber,
+ * then red and dimmed (CSS: .panel:has(.wm-stale)). The browser's own clock is used only for differences,
+ * so a wall PC whose clock is wrong still shows the right ages.
+ */
+window.eccPanelWatermarks = function (times, ids, cfg) {
+    var now = Date.now();
+    var state = window.eccSourceTimes || (window.eccSourceTimes = {at: null, receivedAt: now, times: null});
+    if (times && times.at !== state.at) {
+        state.at = times.at;
+        state.receivedAt = now;
+        state.times = times;
+    }
+    cfg = cfg || {};
+    var units = cfg.units || ["s", "min", "h"];
+    function age(seconds) {
+        if (seconds < 120) { return Math.max(0, Math.round(seconds)) + " " + units[0]; }
+        if (seconds < 7200) { return Math.round(seconds / 60) + " " + units[1]; }
+        return Math.round(seconds / 3600) + " " + units[2];
+    }
+    function clock(ms) {
+        return new Date(ms).toLocaleTimeString("en-GB", {timeZone: "Asia/Shanghai", hour12: false});
+    }
+    var texts = [], classes = [], titles = [];
+    (ids || []).forEach(function (id) {
+        var source = id.source;
+        var title = (cfg.titles || {})[source] || source;
+        var newest = state.times ? state.times[source] : null;
+        if (newest === null || newest === undefined) {
+            texts.push(cfg.unknown || "—");
+            classes.push("panel-watermark wm-unknown");
+            titles.push(title);
+            return;
+        }
+        var seconds = (state.at - newest + (now - state.receivedAt)) / 1000;
+        var limits = (cfg.limits || {})[source] || [5, 60];
+        var level = seconds < limits[0] ? "ok" : (seconds < limits[1] ? "warn" : "stale");
+        var when = clock(newest);
+        texts.push(level === "stale" ? (cfg.stale || "stale {age}").replace("{age}", age(seconds))
+                                     : (cfg.asof || "{time}").replace("{time}", when));
+        classes.push("panel-watermark wm-" + level);
+        titles.push(title + "\n" + (cfg.at || "{time} ({age})").replace("{time}", when).replace("{age}", age(seconds)));
+    });
+    return [texts, classes, titles];
+};

@@ -13,6 +13,7 @@ from urllib.parse import parse_qsl, urlencode
 from dash import Dash, Input, Output, State, dcc, html
 
 from ecc.timeutil import TZ
+from layouts import watermarks
 from layouts.account import account
 from layouts.formatting import fmt_day, fmt_freshness, fmt_rate, freshness_level, get_in
 from layouts.i18n import LANGS, t
@@ -50,6 +51,8 @@ class HeaderIds:
         self.tick = f"{prefix}-tick"  # dcc.Store: the server's time of the last successful refresh (ms)
         self.stale = f"{prefix}-stale"  # the browser's own stale watermark (assets/watermark.js)
         self.stale_cfg = f"{prefix}-stale-cfg"
+        self.source_times = f"{prefix}-source-times"  # dcc.Store: per source, its newest data (watermarks.py)
+        self.watermark_cfg = f"{prefix}-watermark-cfg"
 
 
 def with_params(pathname: str, search: str | None, **changes: str | None) -> str:
@@ -175,12 +178,14 @@ def stores(ids: HeaderIds, lang: str, refresh_ms: int) -> list:
         dcc.Store(id=ids.stale_cfg, data={
             "stale_s": max(STALE_MIN_S, STALE_AFTER_REFRESHES * interval / 1000),
             "text": t("fresh.stale", lang)}),
+        *watermarks.stores(ids, lang),
     ]
 
 
 def register_clientside(app: Dash, ids: HeaderIds) -> None:
-    """The clock and the stale watermark, both judged by the browser every second."""
+    """The clock, the stale watermark and the panels' watermarks, all judged by the browser every second."""
     app.clientside_callback(_CLOCK_JS, Output(ids.clock, "children"), Input(ids.clock_tick, "n_intervals"))
     app.clientside_callback(_STALE_JS, Output(ids.stale, "children"), Output(ids.stale, "className"),
                             Input(ids.clock_tick, "n_intervals"), Input(ids.tick, "data"),
                             State(ids.stale_cfg, "data"))
+    watermarks.register_clientside(app, ids)

@@ -95,6 +95,8 @@ def compute_minute(ch, now: datetime) -> dict:
     cut = minute_cut(now)
     today = timeutil.day_start(cut.date())
     out: dict = {"cut": cut.isoformat(), "compare": {}, "trend": {}, "assets": None}
+    fresh = analytics.freshness_s(ch, now)  # first: the numbers below include at least these events
+    out["newest_ms"] = None if fresh is None else int(now.timestamp() * 1000 - fresh * 1000)
     assets = analytics.assets(ch, now)
     out["assets"] = {key: assets.get(key) for key in ("at", "total", "by_province", "by_level", "by_segment")}
     if cut <= today:  # 00:00: no time of day to compare yet
@@ -158,6 +160,7 @@ class WallContext:
         self._alerts: list[dict] | None = None
         self._alerts_at = 0.0
         self._alerts_busy = False
+        self.alerts_read_ms: int | None = None  # epoch ms of the last successful read (the watermark's)
         self._baseline: tuple[str, dict] = ("", {})
         self.computed = 0  # ClickHouse computations this process ran (tests read it)
 
@@ -239,7 +242,9 @@ class WallContext:
 
     def _read_alerts(self) -> None:
         try:
+            started = int(time.time() * 1000)
             self._alerts = load_alerts(self.meta)
+            self.alerts_read_ms = started
         except Exception:  # the table may not be migrated yet, or the database blips
             log.warning("alerts not read for the wall", exc_info=True)
         finally:
@@ -249,10 +254,11 @@ class WallContext:
 
 def with_context(provider: Callable[[], Mapping | None],
                  context: WallContext) -> Callable[[], Mapping | None]:
-    """The snapshot provider with the wall context under "context" (not on an error snapshot)."""
+    """The snapshot provider with the wall context under "context" (not on an error snapshot), and when
+    the alerts were last read under "alerts_read_ms" (out of the context: it moves every few seconds)."""
     def provide() -> Mapping | None:
         snapshot = provider()
         if not isinstance(snapshot, Mapping) or snapshot.get("error"):
             return snapshot
-        return {**snapshot, "context": context.get()}
+        return {**snapshot, "context": context.get(), "alerts_read_ms": context.alerts_read_ms}
     return provide

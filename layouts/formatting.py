@@ -17,6 +17,7 @@ DASH = "—"
 _CENT = Decimal("0.01")
 _WAN = Decimal(10_000)
 _YI = Decimal(100_000_000)
+_MILLION = Decimal(1_000_000)
 
 FRESH_OK_S = 5.0
 FRESH_WARN_S = 60.0
@@ -122,6 +123,15 @@ def money_parts(value: object, lang: str = "zh") -> tuple[str, str]:
 def fmt_money(value: object, lang: str = "zh") -> str:
     number, unit = money_parts(value, lang)
     return f"{number} {unit}" if unit else number
+
+
+def short_money(value: object, lang: str = "zh") -> str:
+    """An amount where room is short (a bar's label, a hint): zh 万/亿 as everywhere; en in millions
+    ("2,100.0 M"), since the plain amount with cents does not fit (hovers keep the exact amount)."""
+    amount = as_decimal(value)
+    if lang == "en" and amount is not None and abs(amount) >= _MILLION:
+        return f"{amount / _MILLION:,.1f} M"
+    return fmt_money(amount, lang)
 
 
 def freshness_level(seconds: object) -> str:

@@ -31,7 +31,8 @@ T = TypeVar("T")
 
 # Keys of the snapshot that change every second without changing any figure or card: the header reads
 # them afresh. `generated_at` matters only through its minute (the trend's minute in progress).
-VOLATILE = frozenset({"generated_at", "freshness_s", "ingest_rate", "reject_rate", "live_state"})
+VOLATILE = frozenset({"generated_at", "freshness_s", "ingest_rate", "reject_rate", "live_state",
+                      "alerts_read_ms"})
 
 
 class SharedSnapshot(dict):

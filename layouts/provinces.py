@@ -17,19 +17,10 @@ import plotly.graph_objects as go
 from ecc.contract.catalogue import LEVELS, PROVINCE_NAMES_EN, SEGMENT_NAMES
 from layouts.compare import context
 from layouts.figures import TEXT, _figure, _gradient, empty_figure, ranked_categories
-from layouts.formatting import as_decimal, as_mapping, fmt_money, get_in
+from layouts.formatting import as_decimal, as_mapping, fmt_money, get_in, short_money
 from layouts.i18n import t
 
 TOP = 8  # more bars than this make their labels too small to read across a room
-_MILLION = Decimal(1_000_000)
-
-
-def short_money(amount: Decimal, lang: str) -> str:
-    """A bar's label in a narrow panel: zh 万/亿 as everywhere; en in millions ("2,100.0 M"), since the
-    plain amount with cents does not fit beside a bar (the hover keeps the exact amount)."""
-    if lang == "en" and abs(amount) >= _MILLION:
-        return f"{amount / _MILLION:,.1f} M"
-    return fmt_money(amount, lang)
 
 
 def province_rows(snapshot: Mapping, top: int = TOP) -> list[tuple[str, Decimal]]:
@@ -95,6 +86,8 @@ def tier_figure(snapshot: Mapping, lang: str = "zh") -> go.Figure:
         textfont=dict(size=13, color=TEXT), customdata=[fmt_money(amount, lang) for _, amount in rows],
         hovertemplate="%{y}<br>" + t("fig.aum_province", lang) + " %{customdata}<extra></extra>",
     )
-    return _figure("tiers", margin=dict(l=8, r=8, t=8, b=8), data=[bars], bargap=0.3,
+    # Eleven rows in a short panel: thin bars would shrink their labels below legibility; at least 12 px.
+    return _figure("tiers", margin=dict(l=8, r=8, t=8, b=8), data=[bars], bargap=0.22,
+                   uniformtext=dict(minsize=12, mode="show"),
                    xaxis=dict(range=[0, max(values) * 1.5], visible=False, fixedrange=True),
                    yaxis=ranked_categories(tickfont=dict(size=13, color=TEXT)))

@@ -12,11 +12,10 @@ import logging
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
-from decimal import Decimal
 
 from dash import ALL, Dash, Input, Output, State, html, no_update
 
-from ecc.contract.catalogue import PRODUCTS, channel_label
+from ecc.contract.catalogue import channel_label
 from ecc.timeutil import TZ
 from layouts import ids
 from layouts.alerts_view import alert_list
@@ -43,36 +42,27 @@ from layouts.figures import (
     wealth_figure,
 )
 from layouts.formatting import (
-    as_decimal,
     as_float,
     as_mapping,
     effective_freshness,
     fmt_day,
     fmt_int,
-    fmt_money,
     fmt_pct,
     get_in,
 )
 from layouts.i18n import normalize_lang, t
 from layouts.kpi_cards import KPI_PROPS, kpi_card, kpi_parts
 from layouts.memo import ViewMemo, digest, wire
+from layouts.money_views import money_flows, turnover
 from layouts.provinces import province_figure, tier_figure
 from layouts.wall import funnel_steps, graph, panel
+from layouts.watermarks import source_times
 
 logger = logging.getLogger(__name__)
 
 HEADER = HeaderIds("screen")
 FIG, HTML = "ecc-fig", "ecc-html"
 KPI_VALUE, KPI_HINT, KPI_COMPARE = "ecc-kpi", "ecc-kpi-hint", "ecc-kpi-compare"
-
-
-def turnover_rate(snapshot: Mapping) -> float | None:
-    """Today's trade amount ÷ AUM now (contract: turnover_rate); None while AUM is 0 or unknown."""
-    trades = [as_decimal(v) for v in as_mapping(get_in(snapshot, "totals", "trade_amount")).values()]
-    aum = as_decimal(get_in(snapshot, "aum", "total"))
-    if not aum:
-        return None
-    return float(sum((v for v in trades if v is not None), Decimal(0)) / aum)
 
 
 def leaderboard(snapshot: Mapping, lang: str) -> html.Table:
@@ -93,39 +83,12 @@ def leaderboard(snapshot: Mapping, lang: str) -> html.Table:
     return html.Table([html.Thead(head), html.Tbody(rows)], className="leaderboard")
 
 
-def _big(label: str, value: str, css: str = "") -> html.Div:
-    return html.Div([html.Div(label, className="big-label"), html.Div(value, className=f"big-value {css}")],
-                    className="big-figure")
-
-
-def money_flows(snapshot: Mapping, lang: str) -> list:
-    totals = get_in(snapshot, "totals", default={})
-    net = as_decimal(get_in(totals, "net_inflow"))
-    trades = [as_decimal(v) for v in as_mapping(get_in(totals, "trade_amount")).values()]
-    trade_sum = sum((v for v in trades if v is not None), Decimal(0)) if trades else None
-    return [
-        _big(t("money.deposit", lang), fmt_money(get_in(totals, "deposit_amount"), lang)),
-        _big(t("money.withdraw", lang), fmt_money(get_in(totals, "withdraw_amount"), lang)),
-        _big(t("money.net", lang), fmt_money(net, lang), "pos" if net and net > 0 else "neg" if net else ""),
-        _big(t("money.trades", lang), fmt_money(trade_sum, lang)),
-    ]
-
-
-def turnover(snapshot: Mapping, lang: str) -> list:
-    trades = as_mapping(get_in(snapshot, "totals", "trade_amount"))
-    return [
-        _big(t("panel.turnover", lang), fmt_pct(turnover_rate(snapshot), 2), "accent"),
-        html.Div(t("hint.turnover", lang), className="big-hint"),
-        html.Ul([html.Li([html.Span(t(f"product.{p}", lang)), html.Span(fmt_money(trades.get(p), lang))])
-                 for p in PRODUCTS], className="product-list"),
-    ]
-
-
 @dataclass(frozen=True)
 class Widget:
     kind: str  # FIG or HTML
     render: Callable[[Mapping, str], object]
     title_key: str | None = None  # a panel around it; None for a bare KPI card
+    source: str = "live"  # what it draws from, for its panel's watermark (layouts/watermarks.py)
 
 
 WIDGETS: dict[str, Widget] = {
@@ -140,9 +103,9 @@ WIDGETS: dict[str, Widget] = {
     "money": Widget(HTML, money_flows, "panel.money"),
     "wealth": Widget(FIG, wealth_figure, "panel.wealth"),
     "turnover": Widget(HTML, turnover, "panel.turnover"),
-    "provinces": Widget(FIG, province_figure, "panel.provinces"),
-    "tiers": Widget(FIG, tier_figure, "panel.tiers"),
-    "alerts": Widget(HTML, alert_list, "panel.alerts"),
+    "provinces": Widget(FIG, province_figure, "panel.provinces", "context"),
+    "tiers": Widget(FIG, tier_figure, "panel.tiers", "context"),
+    "alerts": Widget(HTML, alert_list, "panel.alerts", "alerts"),
 }
 
 # Each screen: KPI cards on top (wall.KPI_KEYS), then panels (a widget name, or several in one panel).
@@ -179,8 +142,9 @@ def layout(screen: str, lang: str = "zh", refresh_ms: int = 1000, pathname: str 
     body = []
     for entry in panels:
         names = entry if isinstance(entry, tuple) else (entry,)
-        body.append(panel(names[0], WIDGETS[names[0]].title_key or "", lang,
-                          *(_widget(name, lang) for name in names)))
+        first = WIDGETS[names[0]]
+        body.append(panel(names[0], first.title_key or "", lang, *(_widget(name, lang) for name in names),
+                          source=first.source, prefix=HEADER.prefix))
     return html.Div(className=f"ecc-screen sub-screen screen-{screen} lang-{lang}", children=[
         *stores(HEADER, lang, refresh_ms),
         header(HEADER, lang, screen, pathname, search, moment),
@@ -192,7 +156,8 @@ def layout(screen: str, lang: str = "zh", refresh_ms: int = 1000, pathname: str 
 
 def render(snapshot: Mapping | None, lang: str, now: datetime, fig_ids: list, html_ids: list,
            kpi_ids: list | None = None, memo: ViewMemo | None = None) -> tuple:
-    """(day, rates, session children, session class, badge children, badge class, tick, figures, htmls,
+    """(day, rates, session children, session class, badge children, badge class, tick, source times,
+    figures, htmls,
     then per KPI part (value children, data-value, className, style, hint, comparison) one list over
     `kpi_ids`)."""
     snap = snapshot if isinstance(snapshot, Mapping) else {}
@@ -202,9 +167,9 @@ def render(snapshot: Mapping | None, lang: str, now: datetime, fig_ids: list, ht
             *([no_update] * len(kpi_ids) for _ in range(len(KPI_PROPS) + 2)))
     if snap.get("error"):
         down = freshness_badge(None, lang, source_down=True)
-        return (no_update, no_update, *session, *down, tick(now), *keep)
+        return (no_update, no_update, *session, *down, tick(now), no_update, *keep)
     if get_in(snap, "live_state", "state") == "rebuilding":
-        return (no_update, no_update, *session, *rebuilding_badge(lang), tick(now), *keep)
+        return (no_update, no_update, *session, *rebuilding_badge(lang), tick(now), no_update, *keep)
     key = digest(snap) if memo is not None else None
 
     def view(kind: str, name: str, build: Callable[[], object]) -> object:
@@ -219,6 +184,7 @@ def render(snapshot: Mapping | None, lang: str, now: datetime, fig_ids: list, ht
         *session,
         *freshness_badge(effective_freshness(snap, now), lang),
         tick(now),
+        source_times(snap, now),
     )
     return (
         *(header if memo is None else wire(header)),
@@ -237,6 +203,7 @@ def register_callbacks(app: Dash, snapshot_provider: Callable[[], Mapping | None
         Output(HEADER.session, "children"), Output(HEADER.session, "className"),
         Output(HEADER.freshness, "children"), Output(HEADER.freshness, "className"),
         Output(HEADER.tick, "data"),
+        Output(HEADER.source_times, "data"),
         Output({"type": FIG, "name": ALL}, "figure"),
         Output({"type": HTML, "name": ALL}, "children"),
         *(Output({"type": KPI_VALUE, "name": ALL}, prop) for prop in KPI_PROPS),

@@ -57,8 +57,10 @@ from layouts.kpi_cards import (
     kpi_parts,
 )
 from layouts.memo import ViewMemo, digest, wire
-from layouts.provinces import province_figure
+from layouts.money_views import turnover_line
+from layouts.provinces import province_figure, tier_figure
 from layouts.trend_patch import trend_update
+from layouts.watermarks import source_times, watermark
 
 logger = logging.getLogger(__name__)
 
@@ -84,6 +86,8 @@ ID_TREND_GRAPH = "wall-trend-graph"
 ID_ASSET_GRAPH = "wall-asset-graph"
 ID_WEALTH_GRAPH = "wall-wealth-graph"
 ID_PROVINCE_GRAPH = "wall-province-graph"
+ID_TIER_GRAPH = "wall-tier-graph"
+ID_TURNOVER = "wall-turnover"
 ID_TREND_STATE = "wall-trend-state"  # what the browser's trend holds (layouts/trend_patch.py)
 ID_DRAWN = "wall-drawn"  # which version of each costly view the browser shows (see `render`)
 ID_ALERT_STRIP = "wall-alert-strip"
@@ -147,8 +151,8 @@ _INPUTS = {
                ("context", "baseline"), *_DAY),
     "channels": (("by_channel",),),
     "assets": (("aum",),),
-    "wealth": (("ratios", "wealth_preference"),),
-    "provinces": (("context", "assets", "by_province"), *_DAY),
+    "wealth": (("ratios", "wealth_preference"), ("totals", "trade_amount"), ("aum", "total")),
+    "provinces": (("context", "assets"), *_DAY),
     "alerts": (("context", "alerts"), *_DAY),
 }
 
@@ -175,8 +179,8 @@ def _body(snap: Mapping, lang: str, memo: ViewMemo | None = None) -> tuple:
         *funnel,
         part("channels", lambda: channel_figure(snap, lang)),
         part("assets", lambda: asset_figure(snap, lang)),
-        part("wealth", lambda: wealth_figure(snap, lang)),
-        part("provinces", lambda: province_figure(snap, lang)),
+        *part("wealth", lambda: (wealth_figure(snap, lang), turnover_line(snap, lang))),
+        *part("provinces", lambda: (province_figure(snap, lang), tier_figure(snap, lang))),
         *part("alerts", lambda: (*banner(snap, lang), alert_list(snap, lang))),
     )
 
@@ -234,8 +238,9 @@ def state_key(state: object) -> str:
 
 
 def _header(snap: Mapping, lang: str, now: datetime) -> tuple:
-    """The outputs read afresh for every request: day, rates, badges, tick."""
+    """The outputs read afresh for every request: source times, day, rates, badges, tick."""
     return (
+        source_times(snap, now),
         fmt_day(get_in(snap, "day") or now.astimezone(TZ).date().isoformat(), lang),
         rates_line(snap, lang),
         *session_badge(now, lang),
@@ -253,13 +258,16 @@ _OUTPUTS = (
     (ID_CHANNEL_GRAPH, "figure"),
     (ID_ASSET_GRAPH, "figure"),
     (ID_WEALTH_GRAPH, "figure"),
+    (ID_TURNOVER, "children"),
     (ID_PROVINCE_GRAPH, "figure"),
+    (ID_TIER_GRAPH, "figure"),
     (ID_ALERT_STRIP, "children"),
     (ID_ALERT_STRIP, "className"),
     (ID_ALERT_LIST, "children"),
     (ID_TREND_GRAPH, "figure"),
     (ID_TREND_STATE, "data"),
     (ID_DRAWN, "data"),
+    (HEADER.source_times, "data"),
     (ID_DAY, "children"),
     (ID_RATES, "children"),
     (ID_SESSION, "children"),  # the last five move even when the snapshot cannot be read
@@ -275,8 +283,8 @@ _VIEW_OUTPUTS = {
     "funnel": ((ID_FUNNEL_STEPS, "children"), (ID_FUNNEL_GRAPH, "figure")),
     "channels": ((ID_CHANNEL_GRAPH, "figure"),),
     "assets": ((ID_ASSET_GRAPH, "figure"),),
-    "wealth": ((ID_WEALTH_GRAPH, "figure"),),
-    "provinces": ((ID_PROVINCE_GRAPH, "figure"),),
+    "wealth": ((ID_WEALTH_GRAPH, "figure"), (ID_TURNOVER, "children")),
+    "provinces": ((ID_PROVINCE_GRAPH, "figure"), (ID_TIER_GRAPH, "figure")),
     "alerts": ((ID_ALERT_STRIP, "children"), (ID_ALERT_STRIP, "className"), (ID_ALERT_LIST, "children")),
 }
 
@@ -288,10 +296,13 @@ def graph(graph_id: object, lang: str) -> dcc.Graph:
                      config={"displayModeBar": False, "displaylogo": False})
 
 
-def panel(name: str, title_key: str, lang: str, *body: object, note_key: str | None = None) -> html.Section:
+def panel(name: str, title_key: str, lang: str, *body: object, note_key: str | None = None,
+          source: str = "live", prefix: str = HEADER.prefix) -> html.Section:
+    """A titled panel; its head ends with the watermark of the `source` its body draws from."""
     head = [html.Span(className="panel-mark"), html.H2(t(title_key, lang))]
     if note_key:
         head.append(html.Span(t(note_key, lang), className="panel-note"))
+    head.append(watermark(prefix, name, source, lang))
     return html.Section(className=f"panel panel-{name}", children=[
         html.Div(head, className="panel-head"),
         html.Div(list(body), className="panel-body"),
@@ -331,10 +342,14 @@ def layout(lang: str = "zh", refresh_ms: int = 1000, pathname: str = "/",
         panel("trend", "panel.trend", lang, graph(ID_TREND_GRAPH, lang),
               dcc.Store(id=ID_TREND_STATE, data=None), dcc.Store(id=ID_DRAWN, data=None)),
         panel("assets", "panel.assets", lang, graph(ID_ASSET_GRAPH, lang)),
-        panel("provinces", "panel.provinces", lang, graph(ID_PROVINCE_GRAPH, lang)),
-        panel("wealth", "panel.wealth", lang, graph(ID_WEALTH_GRAPH, lang)),
+        panel("provinces", "panel.aum_split", lang,
+              html.Div([graph(ID_PROVINCE_GRAPH, lang), graph(ID_TIER_GRAPH, lang)], className="graph-pair"),
+              source="context"),
+        panel("wealth", "panel.service", lang,
+              html.Div(turnover_line({}, lang), id=ID_TURNOVER, className="turnover-line"),
+              graph(ID_WEALTH_GRAPH, lang)),
         panel("alerts", "panel.alerts", lang, html.Div(alerts_empty(lang), id=ID_ALERT_LIST,
-                                                       className="alert-list-box")),
+                                                       className="alert-list-box"), source="alerts"),
     ])
     strip = html.Section(id=ID_ALERT_STRIP, className="alert-strip strip-quiet",
                          children=html.Span(t("alerts.ticker_none", lang), className="ticker-item"))

@@ -18,7 +18,18 @@ from plotly.utils import PlotlyJSONEncoder
 from ecc.config import Settings
 from ecc.contract.catalogue import CHANNELS, STEPS
 from ecc.timeutil import TZ
-from layouts import alerts_view, compare, context, figures, kpi_cards, provinces, screens, trend_patch, wall
+from layouts import (
+    alerts_view,
+    compare,
+    context,
+    figures,
+    kpi_cards,
+    money_views,
+    provinces,
+    screens,
+    trend_patch,
+    wall,
+)
 from layouts.app import APP_TITLE, create_app
 from layouts.chrome import screen_nav, session_badge, with_params
 from layouts.formatting import (
@@ -89,6 +100,7 @@ def sample_snapshot(now: datetime | None = None) -> dict:
         "freshness_s": 1.2,
         "ingest_rate": 412.5, "reject_rate": 1.8,
         "context": sample_context(now, minutes),
+        "alerts_read_ms": int(now.timestamp() * 1000) - 2_000,
     }
 
 
@@ -121,6 +133,7 @@ def sample_context(now: datetime, minutes: list[str]) -> dict:
                    "by_level": {"V0": "10.00", "V3": "5000000.00", "V7": "0.00"},
                    "by_segment": {"wealth": "7000000.00", "trading": "9000000.00"}},
         "alerts": [],
+        "newest_ms": int(now.timestamp() * 1000) - 30_000,  # ClickHouse's newest event when computed
     }
 
 
@@ -373,8 +386,9 @@ def test_short_step_labels_fit_the_strip():
 def test_turnover_and_sub_screen_views():
     snap = sample_snapshot()
     trades = sum(Decimal(v) for v in snap["totals"]["trade_amount"].values())
-    assert screens.turnover_rate(snap) == pytest.approx(float(trades / Decimal(snap["aum"]["total"])))
-    assert screens.turnover_rate({"aum": {"total": "0.00"}}) is None and screens.turnover_rate({}) is None
+    assert money_views.turnover_rate(snap) == pytest.approx(float(trades / Decimal(snap["aum"]["total"])))
+    assert money_views.turnover_rate({"aum": {"total": "0.00"}}) is None
+    assert money_views.turnover_rate({}) is None
     table = screens.leaderboard(snap, "zh")
     first = table.children[1].children[0].children
     assert first[0].children[1] == "抖音" and first[1].children == "4,820"
@@ -391,19 +405,19 @@ def test_sub_screen_render_fills_only_the_widgets_present():
     htmls = [{"type": screens.HTML, "name": "leaderboard"}, {"type": screens.HTML, "name": "funnel-steps"}]
     kpis = [{"type": screens.KPI_VALUE, "name": "leads"}, {"type": screens.KPI_VALUE, "name": "net_inflow"}]
     out = screens.render(sample_snapshot(now), "en", now, figs, htmls, kpis)
-    assert out[0] == "2026-11-23 Mon" and len(out) == 9 + len(wall.KPI_PROPS) + 2
+    assert out[0] == "2026-11-23 Mon" and len(out) == 10 + len(wall.KPI_PROPS) + 2
     assert out[3] == "session session-trading" and out[5] == "fresh fresh-ok"
-    fig_out, html_out, values, raws, classes, _styles, hints, compared = out[7:]
+    fig_out, html_out, values, raws, classes, _styles, hints, compared = out[8:]
     shifts = [item.to_plotly_json()["props"]["data-shift"] for item in compared[0]]
     assert shifts == ["previous_day", "previous_week"]
     assert len(fig_out) == 2 and fig_out[0].data and len(html_out) == 2
     assert values == [["18,642"], ["100,000,000.12"]] and raws == ["18642", "100000000.12"]
     assert classes == ["kpi-value", "kpi-value pos"] and hints[1] == "Deposits − withdrawals"
     down = screens.render({"error": "x"}, "en", now, figs, htmls, kpis)
-    assert down[7] == [no_update, no_update] and down[-1] == [no_update, no_update]
+    assert down[8] == [no_update, no_update] and down[-1] == [no_update, no_update]
     assert down[5] == "fresh fresh-bad" and down[6] == int(now.timestamp() * 1000)
     building = screens.render({"live_state": {"state": "rebuilding"}}, "zh", now, figs, [])
-    assert "fresh-rebuilding" in building[5] and building[8] == [] and building[-1] == []
+    assert "fresh-rebuilding" in building[5] and building[9] == [] and building[-1] == []
 
 
 def test_every_sub_screen_lays_out_in_both_languages():
@@ -476,7 +490,7 @@ def test_views_of_one_snapshot_are_built_once_for_every_screen():
     kpis = [{"type": screens.KPI_VALUE, "name": "leads"}]
     one = screens.render(snap, "zh", now, figs, [], kpis, memo)
     two = screens.render(later, "zh", now, figs, [], kpis, memo)
-    assert one[7][0] is two[7][0] and two[9] == [["18,642"]]
+    assert one[8][0] is two[8][0] and two[10] == [["18,642"]]
 
 
 def test_responses_are_compressed_for_browsers_that_accept_it(settings):

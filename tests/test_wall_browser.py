@@ -79,6 +79,17 @@ _CANVAS_IS_JS = """([w, h]) => { const r = document.querySelector('.ecc-canvas')
                                 return Math.round(r.width) === w && Math.round(r.height) === h; }"""
 
 
+AGES = {"context": 30.0, "alerts": 1.0}  # seconds: the context's and the alerts' data, as in production
+
+
+def with_ages(snapshot: dict, ages: dict) -> dict:
+    """`snapshot` as read now: built now, its context's newest event and its alerts' read `ages` ago."""
+    now = datetime.now(TZ)
+    ms = int(now.timestamp() * 1000)
+    return {**snapshot, "generated_at": now.isoformat(), "alerts_read_ms": ms - int(ages["alerts"] * 1000),
+            "context": {**snapshot["context"], "newest_ms": ms - int(ages["context"] * 1000)}}
+
+
 class LiveApp:
     """The Dash app on a werkzeug server, over a snapshot the test can change (like the worker does)."""
 
@@ -87,6 +98,7 @@ class LiveApp:
 
         self.snapshot = sample_snapshot()
         self.fail: str | bool = False
+        self.ages = dict(AGES)
         app = create_app(Settings(refresh_ms=500), self.provide)
         # Warm the process up (Plotly's validators are built on first use: seconds on a busy machine),
         # so the first test's first refresh is not also the process's first figure.
@@ -102,10 +114,10 @@ class LiveApp:
             raise ConnectionError("redis is down")
         if self.fail == "error":
             return {"error": "live store unreachable: redis is down"}
-        return {**self.snapshot, "generated_at": datetime.now(TZ).isoformat()}
+        return with_ages(self.snapshot, self.ages)
 
     def reset(self) -> None:
-        self.snapshot, self.fail = sample_snapshot(), False
+        self.snapshot, self.fail, self.ages = sample_snapshot(), False, dict(AGES)
 
     def close(self) -> None:
         self.server.shutdown()
@@ -156,7 +168,8 @@ def open_page(chromium_browser, live_app):
 
 WALL_CHARTS = ("#wall-funnel-graph .bars path", "#wall-channel-graph .bars path",
                "#wall-trend-graph .scatterlayer .trace", "#wall-asset-graph .slice",
-               "#wall-wealth-graph .bars path", "#wall-province-graph .bars path")
+               "#wall-wealth-graph .bars path", "#wall-province-graph .bars path",
+               "#wall-tier-graph .bars path")
 
 
 def _wait_for_charts(page, expect, selectors=WALL_CHARTS):
@@ -321,6 +334,75 @@ def test_wall_numbers_languages_and_failures(open_page, live_app, tmp_path):
     expect(page.locator("#kpi-card-opened .kpi-label")).to_have_text("开户数", timeout=3000)
 
 
+# ---- every panel's watermark, and what the main wall shows of assets and service ---------------------
+
+_WATERMARKS_JS = """() => [...document.querySelectorAll('.panel')].filter(p => p.getClientRects().length)
+    .map(p => { const w = p.querySelectorAll('.panel-watermark');
+                return [p.className, w.length, w.length ? w[0].className : '',
+                        w.length ? w[0].textContent : '',
+                        getComputedStyle(p.querySelector('.panel-body')).opacity]; })"""
+_AS_OF = re.compile(r"^截至 \d{2}:\d{2}:\d{2}$")
+
+
+def test_every_panel_says_up_to_when_its_data_is(open_page, live_app, tmp_path):
+    """Each panel's watermark follows its own source: the live counters, the context (ClickHouse, once a
+    minute) and the alert list; a source that stops turns its panels red and dim, and only those."""
+    from playwright.sync_api import expect
+
+    page = open_page("/", SIZES["wall32x9"])  # the wide wall: every panel of the wall, alerts included
+    expect(page.locator(".panel-funnel .panel-watermark")).to_have_class("panel-watermark wm-ok",
+                                                                         timeout=15000)
+    expect(page.locator(".panel-provinces .panel-watermark")).to_have_class("panel-watermark wm-ok")
+    panels = page.evaluate(_WATERMARKS_JS)
+    assert len(panels) == 7
+    for css, count, mark, text, opacity in panels:
+        assert count == 1 and mark == "panel-watermark wm-ok" and _AS_OF.match(text), (css, mark, text)
+        assert opacity == "1", css
+    shown = page.locator(".panel-provinces .panel-watermark").text_content()
+    expected = datetime.fromtimestamp(time.time() - AGES["context"], TZ)
+    assert abs((datetime.strptime(shown[3:], "%H:%M:%S") - datetime.strptime(
+        expected.strftime("%H:%M:%S"), "%H:%M:%S")).total_seconds()) <= 3
+    assert "ClickHouse" in page.locator(".panel-provinces .panel-watermark").get_attribute("title")
+
+    live_app.ages["context"] = 400.0  # the context stopped being recomputed 7 minutes ago
+    mark = page.locator(".panel-provinces .panel-watermark")
+    expect(mark).to_have_class("panel-watermark wm-stale", timeout=5000)
+    expect(mark).to_have_text(re.compile(r"^已过期 [67] 分钟$"))
+    page.wait_for_timeout(500)
+    by_panel = {css.split()[1]: (mark, opacity) for css, _, mark, _, opacity in page.evaluate(_WATERMARKS_JS)}
+    assert by_panel.pop("panel-provinces") == ("panel-watermark wm-stale", "0.45")
+    assert all(value == ("panel-watermark wm-ok", "1") for value in by_panel.values()), by_panel
+
+    live_app.snapshot = {**live_app.snapshot, "freshness_s": 20.0}  # the live counters 20 s behind: amber
+    expect(page.locator(".panel-funnel .panel-watermark")).to_have_class("panel-watermark wm-warn",
+                                                                         timeout=5000)
+    expect(page.locator(".panel-alerts .panel-watermark")).to_have_class("panel-watermark wm-ok")
+    page.screenshot(path=str(tmp_path / "wall-watermarks.png"))
+
+    # the sub-screens' panels have theirs too, in English
+    page.goto(live_app.url + "/screen/assets?lang=en")
+    expect(page.locator(".panel-tiers .panel-watermark")).to_have_class("panel-watermark wm-stale",
+                                                                        timeout=15000)
+    expect(page.locator(".panel-tiers .panel-watermark")).to_have_text(re.compile(r"^stale [67] min$"))
+    expect(page.locator(".panel-money .panel-watermark")).to_have_text(
+        re.compile(r"^as of \d{2}:\d{2}:\d{2}$"))
+
+
+def test_the_wall_shows_turnover_and_aum_by_segment_and_level(open_page):
+    from playwright.sync_api import expect
+
+    page = open_page("/")
+    value = page.locator("#wall-turnover .turnover-value")
+    expect(value).to_have_text("0.17%", timeout=15000)
+    expect(page.locator("#wall-turnover .turnover-hint")).to_have_text(
+        "今日交易额 1,450.00 万 ÷ 资产规模 86.42 亿")
+    expect(page.locator("#wall-tier-graph .bars path").first).to_be_attached(timeout=8000)
+    bars = page.evaluate("""() => {
+        const d = document.querySelector('#wall-tier-graph .js-plotly-plot').data[0];
+        return Object.fromEntries(d.y.map((y, i) => [y, d.x[i]])); }""")
+    assert bars == {"交易型": 9_000_000, "理财型": 7_000_000, "V3": 5_000_000, "V0": 10}
+
+
 # ---- sub-screens and kiosk rotation ----------------------------------------------------------------
 
 SUB_SCREENS = {
@@ -430,7 +512,7 @@ def test_stale_watermark_turns_red_in_the_browser_when_the_server_stops(chromium
     state = {"snapshot": sample_snapshot()}
 
     def provider():
-        return {**state["snapshot"], "generated_at": datetime.now(TZ).isoformat()}
+        return with_ages(state["snapshot"], AGES)
 
     app = create_app(Settings(refresh_ms=500), provider)
 
@@ -452,6 +534,10 @@ def test_stale_watermark_turns_red_in_the_browser_when_the_server_stops(chromium
         state["snapshot"] = sample_snapshot()
         expect(page.locator("#wall-freshness")).to_have_class("fresh fresh-ok", timeout=3000)
 
+        # 56 s behind: amber; with the server gone the browser ages it past 60 s by itself
+        state["snapshot"] = {**sample_snapshot(), "freshness_s": 56.0}
+        funnel_mark = page.locator(".panel-funnel .panel-watermark")
+        expect(funnel_mark).to_have_class("panel-watermark wm-warn", timeout=3000)
         server.shutdown()
         server.server_close()
         stopped = time.monotonic()
@@ -461,10 +547,14 @@ def test_stale_watermark_turns_red_in_the_browser_when_the_server_stops(chromium
         expect(page.locator("#wall-stale")).to_contain_text("重连中")
         expect(page.locator("#wall-freshness")).to_be_hidden()  # its last words were "0.x s"
         expect(page.locator("#kpi-leads")).to_have_text("18,642")  # no error page: the wall stays
+        expect(funnel_mark).to_have_class("panel-watermark wm-stale", timeout=10000)
+        expect(funnel_mark).to_contain_text("已过期")
         page.screenshot(path=str(tmp_path / "wall-stale.png"))
 
+        state["snapshot"] = sample_snapshot()
         server = serve(port)
         expect(page.locator("#wall-stale")).to_be_hidden(timeout=10000)
+        expect(funnel_mark).to_have_class("panel-watermark wm-ok", timeout=3000)
         expect(page.locator("#wall-freshness")).to_have_class("fresh fresh-ok", timeout=3000)
     finally:
         page.close()

@@ -11,7 +11,7 @@ from datetime import datetime, timedelta
 
 import pytest
 from flask import Flask
-from oracle import account_for, journeys, make_asset, make_call, make_deposit
+from oracle import account_for, journeys, make_asset, make_call, make_deposit, parse_ts
 
 from ecc import metadata
 from ecc.contract.validate import validate
@@ -115,6 +115,12 @@ def test_comparisons_trend_baseline_and_provinces_are_the_apis(stack):
     assert ctx["assets"]["by_province"] == assets["by_province"]
     assert set(PROVINCES) & set(assets["by_province"])
     assert ctx["alerts"] in ([], None)  # no alert today (None: the alerts module is not there)
+    # the watermarks' times: ClickHouse's newest event when the context was computed, the alerts' read
+    newest = max(parse_ts(e["ts"]) for e in scenario_events(now))
+    assert ctx["newest_ms"] == int(newest.timestamp() * 1000)
+    before = int(time.time() * 1000)
+    provide = context.with_context(lambda: live.snapshot(now.date()), wall_context)
+    assert provide()["alerts_read_ms"] <= before and provide()["context"]["newest_ms"] == ctx["newest_ms"]
 
 
 def test_context_is_computed_once_a_minute_and_shared(stack, redis_client):
