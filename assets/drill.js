@@ -78,6 +78,7 @@
             if (!k) { k = Array.prototype.indexOf.call(step.parentNode.children, step) + 1; }
             return drillUrl("funnel", {step: String(k)});
         }
+        if (el.closest(".turnover-line, .widget-turnover, .widget-money")) { return drillUrl("money", {}); }
         var row = el.closest("table.leaderboard tbody tr");
         if (row) {
             var cell = row.querySelector("td.name") || row.querySelector("td");
@@ -108,6 +109,10 @@
             return k ? drillUrl("overview", {step: String(k)}) : null;
         }
         if (name === "trend") { return drillUrl("series", {metric: "leads", interval: "5m"}); }
+        if (name === "provinces") {  // customdata: [the province as the events name it, the amount]
+            var province = Array.isArray(point.customdata) ? point.customdata[0] : null;
+            return drillUrl("money", province ? {province: province} : {});
+        }
         return views[name] ? drillUrl(views[name], {}) : null;
     }
 

@@ -262,7 +262,7 @@ def click_config() -> dict:
                 "deposit_amount": ["series", {"metric": "deposit_amount"}],
                 "net_inflow": ["series", {"metric": "net_inflow"}]},
         "figures": {"funnel": "funnel", "channels": "overview", "trend": "series", "assets": "money",
-                    "wealth": "money", "rejects": "overview"},
+                    "wealth": "money", "rejects": "overview", "provinces": "money", "tiers": "money"},
         "paths": {view: path for view, path in VIEW_PATHS.items()},
     }
 

@@ -45,8 +45,10 @@ def province_figure(snapshot: Mapping, lang: str = "zh") -> go.Figure:
         type="bar", y=names, x=values, orientation="h",
         marker=dict(color=_gradient(len(rows), (251, 191, 36), (249, 115, 22)), line=dict(width=0)),
         text=[short_money(amount, lang) for _, amount in rows], textposition="outside", cliponaxis=False,
-        textfont=dict(size=14, color=TEXT), customdata=[fmt_money(amount, lang) for _, amount in rows],
-        hovertemplate="%{y}<br>" + t("fig.aum_province", lang) + " %{customdata}<extra></extra>",
+        textfont=dict(size=14, color=TEXT),
+        # [the province as the events name it (the drill-down's filter: assets/drill.js), the amount]
+        customdata=[[name, fmt_money(amount, lang)] for name, amount in rows],
+        hovertemplate="%{y}<br>" + t("fig.aum_province", lang) + " %{customdata[1]}<extra></extra>",
     )
     return _figure("provinces", margin=dict(l=8, r=8, t=8, b=8), data=[bars], bargap=0.34,
                    xaxis=dict(range=[0, max(values) * 1.45], visible=False, fixedrange=True),

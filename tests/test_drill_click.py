@@ -247,6 +247,23 @@ def test_funnel_step_and_kpi_card_land_on_their_views(page, app, tmp_path):
     page.wait_for_selector("#drill-series-graph .js-plotly-plot")
 
 
+def test_province_bar_and_turnover_land_on_funding_and_assets(page, app):
+    """AUM by province: a bar opens funding & assets filtered to that province (named as the events name
+    it, also when the English wall shows "Guangdong"); the turnover headline opens the same view."""
+    page.goto(app.url + "/?lang=en")
+    wait_for_bars(page, "wall-province-graph")
+    assert page.evaluate("document.querySelector('#wall-province-graph .js-plotly-plot').data[0].y[0]") \
+        == "Guangdong"
+    click_bar(page, "wall-province-graph", 0)
+    page.wait_for_url("**/drill/money?*")
+    assert query(page.url) == {"province": ["广东"], "lang": ["en"]}
+    page.wait_for_selector("#drill-kpi-aum[data-value]")
+    page.go_back()
+    page.wait_for_selector("#wall-turnover .turnover-value")
+    page.locator("#wall-turnover .turnover-value").click()
+    page.wait_for_url("**/drill/money?lang=en")
+
+
 def test_sub_screen_leaderboard_row_lands_on_its_channel(page, app):
     page.goto(app.url + "/screen/acquisition")
     page.wait_for_selector("table.leaderboard tbody tr td.name .rank")
