@@ -205,14 +205,18 @@ def callback_table(items: Sequence[Mapping], lang: str) -> dash_table.DataTable:
         row["province"] = province_label(str(item.get("province") or ""), lang) or DASH
         row["last_step_at"] = str(item.get("last_step_at") or "")[:19].replace("T", " ")
         data.append(row)
-    columns = [{"id": key, "name": dt(f"col.{key}", lang),
-                **({"type": "numeric"} if key in ("furthest_step", "idle_hours") else {})}
+    numbers = ("furthest_step", "idle_hours")
+    columns = [{"id": key, "name": dt(f"col.{key}", lang), **({"type": "numeric"} if key in numbers else {})}
                for key in CALLBACK_COLUMNS]
+    left = [{"if": {"column_id": key}, "textAlign": "left"} for key in CALLBACK_COLUMNS if key not in numbers]
     return dash_table.DataTable(
         id="drill-callback-table", data=data, persistence=True, persisted_props=["sort_by"],
         persistence_type="memory", columns=columns, sort_action="native", page_size=50,
         style_as_list_view=True, cell_selectable=False, style_table={"overflowX": "auto"},
         style_header=HEADER_STYLE, style_cell=CELL_STYLE,
+        # ids, phones, names and times read left to right (DataTable right-aligns every text cell);
+        # the two numbers stay right-aligned, as in every other table
+        style_cell_conditional=left, style_header_conditional=left,
     )
 
 

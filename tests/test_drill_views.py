@@ -22,7 +22,7 @@ from ecc.web.api import create_api
 from layouts import drill_api, drill_figures, drill_load
 from layouts.drill import AUTO_REFRESH_S, click_config, layout, next_filter, refreshes, routes
 from layouts.drill_filters import DrillFilter, parse
-from layouts.drill_views import delta, kpi_cards, raw
+from layouts.drill_views import callback_table, delta, kpi_cards, raw
 
 T0 = DAY + timedelta(hours=9)
 NOW = DAY + timedelta(hours=20)
@@ -81,6 +81,16 @@ def test_routes_and_the_click_table():
     assert all(table["channels"][channel_label(code, lang)] == code
                for code in CHANNELS for lang in ("zh", "en"))
     assert json.loads(json.dumps(table, ensure_ascii=False)) == table
+
+
+def test_call_back_list_reads_left_to_right_but_its_numbers():
+    item = {"lead_id": "L-9", "phone_masked": "138****1234", "channel": "douyin", "province": "广东",
+            "furthest_step": 4, "last_step_at": "2026-11-30T09:00:00+08:00", "idle_hours": 3.5}
+    table = callback_table([item], "zh")
+    left = {rule["if"]["column_id"] for rule in table.style_cell_conditional if rule["textAlign"] == "left"}
+    assert left == {"lead_id", "phone_masked", "channel", "province", "last_step_at"}
+    assert table.style_header_conditional == table.style_cell_conditional
+    assert table.data[0]["channel"] == "抖音" and table.data[0]["last_step_at"] == "2026-11-30 09:00:00"
 
 
 @pytest.fixture
