@@ -56,7 +56,10 @@ class Demo:
     def wait_for_data(self, timeout: float = 600) -> None:
         """Until the API (ClickHouse, what the drill-down reads) has leads that went through step 3, in
         the closed span the tests read too: that part of today comes from the backfill, which the demo
-        loads on its own path behind the live stream, so live leads alone do not mean it has arrived."""
+        loads on its own path behind the live stream, so live leads alone do not mean it has arrived.
+        And until ClickHouse holds events up to about now (`freshness_s`): the backfill is published in
+        time order, so the minutes after the closed span have arrived too, and its leads no longer jump
+        ahead by the minute's worth the backfill still had to bring (the call-back list "barely moves")."""
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             assert self.proc is None or self.proc.poll() is None, f"ecc demo exited; see {self.data_dir}"
@@ -64,7 +67,8 @@ class Demo:
             with contextlib.suppress(requests.RequestException, ValueError, KeyError, TypeError):
                 body = requests.get(f"{self.url}/api/v1/kpis", timeout=30).json()
                 span = self.api("kpis", [("from", start), ("to", end)]).json()
-                if all(b["leads"] > 0 and b["reach"]["3"] > 0 for b in (body, span)):
+                caught_up = body["freshness_s"] is not None and body["freshness_s"] < 30
+                if caught_up and all(b["leads"] > 0 and b["reach"]["3"] > 0 for b in (body, span)):
                     return
             time.sleep(2)
         raise AssertionError("the demo shows no leads")
