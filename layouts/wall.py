@@ -89,6 +89,7 @@ ID_PROVINCE_GRAPH = "wall-province-graph"
 ID_TIER_GRAPH = "wall-tier-graph"
 ID_TURNOVER = "wall-turnover"
 ID_TREND_STATE = "wall-trend-state"  # what the browser's trend holds (layouts/trend_patch.py)
+ID_TREND_DELTA = "wall-trend-delta"  # the trend's new points, applied by the browser (assets/trend.js)
 ID_DRAWN = "wall-drawn"  # which version of each costly view the browser shows (see `render`)
 ID_ALERT_STRIP = "wall-alert-strip"
 ID_ALERT_LIST = "wall-alert-list"
@@ -165,7 +166,7 @@ def part_keys(snap: Mapping, lang: str) -> dict[str, str]:
 
 def _body(snap: Mapping, lang: str, memo: ViewMemo | None = None) -> tuple:
     """The outputs that depend on the snapshot's numbers only (memoized per snapshot: layouts/memo.py,
-    and each costly view per its own inputs). The trend is not among them: it is patched per browser
+    and each costly view per its own inputs). The trend is not among them: it is updated per browser
     (layouts/trend_patch.py). With a memo every value is in the JSON form Dash sends (`wire`)."""
     keys = part_keys(snap, lang)
 
@@ -214,10 +215,9 @@ def render(snapshot: Mapping | None, lang: str, now: datetime, memo: ViewMemo | 
     if get_in(snap, "live_state", "state") == "rebuilding":
         return rebuilding(lang, now)
     if memo is None:
-        trend, trend_drawn = trend_update(snap, lang, trend_state, lambda: trend_figure(snap, lang))
+        trend = _sendable(trend_update(snap, lang, trend_state, lambda: trend_figure(snap, lang)))
         keys = part_keys(snap, lang)
-        return (*unchanged_views(_body(snap, lang), keys, drawn), trend, trend_drawn, keys,
-                *_header(snap, lang, now))
+        return (*unchanged_views(_body(snap, lang), keys, drawn), *trend, keys, *_header(snap, lang, now))
     # The served path: every screen of a second shares these (one build each, in the JSON form Dash
     # sends), and only the header is made per request.
     key = digest(snap)
@@ -226,10 +226,15 @@ def render(snapshot: Mapping | None, lang: str, now: datetime, memo: ViewMemo | 
 
     def update() -> tuple:
         full = lambda: memo.get(("wall-trend", lang, key), lambda: wire(trend_figure(snap, lang)))  # noqa: E731
-        figure, state = trend_update(snap, lang, trend_state, full)
-        return wire(figure), state
-    trend, trend_drawn = memo.get(("wall-trend-update", lang, key, state_key(trend_state)), update)
-    return (*unchanged_views(body, keys, drawn), trend, trend_drawn, keys, *wire(_header(snap, lang, now)))
+        return _sendable(trend_update(snap, lang, trend_state, full))
+    trend = memo.get(("wall-trend-update", lang, key, state_key(trend_state)), update)
+    return (*unchanged_views(body, keys, drawn), *trend, keys, *wire(_header(snap, lang, now)))
+
+
+def _sendable(update: tuple) -> tuple:
+    """trend_update's (figure, delta, state) as the three outputs: what is not sent is no_update."""
+    figure, delta, state = update
+    return (no_update if figure is None else figure, no_update if delta is None else delta, state)
 
 
 def state_key(state: object) -> str:
@@ -265,6 +270,7 @@ _OUTPUTS = (
     (ID_ALERT_STRIP, "className"),
     (ID_ALERT_LIST, "children"),
     (ID_TREND_GRAPH, "figure"),
+    (ID_TREND_DELTA, "data"),
     (ID_TREND_STATE, "data"),
     (ID_DRAWN, "data"),
     (HEADER.source_times, "data"),
@@ -340,7 +346,8 @@ def layout(lang: str = "zh", refresh_ms: int = 1000, pathname: str = "/",
               note_key="panel.funnel.note"),
         panel("channels", "panel.channels", lang, graph(ID_CHANNEL_GRAPH, lang)),
         panel("trend", "panel.trend", lang, graph(ID_TREND_GRAPH, lang),
-              dcc.Store(id=ID_TREND_STATE, data=None), dcc.Store(id=ID_DRAWN, data=None)),
+              dcc.Store(id=ID_TREND_STATE, data=None), dcc.Store(id=ID_TREND_DELTA, data=None),
+              dcc.Store(id=ID_DRAWN, data=None)),
         panel("assets", "panel.assets", lang, graph(ID_ASSET_GRAPH, lang)),
         panel("provinces", "panel.aum_split", lang,
               html.Div([graph(ID_PROVINCE_GRAPH, lang), graph(ID_TIER_GRAPH, lang)], className="graph-pair"),
@@ -391,4 +398,11 @@ def register_callbacks(app: Dash, snapshot_provider: SnapshotProvider,
             return source_down(lang, now())
         return render(snapshot, lang, now(), memo, trend_state, drawn)
 
+    # The trend's delta applied in the browser; a delta that does not fit the lines shown clears the
+    # trend's state, so the next refresh sends the whole figure (layouts/trend_patch.py).
+    app.clientside_callback(
+        "function(delta, figure) { return window.eccTrendApply(delta, figure); }",
+        Output(ID_TREND_GRAPH, "figure", allow_duplicate=True),
+        Output(ID_TREND_STATE, "data", allow_duplicate=True),
+        Input(ID_TREND_DELTA, "data"), State(ID_TREND_GRAPH, "figure"), prevent_initial_call=True)
     register_clientside(app, HEADER)

@@ -12,7 +12,7 @@ from decimal import Decimal
 import plotly.graph_objects as go
 import plotly.io as pio
 import pytest
-from dash import Patch, html, no_update
+from dash import html, no_update
 from plotly.utils import PlotlyJSONEncoder
 
 from ecc.config import Settings
@@ -470,7 +470,7 @@ def test_views_of_one_snapshot_are_built_once_for_every_screen():
     later = {**snap, "generated_at": now.replace(second=50).isoformat(), "freshness_s": 9.0,
              "ingest_rate": 1.0}
     again = wall.render(later, "zh", now, memo)
-    # the views' versions, the body, its six costly views, the whole trend (a fresh page: no Patch yet)
+    # the views' versions, the body, its six costly views, the whole trend (a fresh page: no delta yet)
     # and the trend's answer to this browser's state once each; `later` moved only the header
     assert (memo.hits, memo.misses) == (3, 10)
     assert again[: len(first) - 9] == first[: len(first) - 9]  # the same card and figure objects
@@ -568,29 +568,28 @@ def test_alert_banner_ticker_and_list():
     assert t("alerts.unavailable", "zh") in str(alerts_view.banner(snap, "zh")[0][0].to_plotly_json())
 
 
-def test_trend_patch_extends_lines_and_redraws_only_on_change():
+def test_trend_delta_extends_lines_and_redraws_only_on_change():
     now = datetime(2026, 11, 23, 10, 15, 20, tzinfo=TZ)
     snap = sample_snapshot(now)
     fig = figures.trend_figure(snap, "zh")
-    first, state = trend_patch.trend_update(snap, "zh", None, lambda: fig)
-    assert first is fig and state["n"][2] == 10 * 60 + 15
-    same, state2 = trend_patch.trend_update(snap, "zh", state, lambda: fig)
-    assert isinstance(same, Patch) and state2 == state
-    ops = same.to_plotly_json()["operations"]
-    assert [op["operation"] for op in ops] == ["Assign", "Assign"]  # only the tail: nothing new
+    first, delta, state = trend_patch.trend_update(snap, "zh", None, lambda: fig)
+    assert first is fig and delta is None and state["n"][2] == 10 * 60 + 15
+    same, delta, state2 = trend_patch.trend_update(snap, "zh", state, lambda: fig)
+    assert same is None and state2 == state
+    assert delta["from"] == state["n"] and delta["x"] == [[], [], []] and delta["y"] == [[], [], []]
+    assert len(delta["tail"][0]) == len(fig.data[3].x)  # only the tail: nothing new
     later = copy.deepcopy(snap)
     later["generated_at"] = now.replace(minute=17).isoformat()
     later["series"]["leads"].append(["10:16", 9])
-    patch, state3 = trend_patch.trend_update(later, "zh", state, lambda: fig)
-    extended = [op for op in patch.to_plotly_json()["operations"] if op["operation"] == "Extend"]
-    assert {tuple(op["location"]) for op in extended} >= {("data", 2, "x"), ("data", 2, "y")}
-    added = next(op["params"]["value"] for op in extended if op["location"] == ["data", 2, "y"])
-    assert len(added) == 2 and added[-1] == 9  # 10:15 completed, 10:16 counted
+    none, delta, state3 = trend_patch.trend_update(later, "zh", state, lambda: fig)
+    assert none is None and delta["from"] == state["n"]
+    assert len(delta["y"][2]) == 2 and delta["y"][2][-1] == 9  # 10:15 completed, 10:16 counted
     assert state3["n"][2] == state["n"][2] + 2
+    assert json.loads(json.dumps(delta)) == delta  # plain data for a store, not a Dash Patch
     corrected = copy.deepcopy(later)
     corrected["series"]["leads"][0][1] += 1  # a late event changed a minute already drawn
-    assert trend_patch.trend_update(corrected, "zh", state3, lambda: fig)[0] is fig
-    assert trend_patch.trend_update(later, "en", state3, lambda: fig)[0] is fig  # language: redrawn
+    assert trend_patch.trend_update(corrected, "zh", state3, lambda: fig)[:2] == (fig, None)
+    assert trend_patch.trend_update(later, "en", state3, lambda: fig)[:2] == (fig, None)  # language
 
 
 def test_context_windows_baseline_and_series_pairs():

@@ -99,6 +99,7 @@ class LiveApp:
         self.snapshot = sample_snapshot()
         self.fail: str | bool = False
         self.ages = dict(AGES)
+        self.delay_s = 0.0  # a slow snapshot read: a refresh still in flight when the user navigates
         app = create_app(Settings(refresh_ms=500), self.provide)
         # Warm the process up (Plotly's validators are built on first use: seconds on a busy machine),
         # so the first test's first refresh is not also the process's first figure.
@@ -114,10 +115,12 @@ class LiveApp:
             raise ConnectionError("redis is down")
         if self.fail == "error":
             return {"error": "live store unreachable: redis is down"}
+        if self.delay_s:
+            time.sleep(self.delay_s)
         return with_ages(self.snapshot, self.ages)
 
     def reset(self) -> None:
-        self.snapshot, self.fail, self.ages = sample_snapshot(), False, dict(AGES)
+        self.snapshot, self.fail, self.ages, self.delay_s = sample_snapshot(), False, dict(AGES), 0.0
 
     def close(self) -> None:
         self.server.shutdown()
@@ -403,6 +406,35 @@ def test_the_wall_shows_turnover_and_aum_by_segment_and_level(open_page):
     assert bars == {"交易型": 9_000_000, "理财型": 7_000_000, "V3": 5_000_000, "V0": 10}
 
 
+def test_a_refresh_answered_after_the_user_left_the_wall_is_harmless(open_page, live_app):
+    """Issue 8: "Cannot patch undefined" in the console after fast wall → drill navigation on a loaded
+    machine. A wall refresh sent before the user left and answered after: Dash resolved its trend update
+    (a `Patch`) against the page as it was when the request left, on the page now shown. The answer of a
+    slow refresh lands on another screen here, three times; the console must stay clean (open_page checks)
+    and the wall, once back, must draw its trend whole."""
+    from playwright.sync_api import expect
+
+    page = open_page("/")
+    _wait_for_charts(page, expect)
+    page.wait_for_timeout(1200)  # the trend has been updated in place at least once
+    live_app.snapshot = copy.deepcopy(live_app.snapshot)
+    live_app.delay_s = 1.2
+    for _ in range(3):
+        with page.expect_request(lambda r: "_dash-update-component" in r.url and "wall-trend" in
+                                 (r.post_data or "")):
+            pass
+        page.evaluate("""() => { window.history.pushState({}, '', '/no-such-page');
+                                 window.dispatchEvent(new CustomEvent('_dashprivate_pushstate')); }""")
+        expect(page.locator(".not-found")).to_be_visible(timeout=5000)
+        page.wait_for_timeout(1800)  # the wall's answer arrives on the other page
+        page.go_back()
+        expect(page.locator(".screen-wall")).to_be_visible(timeout=5000)
+        page.wait_for_timeout(600)
+    live_app.delay_s = 0.0
+    expect(page.locator("#wall-trend-graph .scatterlayer .trace").first).to_be_attached(timeout=8000)
+    page.wait_for_timeout(1500)
+
+
 # ---- sub-screens and kiosk rotation ----------------------------------------------------------------
 
 SUB_SCREENS = {
@@ -626,7 +658,7 @@ def _same(key: str, shown: str, api_value) -> bool:
 def test_wall_numbers_equal_the_api_for_the_same_scenario(chromium_browser, ch, redis_client, settings,
                                                           tmp_path):
     """Today's cards against /api/v1/kpis (today so far), and each comparison against /api/v1/kpis for
-    the window the card names (data-from, data-to); the trend arrives as patches after its first draw."""
+    the window the card names (data-from, data-to); the trend arrives as deltas after its first draw."""
     from playwright.sync_api import expect
 
     now = datetime.now(TZ)
@@ -641,11 +673,13 @@ def test_wall_numbers_equal_the_api_for_the_same_scenario(chromium_browser, ch, 
     def on_response(response):
         if "_dash-update-component" in response.url:
             try:
-                figure = response.json().get("response", {}).get("wall-trend-graph", {}).get("figure")
+                answer = response.json().get("response", {})
             except Exception:  # another callback's answer, or a closed page
                 return
-            if figure is not None:
-                trend_updates.append("patch" if "__dash_patch_update" in figure else "figure")
+            if "wall-trend-graph" in answer and "wall-trend-delta" not in answer:
+                trend_updates.append("figure")
+            elif "wall-trend-delta" in answer and "wall-trend-graph" not in answer:
+                trend_updates.append("delta")
     page.on("response", on_response)
     try:
         page.goto(stack.url + "/")
@@ -663,7 +697,9 @@ def test_wall_numbers_equal_the_api_for_the_same_scenario(chromium_browser, ch, 
                 assert _same(key, item.get_attribute("data-base"), before[key]), (key, window)
         _wait_for_charts(page, expect, WALL_CHARTS[:4])
         page.wait_for_timeout(3500)
-        assert trend_updates[0] == "figure" and "patch" in trend_updates[1:], trend_updates
+        assert trend_updates[0] == "figure" and "delta" in trend_updates[1:], trend_updates
+        # the deltas were applied, not refused: no whole figure was asked for again
+        assert trend_updates.count("figure") == 1, trend_updates
         page.screenshot(path=str(tmp_path / "wall-real-stack.png"))
     finally:
         page.close()

@@ -11,6 +11,7 @@ from datetime import datetime, timedelta
 
 import orjson
 import pytest
+from dash import no_update
 from plotly.io.json import to_json_plotly
 from test_layouts import sample_snapshot
 
@@ -93,9 +94,13 @@ def test_views_on_the_wire_are_exactly_what_dash_would_send():
     now = datetime(2026, 11, 23, 10, 15, 20, tzinfo=TZ)
     for lang in ("zh", "en"):
         for value, output in zip(wall.render(sample_snapshot(now), lang, now), wall._OUTPUTS, strict=True):
-            assert wire(value) == orjson.loads(to_json_plotly(value)), output
+            if value is not no_update:  # a fresh page gets the whole trend: no delta
+                assert wire(value) == orjson.loads(to_json_plotly(value)), output
     served = wall.render(sample_snapshot(now), "zh", now, ViewMemo())
-    assert orjson.dumps(served)  # plain JSON data all through: Dash encodes it without plotly's walk
+    sent = [value for value in served if value is not no_update]
+    delta_at = wall._OUTPUTS.index((wall.ID_TREND_DELTA, "data"))
+    assert len(sent) == len(served) - 1 and served[delta_at] is no_update
+    assert orjson.dumps(sent)  # plain JSON data all through: Dash encodes it without plotly's walk
 
 
 def test_one_snapshot_read_per_window_shared_by_every_request():
@@ -172,7 +177,7 @@ def test_many_screens_get_the_numbers_of_a_snapshot_of_their_own_second():
                 assert "figure" in out[wall.ID_FUNNEL_GRAPH] and "figure" in out[wall.ID_ASSET_GRAPH]
             else:  # one lead moved: the channel chart changed, the donut did not
                 assert wall.ID_ASSET_GRAPH not in out
-                assert "__dash_patch_update" in out[wall.ID_TREND_GRAPH]["figure"]
+                assert wall.ID_TREND_GRAPH not in out and out[wall.ID_TREND_DELTA]["data"]["from"]
             channel_figures.append(json.dumps(out[wall.ID_CHANNEL_GRAPH]["figure"], sort_keys=True))
         assert len(set(channel_figures[-25:])) == 1  # the same figure for every screen of the second
     assert share.reads == 4
