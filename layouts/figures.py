@@ -178,7 +178,8 @@ def channel_rows(snapshot: Mapping) -> list[tuple[str, int, int, float | None]]:
 
 
 def channel_figure(snapshot: Mapping, lang: str = "zh") -> go.Figure:
-    """Leads by channel as horizontal bars, accounts opened overlaid, open rate on the right."""
+    """Leads by channel as horizontal bars, accounts opened overlaid; dial rate, opened and open rate on
+    the right (the channel leaderboard in one chart)."""
     rows = channel_rows(snapshot)
     if not rows:
         return empty_figure(lang)
@@ -196,16 +197,18 @@ def channel_figure(snapshot: Mapping, lang: str = "zh") -> go.Figure:
         marker=dict(color=GREEN, line=dict(width=0)),
         hovertemplate="%{y}<br>" + t("fig.opened", lang) + " %{x:,}<extra></extra>",
     )]
-    notes = [dict(
+    by_channel = as_mapping(get_in(snapshot, "by_channel"))
+    notes = [dict(  # the leaderboard's other columns: dial rate, opened, open rate
         x=1.0, y=label, xref="paper", yref="y", xanchor="left", xshift=12, showarrow=False,
-        text=f"<span style='color:{GREEN}'>{fmt_int(n_opened)}</span>"
+        text=f"<span style='color:{CYAN}'>{fmt_pct(as_float(get_in(by_channel, code, 'dial_rate')))}</span>"
+             f"<span style='color:{MUTED}'> · </span><span style='color:{GREEN}'>{fmt_int(n_opened)}</span>"
              f"<span style='color:{MUTED}'> · {fmt_pct(rate)}</span>",
         font=dict(size=15),
-    ) for label, (_, _, n_opened, rate) in zip(labels, rows, strict=True)]
+    ) for label, (code, _, n_opened, rate) in zip(labels, rows, strict=True)]
     notes.append(dict(x=1.0, y=1.0, xref="paper", yref="paper", xanchor="left", yanchor="bottom", xshift=12,
                       showarrow=False, text=t("fig.channel_side", lang), font=dict(size=14, color=MUTED)))
     top = max(leads) or 1
-    return _figure("channels", margin=dict(l=8, r=132, t=34, b=8), data=traces, barmode="overlay",
+    return _figure("channels", margin=dict(l=8, r=196, t=34, b=8), data=traces, barmode="overlay",
                    bargap=0.34, showlegend=True,
                    legend=dict(orientation="h", x=0, y=1.0, yanchor="bottom", font=dict(size=15)),
                    annotations=notes, xaxis=dict(range=[0, top * 1.18], visible=False, fixedrange=True),

@@ -107,7 +107,7 @@ STRINGS: dict[str, tuple[str, str]] = {
     "alert.silenced": ("已静默", "silenced"),
     "fig.leads": ("线索", "Leads"),
     "fig.opened": ("开户", "Opened"),
-    "fig.channel_side": ("开户 · 开户率", "opened · rate"),
+    "fig.channel_side": ("拨打率 · 开户 · 开户率", "dialed · opened · rate"),
     "fig.per_minute": ("每分钟", "per minute"),
     "fig.partial": ("本分钟进行中", "minute in progress"),
     "fig.aum": ("资产规模", "AUM"),

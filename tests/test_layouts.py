@@ -249,6 +249,9 @@ def test_channel_bars_use_catalogue_labels_most_leads_first():
     fig = figures.channel_figure(sample_snapshot(), "zh")
     assert list(fig.data[0].y)[:3] == ["抖音", "应用市场", "微信生态"]
     assert next(iter(fig.data[0].x)) == 4820
+    # the leaderboard's columns beside the bars: dial rate · opened · open rate, per channel
+    side = {note.y: re.sub(r"<[^>]+>", "", note.text) for note in fig.layout.annotations if note.yref == "y"}
+    assert side["抖音"] == "83.0% · 1,210 · 25.1%"
     unknown = figures.channel_figure({"by_channel": {"new_code": {"leads": 3}}}, "en")
     assert list(unknown.data[0].y) == ["new_code"]
     assert len(CHANNELS) == len(sample_snapshot()["by_channel"])
