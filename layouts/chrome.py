@@ -1,5 +1,5 @@
-"""What every screen shares: the header (clock, session, title, freshness, language), the screen
-navigation, the keyboard help and the browser's stale watermark.
+"""What every screen shares: the header (clock, session, title, freshness, language), titled panels
+with their freshness watermark, the screen navigation, the keyboard help and the browser's stale watermark.
 
 A screen's header ids carry its prefix ("wall" for the wall, "screen" for the sub-screens), so that the
 wall's refresh callback keeps its own outputs (bench/web_load.py posts them) and the sub-screens share one.
@@ -15,9 +15,11 @@ from dash import Dash, Input, Output, State, dcc, html
 from ecc.timeutil import TZ
 from layouts import watermarks
 from layouts.account import account
+from layouts.figures import empty_figure
 from layouts.formatting import fmt_day, fmt_freshness, fmt_rate, freshness_level, get_in
 from layouts.i18n import LANGS, t
 from layouts.session import session_at
+from layouts.watermarks import watermark
 
 # Screen names in rotation order, and their paths relative to the app's prefix.
 SCREENS = ("wall", "acquisition", "funnel", "assets", "service", "alerts")
@@ -158,6 +160,24 @@ def header(ids: HeaderIds, lang: str, screen: str, pathname: str, search: str | 
             *account(lang, ids.prefix),  # signed-in user and logout (layouts/account.py; auth on only)
             lang_switch(lang, pathname, search, ids.prefix),
         ]),
+    ])
+
+
+def graph(graph_id: object, lang: str) -> dcc.Graph:
+    return dcc.Graph(id=graph_id, figure=empty_figure(lang), responsive=True, className="graph",
+                     config={"displayModeBar": False, "displaylogo": False})
+
+
+def panel(name: str, title_key: str, lang: str, *body: object, note_key: str | None = None,
+          source: str = "live", prefix: str = "wall") -> html.Section:
+    """A titled panel; its head ends with the watermark of the `source` its body draws from."""
+    head = [html.Span(className="panel-mark"), html.H2(t(title_key, lang))]
+    if note_key:
+        head.append(html.Span(t(note_key, lang), className="panel-note"))
+    head.append(watermark(prefix, name, source, lang))
+    return html.Section(className=f"panel panel-{name}", children=[
+        html.Div(head, className="panel-head"),
+        html.Div(list(body), className="panel-body"),
     ])
 
 

@@ -23,7 +23,9 @@ from layouts.chrome import (
     HeaderIds,
     footer,
     freshness_badge,
+    graph,
     header,
+    panel,
     rates_line,
     rebuilding_badge,
     register_clientside,
@@ -55,7 +57,7 @@ from layouts.kpi_cards import KPI_PROPS, kpi_card, kpi_parts
 from layouts.memo import ViewMemo, digest, wire
 from layouts.money_views import money_flows, turnover
 from layouts.provinces import province_figure, tier_figure
-from layouts.wall import funnel_steps, graph, panel
+from layouts.wall import funnel_steps
 from layouts.watermarks import source_times
 
 logger = logging.getLogger(__name__)

@@ -21,7 +21,9 @@ from layouts.chrome import (
     HeaderIds,
     footer,
     freshness_badge,
+    graph,
     header,
+    panel,
     rates_line,
     rebuilding_badge,
     register_clientside,
@@ -33,7 +35,6 @@ from layouts.compare import breakpoints, kpi_compare, marked
 from layouts.figures import (
     asset_figure,
     channel_figure,
-    empty_figure,
     funnel_figure,
     funnel_reach,
     trend_figure,
@@ -60,7 +61,7 @@ from layouts.memo import ViewMemo, digest, wire
 from layouts.money_views import turnover_line
 from layouts.provinces import province_figure, tier_figure
 from layouts.trend_patch import trend_update
-from layouts.watermarks import source_times, watermark
+from layouts.watermarks import source_times
 
 logger = logging.getLogger(__name__)
 
@@ -296,24 +297,6 @@ _VIEW_OUTPUTS = {
 
 
 # ---- layout ----------------------------------------------------------------------------------------
-
-def graph(graph_id: object, lang: str) -> dcc.Graph:
-    return dcc.Graph(id=graph_id, figure=empty_figure(lang), responsive=True, className="graph",
-                     config={"displayModeBar": False, "displaylogo": False})
-
-
-def panel(name: str, title_key: str, lang: str, *body: object, note_key: str | None = None,
-          source: str = "live", prefix: str = HEADER.prefix) -> html.Section:
-    """A titled panel; its head ends with the watermark of the `source` its body draws from."""
-    head = [html.Span(className="panel-mark"), html.H2(t(title_key, lang))]
-    if note_key:
-        head.append(html.Span(t(note_key, lang), className="panel-note"))
-    head.append(watermark(prefix, name, source, lang))
-    return html.Section(className=f"panel panel-{name}", children=[
-        html.Div(head, className="panel-head"),
-        html.Div(list(body), className="panel-body"),
-    ])
-
 
 def alerts_empty(lang: str) -> html.Div:
     """The alert list before the first refresh fills it."""
