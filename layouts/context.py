@@ -98,7 +98,8 @@ def compute_minute(ch, now: datetime) -> dict:
     fresh = analytics.freshness_s(ch, now)  # first: the numbers below include at least these events
     out["newest_ms"] = None if fresh is None else int(now.timestamp() * 1000 - fresh * 1000)
     assets = analytics.assets(ch, now)
-    out["assets"] = {key: assets.get(key) for key in ("at", "total", "by_province", "by_level", "by_segment")}
+    out["assets"] = {key: assets.get(key)
+                     for key in ("at", "total", "by_class", "by_province", "by_level", "by_segment")}
     if cut <= today:  # 00:00: no time of day to compare yet
         return out
     for name, shift in SHIFTS.items():

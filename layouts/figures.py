@@ -344,18 +344,27 @@ def _color(code: str, index: int) -> str:
     return CLASS_COLORS.get(code, FALLBACK_COLORS[index % len(FALLBACK_COLORS)])
 
 
+def aum_now(snapshot: Mapping) -> Mapping:
+    """AUM now (total, by_class, by_level, …) as GET /api/v1/assets answers it, from the wall context."""
+    return as_mapping(get_in(context(snapshot), "assets"))
+
+
 def asset_figure(snapshot: Mapping, lang: str = "zh", legend_below: bool = False) -> go.Figure:
     """AUM by asset class as a donut, the total in its centre. The legend sits right of the donut in a
     wide panel (the wall's); `legend_below` puts it under the donut in a narrow, tall one (the assets
-    screen's quarter of the width), where beside it the largest class's label ran into the legend."""
+    screen's quarter of the width), where beside it the largest class's label ran into the legend.
+
+    From the wall context (`aum_now`: GET /api/v1/assets, once a minute), not the live counters: AUM
+    sums every account's latest snapshot however old, and the live store keeps only its 8-day window."""
+    aum = aum_now(snapshot)
     amounts: list[tuple[str, Decimal]] = []
-    for code, value in as_mapping(get_in(snapshot, "aum", "by_class")).items():
+    for code, value in as_mapping(aum.get("by_class")).items():
         amount = as_decimal(value)
         if amount is not None and amount > 0:
             amounts.append((str(code), amount))
     if not amounts:
         return empty_figure(lang)
-    total = as_decimal(get_in(snapshot, "aum", "total"))
+    total = as_decimal(aum.get("total"))
     if total is None:
         total = sum((amount for _, amount in amounts), Decimal(0))
     donut = dict(

@@ -9,6 +9,7 @@ from decimal import Decimal
 from dash import html
 
 from ecc.contract.catalogue import PRODUCTS
+from layouts.figures import aum_now
 from layouts.formatting import as_decimal, as_mapping, fmt_money, fmt_pct, get_in, short_money
 from layouts.i18n import t
 
@@ -21,8 +22,9 @@ def trade_amount(snapshot: Mapping) -> Decimal | None:
 
 
 def turnover_rate(snapshot: Mapping) -> float | None:
-    """Today's trade amount ÷ AUM now (contract: turnover_rate); None while AUM is 0 or unknown."""
-    aum = as_decimal(get_in(snapshot, "aum", "total"))
+    """Today's trade amount ÷ AUM now (contract: turnover_rate); None while AUM is 0 or unknown. AUM as
+    the donut has it (figures.aum_now: the API's, from the wall context)."""
+    aum = as_decimal(aum_now(snapshot).get("total"))
     if not aum:
         return None
     return float((trade_amount(snapshot) or Decimal(0)) / aum)
@@ -64,5 +66,5 @@ def turnover_line(snapshot: Mapping, lang: str) -> list:
         html.Span(fmt_pct(rate, 2), className="turnover-value",
                   **{"data-value": "" if rate is None else repr(rate)}),
         html.Span(t("turnover.of", lang, trades=short_money(trade_amount(snapshot), lang),
-                    aum=short_money(get_in(snapshot, "aum", "total"), lang)), className="turnover-hint"),
+                    aum=short_money(aum_now(snapshot).get("total"), lang)), className="turnover-hint"),
     ]

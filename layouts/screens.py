@@ -101,7 +101,8 @@ WIDGETS: dict[str, Widget] = {
     "funnel-steps": Widget(HTML, funnel_steps),
     "rejects": Widget(FIG, reject_figure, "panel.rejects"),
     # A quarter of the screen's width: the donut's legend goes under it (beside it, it met the labels).
-    "assets": Widget(FIG, lambda snap, lang: asset_figure(snap, lang, legend_below=True), "panel.assets"),
+    "assets": Widget(FIG, lambda snap, lang: asset_figure(snap, lang, legend_below=True), "panel.assets",
+                     "context"),
     "money": Widget(HTML, money_flows, "panel.money"),
     "wealth": Widget(FIG, wealth_figure, "panel.wealth"),
     "turnover": Widget(HTML, turnover, "panel.turnover"),

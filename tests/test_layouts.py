@@ -128,7 +128,10 @@ def sample_context(now: datetime, minutes: list[str]) -> dict:
                   "previous_week": [[m, 30 + i % 5] for i, m in enumerate(minutes)]},
         "baseline": {"days": 7, "min_reach": 20,
                      "steps": {str(k): {"median": v, "days": 7} for k, v in BASELINE.items()}},
-        "assets": {"total": "8642000000.00", "by_province": {"广东": "2100000000.00", "上海": "1800000000.00",
+        "assets": {"total": "8642000000.00",
+                   "by_class": {"stock": "3600000000", "fund": "1850000000", "wealth": "1520000000",
+                                "bond": "972000000", "cash": "700000000"},
+                   "by_province": {"广东": "2100000000.00", "上海": "1800000000.00",
                                                              "云南": "400000000.00", "unknown": "9.00"},
                    "by_level": {"V0": "10.00", "V3": "5000000.00", "V7": "0.00"},
                    "by_segment": {"wealth": "7000000.00", "trading": "9000000.00"}},
@@ -390,7 +393,7 @@ def test_turnover_and_sub_screen_views():
     snap = sample_snapshot()
     trades = sum(Decimal(v) for v in snap["totals"]["trade_amount"].values())
     assert money_views.turnover_rate(snap) == pytest.approx(float(trades / Decimal(snap["aum"]["total"])))
-    assert money_views.turnover_rate({"aum": {"total": "0.00"}}) is None
+    assert money_views.turnover_rate({"context": {"assets": {"total": "0.00"}}}) is None
     assert money_views.turnover_rate({}) is None
     table = screens.leaderboard(snap, "zh")
     first = table.children[1].children[0].children

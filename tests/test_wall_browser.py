@@ -19,6 +19,7 @@ from ecc.contract.catalogue import STEPS
 from ecc.timeutil import TZ
 from layouts import wall
 from layouts.app import create_app
+from layouts.formatting import fmt_money
 
 pytestmark = pytest.mark.browser
 
@@ -373,7 +374,8 @@ def test_every_panel_says_up_to_when_its_data_is(open_page, live_app, tmp_path):
     expect(mark).to_have_text(re.compile(r"^已过期 [67] 分钟$"))
     page.wait_for_timeout(500)
     by_panel = {css.split()[1]: (mark, opacity) for css, _, mark, _, opacity in page.evaluate(_WATERMARKS_JS)}
-    assert by_panel.pop("panel-provinces") == ("panel-watermark wm-stale", "0.45")
+    for name in ("panel-provinces", "panel-assets"):  # the context's: AUM by province, tier and class
+        assert by_panel.pop(name) == ("panel-watermark wm-stale", "0.45")
     assert all(value == ("panel-watermark wm-ok", "1") for value in by_panel.values()), by_panel
 
     live_app.snapshot = {**live_app.snapshot, "freshness_s": 20.0}  # the live counters 20 s behind: amber
@@ -697,6 +699,15 @@ def test_wall_numbers_equal_the_api_for_the_same_scenario(chromium_browser, ch, 
                 before = stack.api("/api/v1/kpis", **window)
                 assert _same(key, item.get_attribute("data-base"), before[key]), (key, window)
         _wait_for_charts(page, expect, WALL_CHARTS[:4])
+        # AUM (the donut's centre, its classes, the turnover rate) is the API's too
+        assets = stack.api("/api/v1/assets")
+        donut = page.evaluate("""() => {
+            const gd = document.querySelector('#wall-asset-graph .js-plotly-plot');
+            return [gd.layout.annotations[0].text, gd.data[0].values]; }""")
+        assert fmt_money(assets["total"], "zh") in donut[0]
+        assert sorted(donut[1]) == sorted(float(v) for v in assets["by_class"].values() if float(v) > 0)
+        rate = float(page.locator("#wall-turnover .turnover-value").get_attribute("data-value"))
+        assert rate == pytest.approx(today["turnover_rate"], rel=1e-9)
         page.wait_for_timeout(3500)
         assert trend_updates[0] == "figure" and "delta" in trend_updates[1:], trend_updates
         # the deltas were applied, not refused: no whole figure was asked for again

@@ -51,7 +51,7 @@ def test_source_times_say_up_to_when_each_source_is():
 
 @pytest.mark.parametrize("lang", ["zh", "en"])
 def test_every_panel_of_every_screen_has_its_sources_watermark(lang):
-    expected = {"wall": {"funnel": "live", "channels": "live", "trend": "live", "assets": "live",
+    expected = {"wall": {"funnel": "live", "channels": "live", "trend": "live", "assets": "context",
                          "provinces": "context", "wealth": "live", "alerts": "alerts"}}
     layouts = {"wall": wall.layout(lang)}
     for name in screens.SCREEN_LAYOUTS:
@@ -66,7 +66,7 @@ def test_every_panel_of_every_screen_has_its_sources_watermark(lang):
             assert marks[0]["type"] == ("wall" if name == "wall" else "screen") + "-watermark"
             if name in expected:
                 assert marks[0]["source"] == expected[name][panel_name], panel_name
-            elif panel_name in ("provinces", "tiers"):
+            elif panel_name in ("provinces", "tiers", "assets"):
                 assert marks[0]["source"] == "context"
     with pytest.raises(ValueError):
         watermarks.watermark("wall", "x", "redis", lang)
