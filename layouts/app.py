@@ -112,7 +112,12 @@ def _shell() -> html.Div:
 
 
 # Re-fit the canvas when the query string changes (?fit=…): assets/fit.js.
-_FIT_JS = "function(search) { if (window.eccFit) { window.eccFit(search); } return search || ''; }"
+# What the query string says to the page itself: the fit mode, and the document's language (screen
+# readers, the browser's translate offer and CJK line breaking follow <html lang>).
+_FIT_JS = ("function(search) { if (window.eccFit) { window.eccFit(search); }"
+           " document.documentElement.lang ="
+           " new URLSearchParams(search || '').get('lang') === 'en' ? 'en' : 'zh-CN';"
+           " return search || ''; }")
 
 
 def create_app(settings: Settings, snapshot_provider: SnapshotProvider,

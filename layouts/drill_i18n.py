@@ -74,6 +74,8 @@ STRINGS: dict[str, tuple[str, str]] = {
     "m.rejects": ("驳回", "Rejected"),
     "m.reject_rate": ("驳回率", "Reject rate"),
     "col.channel": ("渠道", "Channel"),
+    "col.code": ("代码", "Code"),
+    "channel.unattributed": ("未归属渠道", "Unattributed"),
     "col.step": ("步骤", "Step"),
     "col.day": ("日期", "Day"),
     "col.lead_id": ("线索编号", "Lead"),

@@ -13,6 +13,7 @@ from decimal import Decimal
 from dash import dash_table, html
 
 from ecc.contract.catalogue import STEPS, channel_label, step_label
+from ecc.olap.analytics import UNKNOWN as UNATTRIBUTED  # money of accounts no known lead opened
 from layouts.drill_filters import DrillFilter, drill_href, with_changes
 from layouts.drill_i18n import dt, province_label
 from layouts.formatting import as_decimal, as_float, as_int, fmt_int, fmt_money, fmt_pct
@@ -158,7 +159,8 @@ def channel_table(rows: Sequence[Mapping], f: DrillFilter) -> dash_table.DataTab
     data = []
     for row in rows:
         code = str(row.get("channel"))
-        name = row.get("name_en" if lang == "en" else "name_zh") or channel_label(code, lang)
+        name = row.get("name_en" if lang == "en" else "name_zh") or (
+            dt("channel.unattributed", lang) if code == UNATTRIBUTED else channel_label(code, lang))
         item = {"channel": name, "code": code}
         for key, kind in CHANNEL_COLUMNS:
             item[key] = _number(kind, row.get(key))
@@ -169,7 +171,7 @@ def channel_table(rows: Sequence[Mapping], f: DrillFilter) -> dash_table.DataTab
         data.append(item)
     fmt = {"count": _INT_FMT, "ratio": _PERCENT, "money": _MONEY_FMT}
     columns = [{"id": "channel", "name": dt("col.channel", lang)},
-               {"id": "code", "name": "code"}]
+               {"id": "code", "name": dt("col.code", lang)}]
     for key, kind in (*CHANNEL_COLUMNS, *extra):
         if key.startswith("reach_"):
             name = dt("m.reach_k", lang, k=step)
@@ -183,7 +185,11 @@ def channel_table(rows: Sequence[Mapping], f: DrillFilter) -> dash_table.DataTab
         persistence_type="memory", columns=columns, sort_action="native", sort_mode="single",
         export_format="csv", export_headers="display",
         style_as_list_view=True, cell_selectable=False, page_action="none",
-        style_table={"overflowX": "auto"}, css=[{"selector": ".export", "rule": "display: inline-block"}],
+        style_table={"overflowX": "auto"},
+        # the table's own export button says "Export" in every language: its text is replaced
+        css=[{"selector": ".export", "rule": "display: inline-block; font-size: 0"},
+             {"selector": ".export::after",
+              "rule": f"content: '{dt('channels.export', lang)}'; font-size: 14px"}],
         style_header={**HEADER_STYLE, "whiteSpace": "normal", "height": "auto"},
         style_cell={**CELL_STYLE, "minWidth": "72px"},
         style_cell_conditional=[{"if": {"column_id": "code"}, "color": "#7d90b5"},

@@ -22,7 +22,7 @@ from ecc.web.api import create_api
 from layouts import drill_api, drill_figures, drill_load
 from layouts.drill import AUTO_REFRESH_S, click_config, layout, next_filter, refreshes, routes
 from layouts.drill_filters import DrillFilter, parse
-from layouts.drill_views import callback_table, delta, kpi_cards, raw
+from layouts.drill_views import callback_table, channel_table, delta, kpi_cards, raw
 
 T0 = DAY + timedelta(hours=9)
 NOW = DAY + timedelta(hours=20)
@@ -81,6 +81,15 @@ def test_routes_and_the_click_table():
     assert all(table["channels"][channel_label(code, lang)] == code
                for code in CHANNELS for lang in ("zh", "en"))
     assert json.loads(json.dumps(table, ensure_ascii=False)) == table
+
+
+def test_channel_table_speaks_the_pages_language():
+    """The acceptance walk found "code", "Export" and a channel named "unknown" on the Chinese page."""
+    rows = [{"channel": "douyin", "leads": 5}, {"channel": "unknown", "leads": 0}]
+    table = channel_table(rows, parse(""))
+    assert [row["channel"] for row in table.data] == ["抖音", "未归属渠道"]
+    assert table.columns[1]["name"] == "代码" and "导出 CSV" in table.css[1]["rule"]
+    assert channel_table(rows, parse("?lang=en")).data[1]["channel"] == "Unattributed"
 
 
 def test_call_back_list_reads_left_to_right_but_its_numbers():

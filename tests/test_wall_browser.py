@@ -332,10 +332,12 @@ def test_wall_numbers_languages_and_failures(open_page, live_app, tmp_path):
     expect(page.locator("#kpi-card-leads .kpi-label")).to_have_text("Leads", timeout=3000)
     expect(page.locator("#kpi-deposit_amount")).to_have_text("123,456,789.12", timeout=3000)
     assert page.url.endswith("?lang=en")
+    page.wait_for_function("document.documentElement.lang === 'en'", timeout=3000)
     _wait_for_charts(page, expect)
     page.screenshot(path=str(tmp_path / "wall-en.png"))
     page.locator("#wall-lang-zh").click()
     expect(page.locator("#kpi-card-opened .kpi-label")).to_have_text("开户数", timeout=3000)
+    page.wait_for_function("document.documentElement.lang === 'zh-CN'", timeout=3000)
 
 
 # ---- every panel's watermark, and what the main wall shows of assets and service ---------------------
