@@ -183,8 +183,8 @@ def test_channel_table_csv_holds_names_and_a_name_opens_its_overview(page, app, 
     path = tmp_path / "channels.csv"
     download.value.save_as(path)
     rows = list(csv.DictReader(io.StringIO(path.read_text(encoding="utf-8-sig"))))
-    assert {row["code"] for row in rows} == set(CHANNELS)
-    assert all(row["Channel"] == channel_label(row["code"], "en") for row in rows), rows[0]
+    assert {row["Code"] for row in rows} == set(CHANNELS)
+    assert all(row["Channel"] == channel_label(row["Code"], "en") for row in rows), rows[0]
     cell = page.locator("#drill-channel-table tbody tr", has=page.locator("td[data-dash-column=code]",
                                                                            has_text="douyin"))
     cell.locator("td[data-dash-column=channel]").click()
