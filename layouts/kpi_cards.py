@@ -20,6 +20,7 @@ from layouts.formatting import (
     share_of,
 )
 from layouts.i18n import t
+from layouts.watermarks import watermark
 
 
 def kpi_id(key: str) -> str:
@@ -95,10 +96,12 @@ KPI_PROPS = ("children", "data-value", "className", "style")  # of the value ele
 
 
 def kpi_card(key: str, snapshot: Mapping, lang: str, value_id: object = None, hint_id: object = None,
-             compare_id: object = None) -> list:
-    """Children of one KPI card: label, value (id `kpi-<key>` on the wall), hint, comparison row."""
+             compare_id: object = None, prefix: str = "wall") -> list:
+    """Children of one KPI card: label, value (id `kpi-<key>` on the wall), hint, comparison row, and the
+    live source's watermark (shown only once late: the header's 数据延迟 badge says it while fresh)."""
     children, raw, css, style, hint = kpi_parts(key, snapshot, lang)
     return [
+        watermark(prefix, f"kpi-{key}", "live", lang),
         html.Div(t(f"kpi.{key}", lang), className="kpi-label"),
         html.Div(children, id=value_id or kpi_id(key), className=css, style=style, **{"data-value": raw}),
         html.Div(hint, id=hint_id or kpi_hint_id(key), className="kpi-hint"),

@@ -139,7 +139,7 @@ def layout(screen: str, lang: str = "zh", refresh_ms: int = 1000, pathname: str 
     kpi_names, panels = SCREEN_LAYOUTS[screen]
     kpis = [html.Div(kpi_card(key, {}, lang, value_id={"type": KPI_VALUE, "name": key},
                               hint_id={"type": KPI_HINT, "name": key},
-                              compare_id={"type": KPI_COMPARE, "name": key}),
+                              compare_id={"type": KPI_COMPARE, "name": key}, prefix=HEADER.prefix),
                      className=f"kpi-card kpi-card-{key}")
             for key in kpi_names]
     body = []

@@ -380,9 +380,13 @@ def test_every_panel_says_up_to_when_its_data_is(open_page, live_app, tmp_path):
         assert by_panel.pop(name) == ("panel-watermark wm-stale", "0.45")
     assert all(value == ("panel-watermark wm-ok", "1") for value in by_panel.values()), by_panel
 
+    kpi_mark = page.locator("#kpi-card-leads .panel-watermark")
+    assert kpi_mark.evaluate("el => getComputedStyle(el).visibility") == "hidden"  # fresh: the badge says it
     live_app.snapshot = {**live_app.snapshot, "freshness_s": 20.0}  # the live counters 20 s behind: amber
     expect(page.locator(".panel-funnel .panel-watermark")).to_have_class("panel-watermark wm-warn",
                                                                          timeout=5000)
+    expect(kpi_mark).to_have_class("panel-watermark wm-warn")
+    expect(kpi_mark).to_be_visible()
     expect(page.locator(".panel-alerts .panel-watermark")).to_have_class("panel-watermark wm-ok")
     page.screenshot(path=str(tmp_path / "wall-watermarks.png"))
 

@@ -68,6 +68,12 @@ def test_every_panel_of_every_screen_has_its_sources_watermark(lang):
                 assert marks[0]["source"] == expected[name][panel_name], panel_name
             elif panel_name in ("provinces", "tiers", "assets"):
                 assert marks[0]["source"] == "context"
+        # every KPI card too: its live source's, in its corner (shown once late: assets/wall.css)
+        cards = [c for c in _components(root) if "kpi-card" in str(getattr(c, "className", "")).split()]
+        assert cards or name in ("service", "alerts"), name
+        for card in cards:
+            marks = _watermarks(card)
+            assert len(marks) == 1 and marks[0]["source"] == "live" and marks[0]["panel"].startswith("kpi-")
     with pytest.raises(ValueError):
         watermarks.watermark("wall", "x", "redis", lang)
 
