@@ -19,7 +19,6 @@ from layouts.figures import empty_figure
 from layouts.formatting import fmt_day, fmt_freshness, fmt_rate, freshness_level, get_in
 from layouts.i18n import LANGS, t
 from layouts.session import session_at
-from layouts.watermarks import watermark
 
 # Screen names in rotation order, and their paths relative to the app's prefix.
 SCREENS = ("wall", "acquisition", "funnel", "assets", "service", "alerts")
@@ -174,7 +173,7 @@ def panel(name: str, title_key: str, lang: str, *body: object, note_key: str | N
     head = [html.Span(className="panel-mark"), html.H2(t(title_key, lang))]
     if note_key:
         head.append(html.Span(t(note_key, lang), className="panel-note"))
-    head.append(watermark(prefix, name, source, lang))
+    head.append(watermarks.watermark(prefix, name, source, lang))
     return html.Section(className=f"panel panel-{name}", children=[
         html.Div(head, className="panel-head"),
         html.Div(list(body), className="panel-body"),

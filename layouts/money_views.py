@@ -1,5 +1,6 @@
 """Money and service views shared by the wall and the sub-screens: today's money flows, the turnover
-rate (contract: turnover_rate) and its headline. Pure functions of the live snapshot."""
+rate (contract: turnover_rate) and its headline. Pure functions of the snapshot (today's flows from the
+live counters, AUM from the wall context)."""
 
 from __future__ import annotations
 

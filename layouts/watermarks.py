@@ -1,8 +1,9 @@
 """A freshness watermark on every panel: up to when the data a panel draws is, judged by the browser.
 
 A panel draws from one of three sources, each with its own pace:
-- "live": the Redis counters, moving with every event (KPI cards, funnel, channels, trend, donut, …);
-- "context": ClickHouse, recomputed once a minute (AUM by province, segment and level; layouts/context.py);
+- "live": the Redis counters, moving with every event (KPI cards, funnel, channels, trend, wealth, …);
+- "context": ClickHouse, recomputed once a minute (AUM by class, province, segment and level;
+  layouts/context.py);
 - "alerts": the alert list, read every few seconds from the metadata database.
 
 The server sends, with every refresh, the time of the newest event each source's numbers include (for
