@@ -1,4 +1,4 @@
-/* The wall's per-minute trend, updated in place from the server's delta (layouts/trend_patch.py).
+/* The wall's per-minute trend, updated in place from the server's delta (layouts/trend.py).
  *
  * The delta says how many points per line it extends (`from`), the new complete minutes per line (`x`,
  * `y`) and the tail of the minute in progress. Applied only to the lines it was computed for: when the

@@ -40,7 +40,6 @@ from layouts.figures import (
     channel_rows,
     funnel_figure,
     reject_figure,
-    trend_figure,
     wealth_figure,
 )
 from layouts.formatting import (
@@ -57,6 +56,7 @@ from layouts.kpi_cards import KPI_PROPS, kpi_card, kpi_parts
 from layouts.memo import ViewMemo, digest, wire
 from layouts.money_views import money_flows, turnover
 from layouts.provinces import province_figure, tier_figure
+from layouts.trend import trend_figure
 from layouts.wall import funnel_steps
 from layouts.watermarks import source_times
 

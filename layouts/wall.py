@@ -37,7 +37,6 @@ from layouts.figures import (
     channel_figure,
     funnel_figure,
     funnel_reach,
-    trend_figure,
     wealth_figure,
 )
 from layouts.formatting import (
@@ -60,7 +59,7 @@ from layouts.kpi_cards import (
 from layouts.memo import ViewMemo, digest, wire
 from layouts.money_views import turnover_line
 from layouts.provinces import province_figure, tier_figure
-from layouts.trend_patch import trend_update
+from layouts.trend import trend_figure, trend_update
 from layouts.watermarks import source_times
 
 logger = logging.getLogger(__name__)
@@ -89,7 +88,7 @@ ID_WEALTH_GRAPH = "wall-wealth-graph"
 ID_PROVINCE_GRAPH = "wall-province-graph"
 ID_TIER_GRAPH = "wall-tier-graph"
 ID_TURNOVER = "wall-turnover"
-ID_TREND_STATE = "wall-trend-state"  # what the browser's trend holds (layouts/trend_patch.py)
+ID_TREND_STATE = "wall-trend-state"  # what the browser's trend holds (layouts/trend.py)
 ID_TREND_DELTA = "wall-trend-delta"  # the trend's new points, applied by the browser (assets/trend.js)
 ID_DRAWN = "wall-drawn"  # which version of each costly view the browser shows (see `render`)
 ID_ALERT_STRIP = "wall-alert-strip"
@@ -169,7 +168,7 @@ def part_keys(snap: Mapping, lang: str) -> dict[str, str]:
 def _body(snap: Mapping, lang: str, memo: ViewMemo | None = None) -> tuple:
     """The outputs that depend on the snapshot's numbers only (memoized per snapshot: layouts/memo.py,
     and each costly view per its own inputs). The trend is not among them: it is updated per browser
-    (layouts/trend_patch.py). With a memo every value is in the JSON form Dash sends (`wire`)."""
+    (layouts/trend.py). With a memo every value is in the JSON form Dash sends (`wire`)."""
     keys = part_keys(snap, lang)
 
     def part(name: str, build: Callable[[], object]) -> object:
@@ -383,7 +382,7 @@ def register_callbacks(app: Dash, snapshot_provider: SnapshotProvider,
         return render(snapshot, lang, now(), memo, trend_state, drawn)
 
     # The trend's delta applied in the browser; a delta that does not fit the lines shown clears the
-    # trend's state, so the next refresh sends the whole figure (layouts/trend_patch.py).
+    # trend's state, so the next refresh sends the whole figure (layouts/trend.py).
     app.clientside_callback(
         "function(delta, figure) { return window.eccTrendApply(delta, figure); }",
         Output(ID_TREND_GRAPH, "figure", allow_duplicate=True),

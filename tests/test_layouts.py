@@ -27,7 +27,7 @@ from layouts import (
     money_views,
     provinces,
     screens,
-    trend_patch,
+    trend,
     wall,
 )
 from layouts.app import APP_TITLE, create_app
@@ -183,7 +183,7 @@ def test_freshness_levels_and_snapshot_age():
 
 # ---- figure builders --------------------------------------------------------------------------------
 
-BUILDERS = (figures.funnel_figure, figures.channel_figure, figures.trend_figure, figures.asset_figure,
+BUILDERS = (figures.funnel_figure, figures.channel_figure, trend.trend_figure, figures.asset_figure,
             figures.wealth_figure)
 PARTIAL = (
     {},
@@ -262,11 +262,11 @@ def test_channel_bars_use_catalogue_labels_most_leads_first():
 
 def test_trend_asset_and_wealth_figures():
     snap = sample_snapshot(datetime.now(TZ).replace(hour=14, minute=35))
-    trend = figures.trend_figure(snap, "en")
-    assert [trace.name for trace in trend.data] == ["Last week", "Yesterday", "Today", "minute in progress"]
-    assert trend.data[0].x[0] == f"{snap['day']} 09:00" and list(trend.data[1].y[:2]) == [40, 41]
-    assert trend.data[2].x[0] == f"{snap['day']} 00:00" and trend.data[2].y[0] == 0  # zeros filled in
-    assert trend.data[2].x[-1] == f"{snap['day']} 14:34" and len(trend.data[2].x) == 14 * 60 + 35
+    fig = trend.trend_figure(snap, "en")
+    assert [trace.name for trace in fig.data] == ["Last week", "Yesterday", "Today", "minute in progress"]
+    assert fig.data[0].x[0] == f"{snap['day']} 09:00" and list(fig.data[1].y[:2]) == [40, 41]
+    assert fig.data[2].x[0] == f"{snap['day']} 00:00" and fig.data[2].y[0] == 0  # zeros filled in
+    assert fig.data[2].x[-1] == f"{snap['day']} 14:34" and len(fig.data[2].x) == 14 * 60 + 35
     donut = figures.asset_figure(snap, "zh")
     labels = [label.split()[0] for label in donut.data[0].labels]
     assert labels == ["股票", "基金", "理财产品", "债券", "现金"]
@@ -453,7 +453,7 @@ def test_trend_draws_the_current_minute_apart_as_partial():
     now = datetime(2026, 11, 23, 10, 15, 20, tzinfo=TZ)
     snap = {"day": "2026-11-23", "generated_at": now.isoformat(),
             "series": {"leads": [["10:12", 7], ["10:14", 42], ["10:15", 3]], "opened": [["10:12", 5]]}}
-    fig = figures.trend_figure(snap, "en")
+    fig = trend.trend_figure(snap, "en")
     week, day, leads, tail = fig.data
     assert not week.x and not day.x  # no context: no comparison lines, no made-up ones
     assert list(leads.x[-3:]) == ["2026-11-23 10:12", "2026-11-23 10:13", "2026-11-23 10:14"]
@@ -462,8 +462,8 @@ def test_trend_draws_the_current_minute_apart_as_partial():
     assert tail.line.dash == "dot" and tail.showlegend is False and "in progress" in tail.hovertemplate
     assert "yaxis2" not in fig.layout.to_plotly_json()  # one axis: no empty right-hand scale
     yesterday = {**snap, "day": "2026-11-22"}  # a snapshot of another day has no minute in progress
-    assert list(figures.trend_figure(yesterday, "en").data[2].y) == [7, 42, 3]
-    assert not figures.trend_figure({**snap, "generated_at": "garbage"}, "en").data[3].x
+    assert list(trend.trend_figure(yesterday, "en").data[2].y) == [7, 42, 3]
+    assert not trend.trend_figure({**snap, "generated_at": "garbage"}, "en").data[3].x
 
 
 def test_views_of_one_snapshot_are_built_once_for_every_screen():
@@ -577,25 +577,25 @@ def test_alert_banner_ticker_and_list():
 def test_trend_delta_extends_lines_and_redraws_only_on_change():
     now = datetime(2026, 11, 23, 10, 15, 20, tzinfo=TZ)
     snap = sample_snapshot(now)
-    fig = figures.trend_figure(snap, "zh")
-    first, delta, state = trend_patch.trend_update(snap, "zh", None, lambda: fig)
+    fig = trend.trend_figure(snap, "zh")
+    first, delta, state = trend.trend_update(snap, "zh", None, lambda: fig)
     assert first is fig and delta is None and state["n"][2] == 10 * 60 + 15
-    same, delta, state2 = trend_patch.trend_update(snap, "zh", state, lambda: fig)
+    same, delta, state2 = trend.trend_update(snap, "zh", state, lambda: fig)
     assert same is None and state2 == state
     assert delta["from"] == state["n"] and delta["x"] == [[], [], []] and delta["y"] == [[], [], []]
     assert len(delta["tail"][0]) == len(fig.data[3].x)  # only the tail: nothing new
     later = copy.deepcopy(snap)
     later["generated_at"] = now.replace(minute=17).isoformat()
     later["series"]["leads"].append(["10:16", 9])
-    none, delta, state3 = trend_patch.trend_update(later, "zh", state, lambda: fig)
+    none, delta, state3 = trend.trend_update(later, "zh", state, lambda: fig)
     assert none is None and delta["from"] == state["n"]
     assert len(delta["y"][2]) == 2 and delta["y"][2][-1] == 9  # 10:15 completed, 10:16 counted
     assert state3["n"][2] == state["n"][2] + 2
     assert json.loads(json.dumps(delta)) == delta  # plain data for a store, not a Dash Patch
     corrected = copy.deepcopy(later)
     corrected["series"]["leads"][0][1] += 1  # a late event changed a minute already drawn
-    assert trend_patch.trend_update(corrected, "zh", state3, lambda: fig)[:2] == (fig, None)
-    assert trend_patch.trend_update(later, "en", state3, lambda: fig)[:2] == (fig, None)  # language
+    assert trend.trend_update(corrected, "zh", state3, lambda: fig)[:2] == (fig, None)
+    assert trend.trend_update(later, "en", state3, lambda: fig)[:2] == (fig, None)  # language
 
 
 def test_context_windows_baseline_and_series_pairs():
