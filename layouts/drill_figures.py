@@ -12,8 +12,8 @@ from collections.abc import Mapping, Sequence
 
 import plotly.graph_objects as go
 
-from ecc.contract.catalogue import ASSET_CLASS_NAMES, SEGMENT_NAMES, STEPS, channel_label, step_label
-from layouts.drill_i18n import dt, province_label
+from ecc.contract.catalogue import ASSET_CLASS_NAMES, SEGMENT_NAMES, STEPS, step_label
+from layouts.drill_i18n import channel_name, dt, province_label
 from layouts.formatting import as_decimal, as_float, as_int, fmt_int, fmt_money, fmt_pct
 
 FONT = '"Noto Sans CJK SC", "Microsoft YaHei", "PingFang SC", sans-serif'
@@ -92,7 +92,7 @@ def channel_step_heatmap(rows: Sequence[Mapping], lang: str, step: int | None = 
     """Channel (rows) × step (columns): reach as text, step conversion as colour (weak cells stand out)."""
     if not rows:
         return empty(lang, 360)
-    names = [channel_label(str(r.get("channel")), lang) for r in rows]
+    names = [channel_name(str(r.get("channel")), lang) for r in rows]
     reach = [[as_int(v) for v in _steps(r.get("reach"))] for r in rows]
     conv = [[as_float(v) for v in _steps(r.get("step_conversion"), STEPS[:-1])] + [None] for r in rows]
     codes = [[str(r.get("channel"))] * len(STEPS) for r in rows]
@@ -210,6 +210,8 @@ def ttc_histogram_figure(histogram: Mapping | None, lang: str) -> go.Figure:
 
 
 def _label(kind: str, key: str, lang: str) -> str:
+    if kind == "by_channel":
+        return channel_name(key, lang)
     if key in ("unknown", "", None):
         return dt("unknown", lang)
     if kind == "by_class":
@@ -218,8 +220,6 @@ def _label(kind: str, key: str, lang: str) -> str:
     if kind == "by_segment":
         names = SEGMENT_NAMES.get(key)
         return key if names is None else names[0 if lang != "en" else 1]
-    if kind == "by_channel":
-        return channel_label(key, lang)
     if kind == "by_province":
         return province_label(key, lang)
     return key

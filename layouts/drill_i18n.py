@@ -6,7 +6,8 @@ steps, asset classes, segments) come from ecc.contract.catalogue; metric names f
 
 from __future__ import annotations
 
-from ecc.contract.catalogue import PROVINCE_NAMES_EN
+from ecc.contract.catalogue import PROVINCE_NAMES_EN, channel_label
+from ecc.olap.analytics import UNKNOWN
 from layouts.i18n import normalize_lang
 
 STRINGS: dict[str, tuple[str, str]] = {
@@ -111,7 +112,7 @@ STRINGS: dict[str, tuple[str, str]] = {
                        "Dropped off at step {step} (idle ≥ {hours} h): {count} leads"),
     "callback.export": ("导出回访名单 CSV", "Export call-back CSV"),
     "callback.pick_step": ("请选择步骤 1–10", "Choose a step 1–10"),
-    "callback.limit": ("最多显示 {n} 条", "At most {n} rows shown"),
+    "callback.limit": ("页面最多显示 {n} 条，CSV 含全部", "At most {n} rows shown; the CSV holds them all"),
     "money.kpis": ("入金", "Deposits"),
     "money.by_class": ("资产类别", "By asset class"),
     "money.by_level": ("客户等级", "By level"),
@@ -128,6 +129,14 @@ STRINGS: dict[str, tuple[str, str]] = {
 }
 
 PROVINCES = PROVINCE_NAMES_EN  # the drill-down's province filter lists them all
+
+
+def channel_name(code: str, lang: str, given: str | None = None) -> str:
+    """A channel's name (`given`: the API's, else the catalogue's). `UNKNOWN` is the API's group of money
+    no known lead brought (accounts whose opening lead is not stored), and is named so."""
+    if code == UNKNOWN:
+        return dt("channel.unattributed", lang)
+    return given or channel_label(code, lang)
 
 
 def province_label(name: str, lang: str) -> str:

@@ -41,7 +41,8 @@ from layouts.drill_views import (
 Getter = Callable[[str, Sequence[tuple[str, str]]], Answer]
 MAX_HEATMAP_DAYS = 31
 MONEY_METRICS = ("first_deposits", "deposit_amount", "net_inflow", "deposit_rate", "aum", "turnover_rate")
-CALLBACK_LIMIT = 1000
+CALLBACK_LIMIT = 1000  # rows on the page
+CALLBACK_CSV_LIMIT = 100_000  # rows in its CSV: the call-back team works the whole list (the API's maximum)
 
 
 def graph(graph_id: str, fig) -> dcc.Graph:
@@ -159,10 +160,11 @@ def cohort(f: DrillFilter, period: Period, get: Getter, base: str) -> list:
     ]
 
 
-def callback_params(f: DrillFilter, period: Period) -> list[tuple[str, str]]:
-    """The /funnel/dropped request of the call-back view (the CSV button asks the same with text/csv)."""
+def callback_params(f: DrillFilter, period: Period, limit: int = CALLBACK_LIMIT) -> list[tuple[str, str]]:
+    """The /funnel/dropped request of the call-back view (the CSV button asks the same with text/csv,
+    for the whole list)."""
     return api_params(f, period, step=f.step, window_hours=f.window_hours, idle_hours=f"{f.idle_hours:g}",
-                      limit=CALLBACK_LIMIT)
+                      limit=limit)
 
 
 def callback(f: DrillFilter, period: Period, get: Getter, base: str) -> list:
@@ -173,9 +175,13 @@ def callback(f: DrillFilter, period: Period, get: Getter, base: str) -> list:
     if not answer.ok:
         return [_failed(answer, lang)]
     items = answer.body.get("items") or []
+    count = answer.body.get("count", len(items))
+    # The API counts what it returns: at the page's limit there may be more (the CSV holds them all).
+    shown = f"{count:,}+" if isinstance(count, int) and count >= CALLBACK_LIMIT else f"{count:,}"
     title = dt("callback.title", lang, step=f"{f.step:02d} {step_label(f.step, lang)}",
-               hours=f"{f.idle_hours:g}", count=f"{answer.body.get('count', len(items)):,}")
-    csv_url = f"{base.rstrip('/')}/api/v1/funnel/dropped?{urlencode(callback_params(f, period))}"
+               hours=f"{f.idle_hours:g}", count=shown)
+    csv_query = urlencode(callback_params(f, period, CALLBACK_CSV_LIMIT))
+    csv_url = f"{base.rstrip('/')}/api/v1/funnel/dropped?{csv_query}"
     return [section(title,
                     html.Div([
                         html.Button(dt("callback.export", lang), id="drill-callback-csv",

@@ -13,9 +13,8 @@ from decimal import Decimal
 from dash import dash_table, html
 
 from ecc.contract.catalogue import STEPS, channel_label, step_label
-from ecc.olap.analytics import UNKNOWN as UNATTRIBUTED  # money of accounts no known lead opened
 from layouts.drill_filters import DrillFilter, drill_href, with_changes
-from layouts.drill_i18n import dt, province_label
+from layouts.drill_i18n import channel_name, dt, province_label
 from layouts.formatting import as_decimal, as_float, as_int, fmt_int, fmt_money, fmt_pct
 
 DASH = "—"
@@ -159,8 +158,7 @@ def channel_table(rows: Sequence[Mapping], f: DrillFilter) -> dash_table.DataTab
     data = []
     for row in rows:
         code = str(row.get("channel"))
-        name = row.get("name_en" if lang == "en" else "name_zh") or (
-            dt("channel.unattributed", lang) if code == UNATTRIBUTED else channel_label(code, lang))
+        name = channel_name(code, lang, row.get("name_en" if lang == "en" else "name_zh"))
         item = {"channel": name, "code": code}
         for key, kind in CHANNEL_COLUMNS:
             item[key] = _number(kind, row.get(key))

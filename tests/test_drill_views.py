@@ -85,11 +85,35 @@ def test_routes_and_the_click_table():
 
 def test_channel_table_speaks_the_pages_language():
     """The acceptance walk found "code", "Export" and a channel named "unknown" on the Chinese page."""
-    rows = [{"channel": "douyin", "leads": 5}, {"channel": "unknown", "leads": 0}]
+    rows = [{"channel": "douyin", "leads": 5},  # the API names "unknown" as its code
+            {"channel": "unknown", "name_zh": "unknown", "name_en": "unknown", "leads": 0}]
     table = channel_table(rows, parse(""))
     assert [row["channel"] for row in table.data] == ["抖音", "未归属渠道"]
     assert table.columns[1]["name"] == "代码" and "导出 CSV" in table.css[1]["rule"]
     assert channel_table(rows, parse("?lang=en")).data[1]["channel"] == "Unattributed"
+
+
+def test_call_back_headline_says_when_the_list_goes_on_and_its_csv_holds_it_all():
+    """QA: the headline said "1,000 人" where 2,654 leads had dropped off: the API counts what it returns,
+    and the page asks for 1,000."""
+    from urllib.parse import parse_qs, urlsplit
+
+    from layouts.drill_api import Answer
+    from layouts.drill_filters import resolve
+
+    asked = []
+
+    def get(path, params):
+        asked.append(dict(params))
+        limit = int(dict(params)["limit"])
+        return Answer(200, {"count": min(limit, 2654), "items": []})
+    f = parse("?step=5&idle_hours=0")
+    view = drill_load.callback(f, resolve(f, datetime.now(TZ)), get, "/")
+    text = json.dumps(view[0].to_plotly_json(), ensure_ascii=False, default=str)
+    assert "：1,000+ 人" in text and asked[0]["limit"] == "1000"
+    csv_url = next(c.to_plotly_json()["props"]["data-csv-url"] for c in view[0].children[1].children
+                   if getattr(c, "id", None) == "drill-callback-csv")
+    assert parse_qs(urlsplit(csv_url).query)["limit"] == ["100000"]
 
 
 def test_call_back_list_reads_left_to_right_but_its_numbers():
