@@ -51,6 +51,7 @@ STRINGS: dict[str, tuple[str, str]] = {
     "error.api": ("数据读取失败：{error}", "Could not read the data: {error}"),
     "error.forbidden": ("回访名单需要“运营”及以上角色。", "The call-back list needs the operator role."),
     "empty": ("暂无数据", "No data"),
+    "period.future": ("所选时段尚未开始：暂无数据", "This period has not begun yet: no data"),
     "delta.vs": ("对比 {value}", "vs {value}"),
     "delta.none": ("无对比", "no comparison"),
     "freshness": ("数据延迟 {seconds} 秒", "Data delay {seconds} s"),

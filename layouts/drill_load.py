@@ -90,9 +90,10 @@ def channels(f: DrillFilter, period: Period, get: Getter, base: str) -> list:
     if not answer.ok:
         return [_failed(answer, f.lang)]
     rows = answer.body.get("channels") or []
-    if f.channels:
-        rows = [r for r in rows if r.get("channel") in f.channels] or rows
-    return [section(dt("channels.title", f.lang), channel_table(rows, f), name="drill-channels")]
+    if f.channels:  # the chosen channels' rows (a channel with no event has none: an empty table says so)
+        rows = [r for r in rows if r.get("channel") in f.channels]
+    body = channel_table(rows, f) if rows else html.Div(dt("empty", f.lang), className="drill-note")
+    return [section(dt("channels.title", f.lang), body, name="drill-channels")]
 
 
 def _day_label(day: datetime, lang: str) -> str:
@@ -243,7 +244,10 @@ VIEWS: dict[str, Callable[[DrillFilter, Period, Getter, str], list]] = {
 def load(view: str, f: DrillFilter, now: datetime, get: Getter, base: str = "/") -> tuple[list, str]:
     """(components of `view`, the "as of" line) for the filter at `now`."""
     period = resolve(f, now)
-    body = VIEWS.get(view, overview)(f, period, get, base)
+    if period.start > now:  # nothing has happened in it yet (and the API's `to`, the clock, precedes `from`)
+        body = [section(dt("period.future", f.lang), name="drill-future")]
+    else:
+        body = VIEWS.get(view, overview)(f, period, get, base)
     end = "" if period.open_end else iso(period.end)[:16].replace("T", " ")
     span = dt("period.range", f.lang, start=iso(period.start)[:16].replace("T", " "),
               end=end or dt("period.now", f.lang))

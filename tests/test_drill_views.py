@@ -93,6 +93,28 @@ def test_channel_table_speaks_the_pages_language():
     assert channel_table(rows, parse("?lang=en")).data[1]["channel"] == "Unattributed"
 
 
+def test_a_future_period_and_an_unknown_channel_say_no_data():
+    """QA: a period that has not begun showed the API's "to must be after from"; an unknown channel on
+    the channels view showed every channel."""
+    from layouts.drill_api import Answer
+
+    asked = []
+
+    def get(path, params):
+        asked.append(path)
+        return Answer(200, {"channels": [{"channel": "douyin", "leads": 5}]})
+    now = datetime(2026, 11, 30, 10, 0, tzinfo=TZ)
+    future = parse("?from=2027-01-01T00:00%2B08:00&to=2027-01-02T00:00%2B08:00")
+    body, _ = drill_load.load("overview", future, now, get)
+    assert "所选时段尚未开始" in json.dumps(body[0].to_plotly_json(), ensure_ascii=False, default=str)
+    assert asked == []
+    body, _ = drill_load.load("channels", parse("?channel=nosuch"), now, get)
+    text = json.dumps(body[0].to_plotly_json(), ensure_ascii=False, default=str)
+    assert "暂无数据" in text and "douyin" not in text
+    body, _ = drill_load.load("channels", parse("?channel=douyin"), now, get)
+    assert "douyin" in json.dumps(body[0].to_plotly_json(), ensure_ascii=False, default=str)
+
+
 def test_call_back_headline_says_when_the_list_goes_on_and_its_csv_holds_it_all():
     """QA: the headline said "1,000 人" where 2,654 leads had dropped off: the API counts what it returns,
     and the page asks for 1,000."""
