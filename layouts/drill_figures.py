@@ -289,4 +289,8 @@ def series_figure(series: Mapping, lang: str, partial_last: bool) -> go.Figure:
         else:
             fig.add_trace(go.Scatter(x=xs, y=ys, name=dt(name, lang), mode="lines",
                                      line=dict(color=color, width=3 if key == "points" else 1.5, dash=dash)))
+    # Dates in numbers (Plotly's own labels are English: "Nov 30, 2026" on a Chinese page)
+    fig.update_xaxes(hoverformat="%Y-%m-%d %H:%M", tickformatstops=[
+        dict(dtickrange=[None, 86_400_000], value="%H:%M<br>%m-%d"),
+        dict(dtickrange=[86_400_000, None], value="%m-%d<br>%Y")])
     return fig
