@@ -167,8 +167,8 @@ def header(view: str, f: DrillFilter, base: str, live: bool = False) -> html.Hea
 def layout(view: str, search: str | None, base: str = "/", now: datetime | None = None) -> html.Div:
     f = parse(search)
     moment = now or datetime.now(TZ)
-    problems = [html.Div(dt("problems", f.lang, text="; ".join(f.problems)), className="drill-problems")] \
-        if f.problems else []
+    text = "; ".join(dt(key, f.lang, **details) for key, details in f.problems)
+    problems = [html.Div(dt("problems", f.lang, text=text), className="drill-problems")] if f.problems else []
     live = refreshes(f, moment)
     return html.Div(className=f"drill-page drill-view-{view} lang-{f.lang}", lang=f.lang, children=[
         dcc.Store(id=ID_STATE, data={"view": view, "search": to_search(f), "base": base}),

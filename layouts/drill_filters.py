@@ -40,6 +40,10 @@ MAX_VALUES = 20  # repeated channel/province values kept
 _CHANNEL = re.compile(r"[a-z0-9_]{1,32}")
 
 
+# A parameter the link got wrong and the page ignored: (what, its details), worded in the page's language.
+Problem = tuple[str, dict]
+
+
 @dataclass(frozen=True)
 class DrillFilter:
     """What a drill-down view shows. `start`/`end` are set only for a custom period (end None: up to now)."""
@@ -56,7 +60,7 @@ class DrillFilter:
     metric: str = "leads"
     interval: str | None = None  # None: chosen from the period's length (`series_interval`)
     lang: str = "zh"
-    problems: tuple[str, ...] = field(default=(), compare=False)
+    problems: tuple[Problem, ...] = field(default=(), compare=False)  # worded by drill_i18n.problem_text
 
     @property
     def channel(self) -> str | None:
@@ -91,47 +95,48 @@ def _one(params: list[tuple[str, str]], name: str) -> str | None:
     return values[-1].strip() if values else None
 
 
-def _number(raw: str | None, name: str, default, low, high, kind, problems: list[str]):
+def _number(raw: str | None, name: str, default, low, high, kind, problems: list[Problem]):
     if raw is None or raw == "":
         return default
     try:
         value = kind(raw)
     except ValueError:
-        problems.append(f"{name}={raw!r} is not a number")
+        problems.append(("bad.number", {"name": name, "value": raw}))
         return default
     if not low <= value <= high:  # also refuses NaN
-        problems.append(f"{name}={raw!r} is outside {low}..{high}")
+        problems.append(("bad.range", {"name": name, "value": raw, "low": low, "high": high}))
         return default
     return value
 
 
-def _instant(raw: str | None, name: str, problems: list[str]) -> datetime | None:
+def _instant(raw: str | None, name: str, problems: list[Problem]) -> datetime | None:
     if not raw:
         return None
     try:
         return parse_instant(raw, name).astimezone(TZ)
-    except ValueError as exc:
-        problems.append(str(exc))
+    except ValueError:
+        problems.append(("bad.instant", {"name": name, "value": raw}))
         return None
 
 
 def parse(search: str | None) -> DrillFilter:
     """The filter of a query string ("?channel=douyin&step=8&from=…"); unknown parameters are ignored."""
     params = parse_qsl((search or "").lstrip("?"), keep_blank_values=False)
-    problems: list[str] = []
+    problems: list[Problem] = []
     start = _instant(_one(params, "from"), "from", problems)
     end = _instant(_one(params, "to"), "to", problems)
     if start is not None and end is not None and end <= start:
-        problems.append("to must be after from")
+        problems.append(("bad.order", {}))
         end = None
     period = _one(params, "period")
     if start is not None:
         period = "custom"  # an explicit start is a custom period whatever `period` says
     else:
         if period is not None and period not in PERIODS:
-            problems.append(f"period={period!r} is not one of {', '.join(PERIODS)}")
+            problems.append(("bad.choice", {"name": "period", "value": period,
+                                            "allowed": ", ".join(PERIODS)}))
         elif period == "custom":
-            problems.append("period=custom needs from (and optionally to)")
+            problems.append(("bad.custom", {}))
         if period not in PERIODS or period == "custom":
             period = "today"
         end = None  # a named period ignores a lone `to`
@@ -140,20 +145,21 @@ def parse(search: str | None) -> DrillFilter:
         if _CHANNEL.fullmatch(code):
             channels.append(code)
         else:
-            problems.append(f"channel={code!r} is not a channel code")
+            problems.append(("bad.channel", {"value": code}))
     provinces = list(dict.fromkeys(v.strip()[:32] for k, v in params if k == "province" and v.strip()))
     step = _number(_one(params, "step"), "step", None, 1, OPENED_STEP, int, problems)
     compare = _one(params, "compare") or DEFAULT_COMPARE
     if compare not in COMPARES:
-        problems.append(f"compare={compare!r} is not one of {', '.join(COMPARES)}")
+        problems.append(("bad.choice", {"name": "compare", "value": compare, "allowed": ", ".join(COMPARES)}))
         compare = DEFAULT_COMPARE
     metric = _one(params, "metric") or "leads"
     if metric not in SERIES_METRICS:
-        problems.append(f"metric={metric!r} is not a series metric")
+        problems.append(("bad.metric", {"value": metric}))
         metric = "leads"
     interval = _one(params, "interval") or None
     if interval is not None and interval not in INTERVALS:
-        problems.append(f"interval={interval!r} is not one of {', '.join(INTERVALS)}")
+        problems.append(("bad.choice", {"name": "interval", "value": interval,
+                                        "allowed": ", ".join(INTERVALS)}))
         interval = None
     lang = _one(params, "lang")
     return DrillFilter(

@@ -63,7 +63,13 @@ def test_bad_values_fall_back_and_are_reported():
               "&metric=aum&interval=2m&from=yesterday")
     assert f == DrillFilter()
     assert len(f.problems) == 9
-    assert any("step" in p for p in f.problems) and any("from" in p for p in f.problems)
+    assert {details.get("name") for _, details in f.problems} >= {"step", "from"}
+    # worded in the page's language (the QA walk found English details on the Chinese page)
+    from layouts.drill import layout
+    shown = str(layout("overview", "?step=99&from=garbage").to_plotly_json())
+    assert "step='99' 不在 1..11 之内" in shown and "from='garbage' 不是 ISO-8601 时间" in shown
+    english = str(layout("overview", "?step=99&lang=en").to_plotly_json())
+    assert "step='99' is outside 1..11" in english
 
 
 def test_to_before_from_keeps_from_and_drops_to():
