@@ -29,6 +29,7 @@ from layouts.drill_filters import (
     drill_href,
     parse,
     resolve,
+    series_interval,
     to_search,
     with_changes,
 )
@@ -132,7 +133,9 @@ def filter_bar(view: str, f: DrillFilter, now: datetime) -> html.Section:
             options=_options((m, _metric_label(m, lang)) for m in SERIES_METRICS)),
             "metric", hidden="drill-metric" not in extra),
         _field(dt("interval.label", lang), dcc.RadioItems(
-            id="drill-interval", value=f.interval, inline=True, className="drill-radio",
+            # the bucket the chart uses (hourly or daily by the period's length) checked when none is asked
+            id="drill-interval", value=series_interval(f, resolve(f, now)), inline=True,
+            className="drill-radio",
             options=_options((i, dt(f"interval.{i}", lang)) for i in INTERVALS)),
             "interval", hidden="drill-interval" not in extra),
     ])

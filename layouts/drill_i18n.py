@@ -96,7 +96,7 @@ STRINGS: dict[str, tuple[str, str]] = {
     "col.idle_hours": ("停滞小时", "Idle hours"),
     "overview.funnel": ("开户漏斗（到达人数与断点转化率）", "Funnel (reached and step conversion)"),
     "overview.rejects": ("各步骤驳回", "Rejections by step"),
-    "channels.title": ("渠道拆分（点击表头排序）", "Channels (click a header to sort)"),
+    "channels.title": ("渠道拆分（点击表头的箭头排序）", "Channels (sort with a header's arrows)"),
     "channels.export": ("导出 CSV", "Export CSV"),
     "funnel.by_channel": ("渠道 × 步骤：到达人数（颜色为断点转化率）",
                           "Channel × step: reached (colour: step conversion)"),

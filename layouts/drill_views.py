@@ -210,7 +210,10 @@ def callback_table(items: Sequence[Mapping], lang: str) -> dash_table.DataTable:
         row["last_step_at"] = str(item.get("last_step_at") or "")[:19].replace("T", " ")
         data.append(row)
     numbers = ("furthest_step", "idle_hours")
-    columns = [{"id": key, "name": dt(f"col.{key}", lang), **({"type": "numeric"} if key in numbers else {})}
+    formats = {"idle_hours": {"format": dash_table.Format.Format(precision=1,
+                                                                 scheme=dash_table.Format.Scheme.fixed)}}
+    columns = [{"id": key, "name": dt(f"col.{key}", lang),
+                **({"type": "numeric", **formats.get(key, {})} if key in numbers else {})}
                for key in CALLBACK_COLUMNS]
     left = [{"if": {"column_id": key}, "textAlign": "left"} for key in CALLBACK_COLUMNS if key not in numbers]
     return dash_table.DataTable(

@@ -145,6 +145,7 @@ def test_call_back_list_reads_left_to_right_but_its_numbers():
     left = {rule["if"]["column_id"] for rule in table.style_cell_conditional if rule["textAlign"] == "left"}
     assert left == {"lead_id", "phone_masked", "channel", "province", "last_step_at"}
     assert table.style_header_conditional == table.style_cell_conditional
+    assert table.columns[-1]["format"].to_plotly_json()["specifier"] == ".1f"  # idle hours: 2.1, 3.0
     assert table.data[0]["channel"] == "抖音" and table.data[0]["last_step_at"] == "2026-11-30 09:00:00"
 
 
