@@ -9,7 +9,6 @@ from __future__ import annotations
 import json
 import signal
 import subprocess
-import threading
 import time
 
 import pytest
@@ -83,13 +82,20 @@ def test_a_broker_killed_mid_ingest(own_broker, settings, tmp_path, monkeypatch,
     path = tmp_path / "events.jsonl"
     path.write_text("\n".join(lines("k", 60_000)) + "\n")
 
-    killer = threading.Timer(1.0, proc.kill)
-    killer.start()
-    try:
-        result = ingest_file(Door(s), path, chunk=2_000)
-    finally:
-        killer.cancel()
-    assert proc.poll() is not None, "the ingest ended before the broker was killed: make the file longer"
+    class KilledAfterTwoChunks(Door):
+        """The broker dies once two chunks were acknowledged (a timer of 1 s let the whole file through on
+        a quiet machine, once in CI): the kill lands mid-ingest whatever the machine's speed."""
+
+        def publish_lines(self, *args, **kwargs):
+            part = super().publish_lines(*args, **kwargs)
+            self.chunks = getattr(self, "chunks", 0) + 1
+            if self.chunks == 2:
+                proc.kill()
+                proc.wait(10)
+            return part
+
+    result = ingest_file(KilledAfterTwoChunks(s), path, chunk=2_000)
+    assert proc.poll() is not None
     assert result.accepted > 0 and result.unacknowledged + result.not_sent > 0
     assert result.accepted + result.unacknowledged + result.not_sent == 60_000
     assert result.broker_error

@@ -130,9 +130,16 @@ def wait_for_bars(tab, graph: str) -> None:
 
 
 def click_bar(tab, graph: str, index: int) -> None:
+    """Click the bar where it is drawn. A page re-rendered by a URL change (kiosk on) may replace the chart
+    between finding the bar and measuring it (CI once got no box): measure again until it stays."""
     bar = tab.locator(f"#{graph} .trace.bars").first.locator(".point path").nth(index)
-    box = bar.bounding_box()
-    tab.mouse.click(box["x"] + box["width"] / 2, box["y"] + box["height"] - 2)
+    for _ in range(40):
+        box = bar.bounding_box()
+        if box and box["width"] > 0:
+            tab.mouse.click(box["x"] + box["width"] / 2, box["y"] + box["height"] - 2)
+            return
+        tab.wait_for_timeout(250)
+    raise AssertionError(f"bar {index} of {graph} never stayed drawn")
 
 
 def test_channel_bar_lands_filtered_and_back_keeps_each_filter(page, app, tmp_path):
