@@ -8,12 +8,10 @@ with no ClickHouse behind the app) and then shows "—" rather than a made-up nu
 from __future__ import annotations
 
 from collections.abc import Mapping
-from datetime import datetime
 
 from dash import html
 
-from ecc.timeutil import TZ
-from layouts.formatting import DASH, as_decimal, as_float, as_int, get_in
+from layouts.formatting import DASH, as_decimal, as_float, as_int, get_in, snapshot_moment
 from layouts.i18n import t
 from layouts.session import session_at
 
@@ -100,15 +98,6 @@ def kpi_compare(key: str, snapshot: Mapping, lang: str) -> list:
 
 
 # ---- outside business hours ------------------------------------------------------------------------
-
-def snapshot_moment(snapshot: Mapping) -> datetime | None:
-    generated = get_in(snapshot, "generated_at")
-    try:
-        moment = datetime.fromisoformat(generated) if isinstance(generated, str) else None
-    except ValueError:
-        return None
-    return moment.astimezone(TZ) if moment is not None and moment.tzinfo else None
-
 
 def quiet_hours(snapshot: Mapping) -> bool:
     """The snapshot was taken outside business hours (night): low numbers are normal then."""

@@ -11,6 +11,7 @@ from collections.abc import Mapping
 from datetime import datetime
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 
+from ecc.timeutil import TZ
 from layouts.i18n import t
 
 DASH = "—"
@@ -146,6 +147,17 @@ def freshness_level(seconds: object) -> str:
     return "bad"
 
 
+def snapshot_moment(snapshot: Mapping) -> datetime | None:
+    """When the snapshot was built (`generated_at`) in Shanghai time; None when missing, not ISO-8601 or
+    without an offset."""
+    generated = get_in(snapshot, "generated_at")
+    try:
+        moment = datetime.fromisoformat(generated) if isinstance(generated, str) else None
+    except ValueError:
+        return None
+    return moment.astimezone(TZ) if moment is not None and moment.tzinfo else None
+
+
 def effective_freshness(snapshot: Mapping, now: datetime) -> float | None:
     """freshness_s plus the age of the snapshot itself when it is older than the tolerance.
 
@@ -156,14 +168,8 @@ def effective_freshness(snapshot: Mapping, now: datetime) -> float | None:
     if fresh is None:
         return None
     fresh = max(0.0, fresh)  # events up to 5 min ahead are accepted: "now − newest" may dip below 0
-    generated = get_in(snapshot, "generated_at")
-    if not isinstance(generated, str):
-        return fresh
-    try:
-        moment = datetime.fromisoformat(generated)
-    except ValueError:
-        return fresh
-    if moment.tzinfo is None:
+    moment = snapshot_moment(snapshot)
+    if moment is None:
         return fresh
     age = (now - moment).total_seconds()
     return fresh + age if age > SNAPSHOT_AGE_TOLERANCE_S else fresh

@@ -24,10 +24,9 @@ from datetime import datetime, timedelta
 
 import plotly.graph_objects as go
 
-from ecc.timeutil import TZ
 from layouts.compare import context
 from layouts.figures import AMBER, CYAN, MUTED, _figure, empty_figure
-from layouts.formatting import as_int, get_in
+from layouts.formatting import as_int, get_in, snapshot_moment
 from layouts.i18n import t
 
 
@@ -47,14 +46,9 @@ def _series(snapshot: Mapping, name: str) -> tuple[list[str], list[int]]:
 
 def _partial_bucket(snapshot: Mapping) -> str | None:
     """The x of the minute still being counted: the minute of the snapshot's own `generated_at`."""
-    generated = get_in(snapshot, "generated_at")
-    try:
-        moment = datetime.fromisoformat(generated) if isinstance(generated, str) else None
-    except ValueError:
+    local = snapshot_moment(snapshot)
+    if local is None:
         return None
-    if moment is None or moment.tzinfo is None:
-        return None
-    local = moment.astimezone(TZ)
     day = get_in(snapshot, "day")
     if isinstance(day, str) and day:
         return f"{day} {local:%H:%M}" if day == local.date().isoformat() else None
