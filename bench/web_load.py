@@ -8,14 +8,16 @@ with the wall's outputs). It is timed, one request after another, during three p
 (a) nothing else; (b) `--slow` clients sending a POST body at 1 byte/s; (c) `--many` concurrent
 `GET /api/v1/kpis` for `--seconds` (p50/p95 and errors of those too). 127.0.0.1 only; every loop bounded.
 
-The crowd of (c) runs in its own process: a wall screen is another machine, and timing it from a thread
-that shares one interpreter lock with 200 busy client threads measured the load generator, not the server.
+The crowd of (c) runs in its own process (a wall screen is another machine, and timing it from a thread
+that shares one interpreter lock with 200 busy client threads measured the load generator, not the server),
+on one event loop (aiohttp): 200 `requests` threads took most of a core themselves.
 Both still share this machine's 2 cores with the server: the figures are an upper bound.
 """
 
 from __future__ import annotations
 
 import argparse
+import asyncio
 import logging
 import multiprocessing
 import os
@@ -26,6 +28,7 @@ import threading
 import time
 from urllib.parse import urlsplit
 
+import aiohttp
 import requests
 from report import load_average, pct, table
 
@@ -104,34 +107,37 @@ def slow_clients(url: str, count: int, stop: threading.Event) -> list[threading.
 def crowd(url: str, count: int, seconds: float, results) -> None:
     """`count` concurrent clients on /kpis for `seconds`, in a process of their own; (latencies, errors)
     go back through `results` (a multiprocessing queue)."""
-    out: dict = {}
-    for t in many_clients(url, count, seconds, out):
-        t.join(seconds + 60)
-    results.put((out["latencies"], out["errors"]))
+    results.put(asyncio.run(many_clients(url, count, seconds)))
 
 
-def many_clients(url: str, count: int, seconds: float, out: dict) -> list[threading.Thread]:
-    lock = threading.Lock()
-    out.update(latencies=[], errors=0)
+async def many_clients(url: str, count: int, seconds: float) -> tuple[list[float], int]:
+    """`count` clients on one event loop (aiohttp), each with its own kept-alive connection, each sending
+    its next request when the last was answered. 200 threads of `requests` took most of a core of the 2
+    the server also needs, and timed their own wait for this process's interpreter lock: the crowd is
+    the load, it should not also be the bottleneck."""
+    latencies: list[float] = []
+    errors = 0
     deadline = time.monotonic() + seconds
 
-    def run():
-        with requests.Session() as http:
-            while time.monotonic() < deadline:
-                started = time.monotonic()
-                try:
-                    ok = http.get(f"{url}/api/v1/kpis", timeout=30).status_code == 200
-                except requests.RequestException:
-                    ok = False
-                with lock:
-                    if ok:
-                        out["latencies"].append(time.monotonic() - started)
-                    else:
-                        out["errors"] += 1
-    threads = [threading.Thread(target=run, daemon=True) for _ in range(count)]
-    for t in threads:
-        t.start()
-    return threads
+    async def client(http: aiohttp.ClientSession) -> None:
+        nonlocal errors
+        while time.monotonic() < deadline:
+            started = time.monotonic()
+            try:
+                async with http.get(f"{url}/api/v1/kpis") as answer:
+                    await answer.read()
+                    ok = answer.status == 200
+            except (aiohttp.ClientError, TimeoutError):
+                ok = False
+            if ok:
+                latencies.append(time.monotonic() - started)
+            else:
+                errors += 1
+
+    connector = aiohttp.TCPConnector(limit=count)
+    async with aiohttp.ClientSession(connector=connector, timeout=aiohttp.ClientTimeout(total=30)) as http:
+        await asyncio.gather(*(client(http) for _ in range(count)))
+    return latencies, errors
 
 
 def settle(url: str, timeout: float = 300.0) -> None:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import socket
 import subprocess
 import sys
+import threading
 import time
 from concurrent import futures
 from pathlib import Path
@@ -19,7 +20,7 @@ import pytest
 import requests
 
 from ecc.embedded import free_port, wait_for_port
-from ecc.web.webworker import MAX_BODY_BYTES, RequestReader, lane
+from ecc.web.webworker import API_WAIT_S, MAX_BODY_BYTES, RequestReader, ScreensFirst, lane
 
 THREADS = 2
 TESTS = Path(__file__).resolve().parent
@@ -85,6 +86,44 @@ def test_api_queries_do_not_queue_the_wall_refresh(server, starved):
         assert answer.text == "pong"
         assert all(f.result().text == "slow" for f in slow)
     assert (waited > 1.0) is starved, waited
+
+
+@pytest.mark.parametrize("server", ["ecc.web.webworker.BufferingWorker"], indirect=True)
+def test_an_api_request_waits_briefly_for_a_screen_in_progress(server):
+    """Threads of one worker share one interpreter lock: an API request served while a wall refreshes
+    slows the refresh down. It waits for the screen's request, but only API_WAIT_S: it is answered long
+    before a screen request that takes seconds ends."""
+    with futures.ThreadPoolExecutor(1) as pool:
+        held = pool.submit(requests.get, f"http://127.0.0.1:{server}/_dash-hold", timeout=30)
+        time.sleep(0.5)
+        started = time.monotonic()
+        answer = requests.get(f"http://127.0.0.1:{server}/api/v1/now", timeout=30)
+        waited = time.monotonic() - started
+        assert answer.text == "pong" and not held.done()
+        assert held.result().text == "held"
+    assert waited >= API_WAIT_S * 0.9, waited
+
+
+def test_screens_first_waits_for_the_screens_and_no_longer_than_its_bound():
+    gate = ScreensFirst(max_wait_s=0.2)
+    assert gate.api_turn() is True  # no screen: at once
+    entered, leave = threading.Event(), threading.Event()
+
+    def screen():
+        with gate.screen():
+            entered.set()
+            leave.wait(10)
+
+    t = threading.Thread(target=screen)
+    t.start()
+    entered.wait(5)
+    started = time.monotonic()
+    assert gate.api_turn() is False  # the screen outlasted the bound
+    assert time.monotonic() - started >= 0.19
+    threading.Timer(0.05, leave.set).start()
+    assert gate.api_turn() is True  # the screen ended within the bound
+    t.join(5)
+    assert gate.api_turn() is True
 
 
 def test_lane_of_a_request():

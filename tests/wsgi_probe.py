@@ -1,5 +1,6 @@
 """A tiny WSGI app for the web server tests: /ping answers at once, /echo returns the body's length,
-/api/v1/slow takes two seconds (a heavy drill-down query)."""
+/api/v1/slow takes two seconds (a heavy drill-down query), /_dash-hold three (a screen's request in
+progress), /api/v1/now answers at once."""
 
 from __future__ import annotations
 
@@ -16,6 +17,9 @@ def app(environ, start_response):
     elif environ["PATH_INFO"] == "/api/v1/slow":
         time.sleep(2)
         body = b"slow"
+    elif environ["PATH_INFO"] == "/_dash-hold":
+        time.sleep(3)
+        body = b"held"
     else:
         body = b"pong"
     start_response("200 OK", [("Content-Type", "text/plain"), ("Content-Length", str(len(body)))])

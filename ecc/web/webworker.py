@@ -15,7 +15,11 @@ announced over the limit is answered 413 from its Content-Length before a byte o
 Because the request is whole before a thread is chosen, its path picks the thread pool: the screens
 (Dash pages and their callbacks, assets, health) have a pool of their own beside the one serving /api/,
 so 200 programs or managers querying the API at once cannot queue the wall's one-second refresh behind
-them (issue 7: the wall's refresh p95 under 200 concurrent /kpis clients).
+them (issue 7: the wall's refresh p95 under 200 concurrent /kpis clients). A pool of its own is not
+enough: the threads of one worker share one interpreter lock, so sixteen busy API threads stretched a
+20-ms refresh ten-fold. `ScreensFirst` therefore holds an API request back while a screen's request is
+being served (for at most `API_WAIT_S`): the screens are what people are looking at, an API client is a
+program that can wait a few milliseconds more.
 
 Once the app is loaded the worker freezes what it holds out of the garbage collector's reach
 (`freeze_startup_objects`): a full collection over the loaded app paused every thread for ~80 ms.
@@ -30,6 +34,7 @@ import gc
 import json
 import selectors
 import tempfile
+import threading
 import time
 from concurrent import futures
 from functools import partial
@@ -43,6 +48,7 @@ MAX_READ_S = 300.0
 MAX_HEAD_BYTES = 64 * 1024  # past this gunicorn's own parser answers (request line / header limits)
 MAX_BODY_BYTES = 64 * 1024 * 1024  # the API's own limit (ecc.web.api.MAX_BODY_BYTES); no import cycle
 SPOOL_BYTES = 1024 * 1024
+API_WAIT_S = 0.05  # longest an API request waits for the screens (a wall refresh alone: 20-40 ms)
 _RECV = 256 * 1024
 
 
@@ -155,6 +161,40 @@ def lane(head: bytes) -> str:
     return "screen"
 
 
+class ScreensFirst:
+    """Screens before API requests within one worker: an API request starts only when no screen request
+    is being served, or once it has waited `max_wait_s` (so that screens served without pause, 50 walls
+    say, delay the API by that much and never stop it)."""
+
+    def __init__(self, max_wait_s: float = API_WAIT_S):
+        self.max_wait_s = max_wait_s
+        self._screens = 0
+        self._idle = threading.Condition()
+
+    @contextlib.contextmanager
+    def screen(self):
+        with self._idle:
+            self._screens += 1
+        try:
+            yield
+        finally:
+            with self._idle:
+                self._screens -= 1
+                if not self._screens:
+                    self._idle.notify_all()
+
+    def api_turn(self) -> bool:
+        """Wait while a screen request is in progress, `max_wait_s` at most; whether the screens went idle."""
+        deadline = time.monotonic() + self.max_wait_s
+        with self._idle:
+            while self._screens:
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    return False
+                self._idle.wait(left)
+        return True
+
+
 class PrefetchSocket:
     """The connection's socket, answering recv() from the buffered request first."""
 
@@ -212,6 +252,7 @@ class BufferingWorker(ThreadWorker):
         super().__init__(*args, **kwargs)
         self.reading: dict[int, _Pending] = {}
         self.screen_pool: futures.ThreadPoolExecutor | None = None
+        self.screens_first = ScreensFirst()
 
     def init_process(self):
         # The screens' lane: as many threads as the API's again, at least two.
@@ -221,10 +262,18 @@ class BufferingWorker(ThreadWorker):
 
     def enqueue_on_lane(self, conn, head: bytes) -> None:
         if lane(head) == "api":
-            self.enqueue_req(conn)
-            return
-        fs = self.screen_pool.submit(self.handle, conn)
+            fs = self.tpool.submit(self._handle_api, conn)
+        else:
+            fs = self.screen_pool.submit(self._handle_screen, conn)
         fs.add_done_callback(lambda fut: self.method_queue.defer(self.finish_request, conn, fut))
+
+    def _handle_api(self, conn):
+        self.screens_first.api_turn()
+        return self.handle(conn)
+
+    def _handle_screen(self, conn):
+        with self.screens_first.screen():
+            return self.handle(conn)
 
     def accept(self, listener):
         try:
