@@ -87,6 +87,15 @@ class Probe(threading.Thread):
             self.stop.wait(max(0.0, PROBE_EVERY_S - (time.monotonic() - sent)))
 
 
+def asset_stock(url: str) -> bool:
+    """Whether the wall's AUM has something to show: GET /api/v1/assets (what the wall's context reads,
+    layouts/context.py) sums a snapshot."""
+    try:
+        return float(requests.get(f"{url}/api/v1/assets", timeout=10).json().get("total") or 0) > 0
+    except (requests.RequestException, ValueError):
+        return False
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--rate", type=float, default=1.0)
@@ -131,7 +140,7 @@ def main() -> int:
                 if "today" not in marks and leads(today) > 0:
                     marks["today"] = now
                 if "full wall" not in marks and all(d in want and leads(d) == want[d] for d in focus) \
-                        and r.hlen("ecc:aum") and "today" in marks:
+                        and "today" in marks and asset_stock(url):
                     marks["full wall"] = now
                 if "live window" not in marks and len(want) == len(wanted) and \
                         all(leads(d) == want[d] for d in wanted if d in window):

@@ -92,9 +92,6 @@ def sample_snapshot(now: datetime | None = None) -> dict:
                                   "other": 0.0069},
         },
         "by_channel": by_channel,
-        "aum": {"total": "8642000000.00", "by_class": {"stock": "3600000000", "fund": "1850000000",
-                                                       "wealth": "1520000000", "bond": "972000000",
-                                                       "cash": "700000000"}},
         "series": {"leads": leads_series, "opened": opened_series},
         "previous_day": {"leads": 26310, "opened": 7012},
         "freshness_s": 1.2,
@@ -187,9 +184,10 @@ BUILDERS = (figures.funnel_figure, figures.channel_figure, trend.trend_figure, f
             figures.wealth_figure)
 PARTIAL = (
     {},
-    {"totals": None, "ratios": None, "by_channel": None, "aum": None, "series": None},
+    {"totals": None, "ratios": None, "by_channel": None, "context": None, "series": None},
     {"totals": {"reach": {}}, "ratios": {"step_conversion": {"1": None}}, "series": {"leads": []}},
-    {"totals": {"reach": {"1": 0, "2": 0}}, "aum": {"by_class": {"stock": "0"}}, "by_channel": {}},
+    {"totals": {"reach": {"1": 0, "2": 0}}, "context": {"assets": {"by_class": {"stock": "0"}}},
+     "by_channel": {}},
     {"series": {"leads": [["09:30"], "bad", [None, None]]}, "ratios": {"wealth_preference": {"stock": None}}},
 )
 
@@ -392,7 +390,8 @@ def test_short_step_labels_fit_the_strip():
 def test_turnover_and_sub_screen_views():
     snap = sample_snapshot()
     trades = sum(Decimal(v) for v in snap["totals"]["trade_amount"].values())
-    assert money_views.turnover_rate(snap) == pytest.approx(float(trades / Decimal(snap["aum"]["total"])))
+    aum = Decimal(snap["context"]["assets"]["total"])
+    assert money_views.turnover_rate(snap) == pytest.approx(float(trades / aum))
     assert money_views.turnover_rate({"context": {"assets": {"total": "0.00"}}}) is None
     assert money_views.turnover_rate({}) is None
     table = screens.leaderboard(snap, "zh")

@@ -121,22 +121,6 @@ for j = 1, #records do
       -- a1 = account_id, a2 = product, a4 = amount in fen
       if ch == '' then ch = account_channel(a[1]) end
       add(day, 'trade_fen:' .. a[2], ch, tonumber(a[4]))
-    elseif etype == 'asset' then
-      -- a1 = account_id, a2 = ordering key (ts|event_id), a3..a7 = stock fund wealth bond cash in fen
-      local last_key = redis.call('HGET', P .. 'asset:key', a[1])
-      if not last_key or last_key < a[2] then
-        local old = redis.call('HGET', P .. 'asset:val', a[1])
-        local k = 0
-        if old then
-          for part in string.gmatch(old, '[^,]+') do
-            k = k + 1
-            redis.call('HINCRBY', P .. 'aum', k, -tonumber(part))
-          end
-        end
-        for c = 1, 5 do redis.call('HINCRBY', P .. 'aum', c, tonumber(a[c + 2])) end
-        redis.call('HSET', P .. 'asset:key', a[1], a[2])
-        redis.call('HSET', P .. 'asset:val', a[1], table.concat({a[3], a[4], a[5], a[6], a[7]}, ','))
-      end
     end
     note_fresh(etype, ts, ts_text)
     note_fresh('all', ts, ts_text)

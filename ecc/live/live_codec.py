@@ -15,7 +15,10 @@ with `day` = Shanghai day "YYYYMMDD", `minute` = "HH:MM", and a1.. depending on 
     call     lead_id, outcome
     deposit  account_id, direction, first ("1"/"0"), amount in fen
     trade    account_id, product, "", amount in fen
-    asset    account_id, order key (ts_ms zero-padded | event_id), stock, fund, wealth, bond, cash in fen
+    asset    (nothing more: the script notes its freshness and remembers its event_id)
+
+Asset snapshots move no counter: AUM sums every account's latest snapshot however old, which the live
+store's window cannot hold, so the screens read it from ClickHouse (GET /api/v1/assets, layouts/context.py).
 """
 
 from __future__ import annotations
@@ -28,9 +31,7 @@ from typing import Any
 import orjson
 
 from ecc import timeutil
-from ecc.contract import catalogue
 
-_CLASSES = catalogue.ASSET_CLASSES  # the AUM hash's fields 1..5, in this order
 _MINUTE_MS = 60_000
 _SHANGHAI = timedelta(hours=8)  # China has kept UTC+8 without daylight saving since 1991
 _keys: dict[int, tuple[str, str]] = {}  # minute since the epoch -> (day key, minute key)
@@ -68,10 +69,7 @@ def _record(etype: str, event_id: str, ts_ms: int, channel: str, get) -> list[st
     if etype == "trade":
         return [*head, get("account_id", ""), get("product", ""), "", fen(get("amount", "0"))]
     if etype == "asset":
-        # Latest snapshot wins by (ts, event_id): a fixed-width ts makes the string order the time order.
-        holdings = get("holdings", None) or {}
-        return [*head, get("account_id", ""), f"{ts_ms:015d}|{event_id}",
-                *(fen(holdings.get(c, "0")) for c in _CLASSES)]
+        return head
     raise ValueError(f"unknown event type {etype!r}")
 
 
@@ -98,12 +96,3 @@ def pack(records: Iterable[list[str]]) -> bytes:
     """A batch of records as the one Lua argument (a JSON array of arrays)."""
     return orjson.dumps(list(records))
 
-
-def order_key(record: list[str]) -> str:
-    """The asset record's ordering key (what the script compares to keep the latest snapshot)."""
-    return record[7]
-
-
-def asset_fen(record: list[str]) -> list[int]:
-    """The asset record's holdings in fen, in the AUM hash's order."""
-    return [int(v) for v in record[8:13]]

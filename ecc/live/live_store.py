@@ -28,6 +28,7 @@ from ecc.olap.faults import describe
 log = logging.getLogger(__name__)
 DAY_S = 86_400
 RATE_WINDOW_S = 60
+RETIRED_KEYS = ("aum", "asset:key", "asset:val")  # see trim()
 ERROR_LIMIT = 300  # characters of a heartbeat's error
 # Release the rebuild lock only if we still own it (a lock that expired may have a new owner).
 _RELEASE = "if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end return 0"
@@ -122,10 +123,13 @@ class LiveStore:
         pipe.execute()
 
     def trim(self, now_ms: int | None = None) -> None:
-        """Forget calls and deposits older than the live window (they can no longer join a live day)."""
+        """Forget calls and deposits older than the live window (they can no longer join a live day), and
+        what releases before 2026-11-30 kept and nothing reads: each account's latest holdings and their
+        sum (one field per account ever seen; UNLINK frees them without blocking Redis)."""
         cutoff = (now_ms or timeutil.now_ms()) - (self.live_days + 1) * DAY_S * 1000
         for name in ("called", "connected", "deposited"):
             self.r.zremrangebyscore(self._key(name), "-inf", cutoff)
+        self.r.unlink(*(self._key(name) for name in RETIRED_KEYS))
 
     # ---- reading (wall, health) ----
 
@@ -144,16 +148,15 @@ class LiveStore:
         pipe.hgetall(self._key(key, "c"))
         pipe.hgetall(self._key(key, "m"))
         pipe.hgetall(self._key(prev_key, "c"))
-        pipe.hgetall(self._key("aum"))
         pipe.hget(self._key("fresh"), "all")
         pipe.get(self._key("live", "epoch"))
         pipe.hgetall(self._key("live", "state"))
         pipe.exists(self._key("live", "lock"))
-        counters, minutes, previous, aum, fresh, epoch, state, locked = pipe.execute()
+        counters, minutes, previous, fresh, epoch, state, locked = pipe.execute()
 
         def ints(h: dict) -> dict[str, int]:
             return {k: int(v) for k, v in h.items()}
-        snap = live.snapshot(day, ints(counters), ints(minutes), ints(previous), ints(aum),
+        snap = live.snapshot(day, ints(counters), ints(minutes), ints(previous),
                              int(fresh) if fresh else None, timeutil.now_ms(),
                              self.rate("accepted"), self.rate("rejected"))
         snap["live_state"] = live_state_of(epoch, state, bool(locked))

@@ -12,8 +12,6 @@ from decimal import Decimal
 from ecc import timeutil
 from ecc.contract import catalogue, metrics
 
-_CLASSES = catalogue.ASSET_CLASSES  # AUM hash fields 1..5 are these, in this order
-
 
 def live_days(today: date, days: int) -> list[str]:
     """Day keys the live store keeps, newest first: today and the `days - 1` before."""
@@ -64,7 +62,7 @@ def channels_in(counters: dict[str, int]) -> list[str]:
 
 
 def snapshot(day: date, counters: dict[str, int], minutes: dict[str, int], previous: dict[str, int],
-             aum_fen: dict[str, int], fresh_ms: int | None, now_ms: int, ingest_rate: float,
+             fresh_ms: int | None, now_ms: int, ingest_rate: float,
              reject_rate: float) -> dict:
     """Everything the wall shows for `day`, from the raw Redis values (see ecc/live.lua)."""
     totals = _counts(counters)
@@ -82,18 +80,13 @@ def snapshot(day: date, counters: dict[str, int], minutes: dict[str, int], previ
         if name in source:
             value = minutes[field]
             series[source[name]].append([minute, _money(value) if name == "deposit_in_fen" else value])
-    by_class = {c: _money(aum_fen.get(str(i), 0)) for i, c in enumerate(_CLASSES, 1)}
-    aum_total = _money(sum(aum_fen.get(str(i), 0) for i in range(1, 6)))
     previous_totals = _counts(previous)
-    # turnover_rate: today's trades / the AUM now (the end of "today so far")
-    trades = sum((Decimal(v) for v in totals["trade_amount"].values()), Decimal(0))
     return {
         "day": day.isoformat(),
         "generated_at": timeutil.to_local(now_ms).isoformat(timespec="seconds"),
         "totals": totals,
-        "ratios": {**_ratios(totals), "turnover_rate": metrics.turnover_rate(trades, Decimal(aum_total))},
+        "ratios": _ratios(totals),
         "by_channel": by_channel,
-        "aum": {"total": aum_total, "by_class": by_class},
         "series": series,
         "previous_day": {"leads": previous_totals["leads"], "opened": previous_totals["opened"]},
         "freshness_s": None if fresh_ms is None else max(0.0, (now_ms - fresh_ms) / 1000),
