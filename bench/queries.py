@@ -37,7 +37,7 @@ sys.path[:] = [p for p in sys.path if os.path.abspath(p or ".") != _HERE]
 
 from ecc import metadata, timeutil  # noqa: E402
 from ecc.config import Settings  # noqa: E402
-from ecc.olap import analytics, clickhouse  # noqa: E402
+from ecc.olap import analytics, clickhouse, timeseries  # noqa: E402
 
 log = logging.getLogger("bench.queries")
 
@@ -62,11 +62,11 @@ def cases(now: datetime) -> list[tuple[str, object]]:
         ("dropped week, step 8", lambda c: analytics.dropped(c, week, now, 8)),
         ("assets now", lambda c: analytics.assets(c, now)),
         ("assets now, channel=douyin", lambda c: analytics.assets(c, now, ["douyin"])),
-        ("series leads 1m, day", lambda c: analytics.series(c, "leads", "1m", day, now)),
-        ("series opened 1h, week", lambda c: analytics.series(c, "opened", "1h", week, now)),
-        ("series net_inflow 1h, week", lambda c: analytics.series(c, "net_inflow", "1h", week, now)),
-        ("series leads 1d, month", lambda c: analytics.series(c, "leads", "1d", month, now)),
-        ("series dialed_leads 1d, month", lambda c: analytics.series(c, "dialed_leads", "1d", month, now)),
+        ("series leads 1m, day", lambda c: timeseries.series(c, "leads", "1m", day, now)),
+        ("series opened 1h, week", lambda c: timeseries.series(c, "opened", "1h", week, now)),
+        ("series net_inflow 1h, week", lambda c: timeseries.series(c, "net_inflow", "1h", week, now)),
+        ("series leads 1d, month", lambda c: timeseries.series(c, "leads", "1d", month, now)),
+        ("series dialed_leads 1d, month", lambda c: timeseries.series(c, "dialed_leads", "1d", month, now)),
         ("rejects (first page)", lambda c: analytics.rejects(c)),
     ]
 

@@ -90,7 +90,7 @@ def series_pairs(points: list[Mapping]) -> list[list]:
 def compute_minute(ch, now: datetime) -> dict:
     """The part of the context that moves every minute: KPIs at the same time yesterday and last week,
     the trend's companions, the assets breakdown (the API's functions, with the API's arguments)."""
-    from ecc.olap import analytics
+    from ecc.olap import analytics, timeseries
 
     cut = minute_cut(now)
     today = timeutil.day_start(cut.date())
@@ -107,7 +107,7 @@ def compute_minute(ch, now: datetime) -> dict:
         kpis = analytics.kpis(ch, start, end, now=now)
         out["compare"][name] = {"from": start.isoformat(), "to": end.isoformat(),
                                 "kpis": {key: kpis.get(key) for key in COMPARE_KEYS}}
-    series = analytics.series(ch, "leads", "1m", today, cut)
+    series = timeseries.series(ch, "leads", "1m", today, cut)
     out["trend"] = {name: series_pairs(series[name]) for name in SHIFTS}
     return out
 

@@ -22,7 +22,7 @@ import pytest
 
 from ecc.contract.events import Rejection
 from ecc.contract.validate import validate
-from ecc.olap import analytics, clickhouse
+from ecc.olap import analytics, clickhouse, timeseries
 from ecc.timeutil import TZ
 
 DAY = datetime(2026, 11, 21, tzinfo=TZ)
@@ -189,7 +189,7 @@ def test_shanghai_day_boundaries(ch):
         ev("l-d", "lead", "2026-11-21T16:00:00Z", lead_id="D", channel="douyin"),  # 00:00 on the 22nd
     ])
     assert analytics.kpis(ch, DAY, END, now=NOW)["leads"] == 2
-    daily = analytics.series(ch, "leads", "1d", DAY - timedelta(days=1), END + timedelta(days=1))
+    daily = timeseries.series(ch, "leads", "1d", DAY - timedelta(days=1), END + timedelta(days=1))
     assert [(p["t"], p["value"]) for p in daily["points"]] == [
         ("2026-11-20T00:00:00.000+08:00", 1), ("2026-11-21T00:00:00.000+08:00", 2),
         ("2026-11-22T00:00:00.000+08:00", 1)]
@@ -203,24 +203,24 @@ def test_series_buckets_filled_and_compared(ch):
         ev("l-4", "lead", at(9, 0, 10, base=DAY - timedelta(days=1)), lead_id="Y", channel="douyin"),
         ev("l-5", "lead", at(9, 2, base=DAY - timedelta(days=7)), lead_id="W", channel="douyin"),
     ])
-    s = analytics.series(ch, "leads", "1m", DAY + timedelta(hours=9), DAY + timedelta(hours=9, minutes=3))
+    s = timeseries.series(ch, "leads", "1m", DAY + timedelta(hours=9), DAY + timedelta(hours=9, minutes=3))
     assert [p["t"] for p in s["points"]] == [at(9), at(9, 1), at(9, 2)]
     assert [p["value"] for p in s["points"]] == [2, 0, 1]
     assert [p["value"] for p in s["previous_day"]] == [1, 0, 0]
     assert [p["value"] for p in s["previous_week"]] == [0, 0, 1]
     assert [p["t"] for p in s["previous_week"]] == [p["t"] for p in s["points"]]  # reported aligned
-    douyin = analytics.series(ch, "leads", "5m", DAY + timedelta(hours=9, seconds=20),  # mid-bucket start
+    douyin = timeseries.series(ch, "leads", "5m", DAY + timedelta(hours=9, seconds=20),  # mid-bucket start
                               DAY + timedelta(hours=9, minutes=10), channels=["douyin"])
     assert [(p["t"], p["value"]) for p in douyin["points"]] == [(at(9), 2), (at(9, 5), 0)]
     # A late event lands in its event-time bucket.
     load(ch, [ev("l-late", "lead", at(9, 1, 30), lead_id="Z", channel="douyin")])
-    s = analytics.series(ch, "leads", "1m", DAY + timedelta(hours=9), DAY + timedelta(hours=9, minutes=3))
+    s = timeseries.series(ch, "leads", "1m", DAY + timedelta(hours=9), DAY + timedelta(hours=9, minutes=3))
     assert [p["value"] for p in s["points"]] == [2, 1, 1]
 
 
 def test_series_metrics_from_base(base):
     def values(metric, interval="1h", start=DAY + timedelta(hours=9), end=DAY + timedelta(hours=16), **kw):
-        return [p["value"] for p in analytics.series(base, metric, interval, start, end, **kw)["points"]]
+        return [p["value"] for p in timeseries.series(base, metric, interval, start, end, **kw)["points"]]
 
     #                                   09      10      11     12          13      14    15
     assert values("deposit_amount") == [0, 0, 0, D("50000.00"), 0, D("2000.25"), 0]  # d-1 duplicate once
@@ -234,8 +234,8 @@ def test_series_metrics_from_base(base):
     assert values("dialed_leads") == [2, 0, 0, 0, 0, 0, 0]
     assert values("reach_1")[1] == 3 and values("reach_2")[1] == 2 and values("opened")[2] == 1
     assert values("deposit_amount", provinces=["广东"]) == [0] * 7
-    with pytest.raises(analytics.UnknownMetric):
-        analytics.series(base, "nope", "1h", DAY, END)
+    with pytest.raises(timeseries.UnknownMetric):
+        timeseries.series(base, "nope", "1h", DAY, END)
 
 
 def test_funnel_cohort_and_time_to_convert(base):
@@ -413,9 +413,9 @@ def _bundle(client) -> str:
         "funnel": analytics.funnel(client, DAY, END),
         "dropped": analytics.dropped(client, DAY, END, 1, now=NOW),  # idle_hours: not the clock's
         "assets": analytics.assets(client, END),
-        **{f"series_{i}": analytics.series(client, "leads", i, DAY - timedelta(days=1), END)
+        **{f"series_{i}": timeseries.series(client, "leads", i, DAY - timedelta(days=1), END)
            for i in ("1d", "1h")},
-        "net_1d": analytics.series(client, "net_inflow", "1d", DAY, END),
+        "net_1d": timeseries.series(client, "net_inflow", "1d", DAY, END),
     }
     return json.dumps(out, default=str, sort_keys=True)
 

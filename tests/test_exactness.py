@@ -14,7 +14,7 @@ from oracle import Oracle, make_asset
 from scenarios import CHANNELS, DAY, PROVINCES, scenario
 
 from ecc.contract.validate import validate
-from ecc.olap import analytics, clickhouse
+from ecc.olap import analytics, clickhouse, timeseries
 from ecc.sink import SinkStats, store_batch
 
 NOW = DAY + timedelta(days=2)
@@ -127,7 +127,7 @@ def test_funnel_assets_and_series_match_oracle(ch, events, window, channel):
     assert nonzero(got_aum["by_class"]) == nonzero(want_aum["by_class"])
 
     for metric in ("leads", "opened", "deposit_amount", "calls"):
-        got_series = analytics.series(ch, metric, "1h", start, end, channels, [])
+        got_series = timeseries.series(ch, metric, "1h", start, end, channels, [])
         want_series = oracle.series(metric, "1h", start, end, chset)
         assert [p["value"] for p in got_series["points"]] == list(want_series.values()), metric
 
@@ -145,7 +145,7 @@ def test_series_from_rollup_hours_and_edges_match_oracle(ch, events, channel, in
     channels = [channel] if channel else []
     chset = set(channels) or None
     for metric in ("leads", "opened", "reach_2", *(() if channel else ("calls",))):
-        got = analytics.series(ch, metric, interval, start, end, channels, [])
+        got = timeseries.series(ch, metric, interval, start, end, channels, [])
         want = oracle.series(metric, interval, start, end, chset)
         assert [p["value"] for p in got["points"]] == list(want.values()), metric
         one_day = timedelta(days=1)

@@ -29,14 +29,15 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
 from ecc.contract import catalogue, metrics
 from ecc.contract.metrics import ratio as _ratio  # the cohort funnel's conversions below
 from ecc.olap.clickhouse import query_rows
-from ecc.timeutil import INTERVALS, TZ
+from ecc.olap.query_params import filters_of, iso_ms, period, rollup_hours, utc
+from ecc.timeutil import TZ
 
 log = logging.getLogger(__name__)
 
@@ -44,44 +45,6 @@ ZERO = Decimal("0.00")
 UNKNOWN = "unknown"  # the label of a missing channel, province, level or segment in breakdowns
 STEPS = catalogue.STEPS
 ASSET_CLASSES = catalogue.ASSET_CLASSES
-
-
-class UnknownMetric(ValueError):
-    """A series metric or interval this module does not know."""
-
-
-# ---- small helpers ----
-
-def _utc(moment: datetime, name: str) -> datetime:
-    if moment.tzinfo is None or moment.utcoffset() is None:
-        raise ValueError(f"{name} must be timezone-aware, got {moment!r}")
-    return moment.astimezone(UTC)
-
-
-def _iso_ms(ms: int) -> str:
-    return datetime.fromtimestamp(ms / 1000, tz=TZ).isoformat(timespec="milliseconds")
-
-
-def _filters(channels: Iterable[str] | None, provinces: Iterable[str] | None) -> dict[str, list[str]]:
-    return {"channels": sorted(set(channels or ())), "provinces": sorted(set(provinces or ()))}
-
-
-def _period(start: datetime, end: datetime) -> dict[str, datetime]:
-    return {"start": _utc(start, "start"), "end": _utc(end, "end")}
-
-
-def rollup_hours(start: datetime, end: datetime, usable: bool = True) -> dict[str, datetime]:
-    """The whole hours [h_start, h_end) inside [start, end) that an hourly rollup answers (a UTC hour is
-    a Shanghai hour: +8 h, no daylight saving); the queries read the events for the rest. An empty range
-    (h_start = h_end) when the rollup cannot answer (`usable` false) or no whole hour fits."""
-    start, end = _utc(start, "start"), _utc(end, "end")
-    first = start.replace(minute=0, second=0, microsecond=0)
-    if first < start:
-        first += timedelta(hours=1)
-    last = end.replace(minute=0, second=0, microsecond=0)
-    if not usable or last <= first:
-        return {"h_start": first, "h_end": first}
-    return {"h_start": first, "h_end": last}
 
 
 # ---- KPIs (GET /kpis) and per channel (GET /channels) ----
@@ -140,8 +103,8 @@ class _Totals:
 def _collect(client: Any, start: datetime, end: datetime, channels: Iterable[str] | None,
              provinces: Iterable[str] | None, by_channel: bool, now: datetime) -> dict[str, _Totals]:
     """Run the four KPI queries once and fold their rows into totals per group key."""
-    filters = _filters(channels, provinces)
-    params = {**_period(start, end), **filters, "by_channel": by_channel, "now": _utc(now, "now"),
+    filters = filters_of(channels, provinces)
+    params = {**period(start, end), **filters, "by_channel": by_channel, "now": utc(now, "now"),
               "attribute": by_channel or bool(filters["channels"] or filters["provinces"])}
     groups: dict[str, _Totals] = {}
 
@@ -185,7 +148,7 @@ def freshness_s(client: Any, now: datetime | None = None) -> float | None:
 
     Not clamped: an event up to 5 minutes in the future is accepted, so this may be slightly negative.
     """
-    moment = _utc(now, "now") if now is not None else datetime.now(UTC)
+    moment = utc(now, "now") if now is not None else datetime.now(UTC)
     row = query_rows(client, "freshness", {})[0]
     if not row["events"]:
         return None
@@ -223,8 +186,8 @@ def _cohort_params(start: datetime, end: datetime, window_hours: float, channels
                    provinces: Iterable[str] | None) -> dict[str, Any]:
     if window_hours <= 0:
         raise ValueError(f"window_hours must be > 0, got {window_hours!r}")
-    filters = _filters(channels, provinces)
-    return {**_period(start, end), **filters, "window_ms": int(window_hours * 3_600_000),
+    filters = filters_of(channels, provinces)
+    return {**period(start, end), **filters, "window_ms": int(window_hours * 3_600_000),
             "attribute": bool(filters["provinces"])}
 
 
@@ -281,7 +244,7 @@ def dropped(client: Any, start: datetime, end: datetime, step: int, window_hours
     return [{"lead_id": row["lead_id"], "channel": row["channel"],
              "phone_masked": contacts.get(row["lead_id"], none)["phone_masked"],
              "province": contacts.get(row["lead_id"], none)["province"],
-             "furthest_step": row["furthest_step"], "last_step_at": _iso_ms(row["last_step_ms"]),
+             "furthest_step": row["furthest_step"], "last_step_at": iso_ms(row["last_step_ms"]),
              "idle_hours": round((now_ms - row["last_step_ms"]) / 3_600_000, 2)}
             for row in rows]
 
@@ -291,7 +254,7 @@ def dropped(client: Any, start: datetime, end: datetime, step: int, window_hours
 def _asset_rows(client: Any, at: datetime, channels: list[str], provinces: list[str],
                 attribute: bool = True) -> list[dict]:
     """AUM groups at `at`; without `attribute` channel/province are left blank (only totals wanted)."""
-    return query_rows(client, "assets", {"at": _utc(at, "at"), "every_account": True,
+    return query_rows(client, "assets", {"at": utc(at, "at"), "every_account": True,
                                          "channels": channels, "provinces": provinces,
                                          "attribute": attribute or bool(channels or provinces)})
 
@@ -300,7 +263,7 @@ def assets(client: Any, at: datetime, channels: Sequence[str] = (),
            provinces: Sequence[str] = ()) -> dict[str, Any]:
     """AUM at `at`: each account's latest snapshot with ts < at, summed and broken down (a missing
     level, segment, province or channel is "unknown")."""
-    filters = _filters(channels, provinces)
+    filters = filters_of(channels, provinces)
     by_class = dict.fromkeys(ASSET_CLASSES, ZERO)
     breakdowns: dict[str, dict[str, Decimal]] = {"by_level": {}, "by_segment": {}, "by_province": {},
                                                  "by_channel": {}}
@@ -314,94 +277,9 @@ def assets(client: Any, at: datetime, channels: Sequence[str] = (),
         for name, column in keys.items():
             breakdown, label = breakdowns[name], row[column] or UNKNOWN
             breakdown[label] = breakdown.get(label, ZERO) + amount
-    return {"at": _utc(at, "at").astimezone(TZ).isoformat(timespec="milliseconds"),
+    return {"at": utc(at, "at").astimezone(TZ).isoformat(timespec="milliseconds"),
             "total": sum(by_class.values(), ZERO), "by_class": by_class,
             **{name: dict(sorted(values.items())) for name, values in breakdowns.items()}}
-
-
-# ---- time series (GET /series) ----
-
-@dataclass(frozen=True)
-class SeriesMetric:
-    code: str  # the `metric` of series.sql
-    types: tuple[str, ...]  # event types it reads
-    money: bool = False  # value is the amount sum (Decimal) rather than the distinct count
-    step: int = 0
-
-
-SERIES_METRICS: dict[str, SeriesMetric] = {
-    "leads": SeriesMetric("leads", ("lead",)),
-    "dialed_leads": SeriesMetric("dialed_leads", ("lead",)),
-    "opened": SeriesMetric("reach", ("step",), step=catalogue.OPENED_STEP),
-    "first_deposits": SeriesMetric("first_deposits", ("deposit",)),
-    "deposit_amount": SeriesMetric("deposit_amount", ("deposit",), money=True),
-    "net_inflow": SeriesMetric("net_inflow", ("deposit",), money=True),
-    "trade_amount": SeriesMetric("trade_amount", ("trade",), money=True),
-    "calls": SeriesMetric("calls", ("call",)),
-    **{f"reach_{k}": SeriesMetric("reach", ("step",), step=k) for k in STEPS},
-}
-
-
-def bucket_starts(interval: str, start: datetime, end: datetime) -> list[datetime]:
-    """The Shanghai buckets of `interval` that overlap [start, end), in order (the first may begin
-    before `start`). Aligned like ClickHouse toStartOfInterval/toStartOfDay in Asia/Shanghai."""
-    step = INTERVALS[interval]
-    local = _utc(start, "start").astimezone(TZ)
-    midnight = local.replace(hour=0, minute=0, second=0, microsecond=0)
-    minutes = step // timedelta(minutes=1)
-    if interval == "1d":
-        first = midnight
-    else:
-        into_day = (local - midnight) // timedelta(minutes=1)
-        first = midnight + timedelta(minutes=into_day - into_day % minutes)
-    stop = _utc(end, "end")
-    out, bucket = [], first
-    while bucket < stop:
-        out.append(bucket)
-        bucket += step
-    return out
-
-
-def series(client: Any, metric: str, interval: str, start: datetime, end: datetime,
-           channels: Sequence[str] = (), provinces: Sequence[str] = ()) -> dict[str, Any]:
-    """One metric per Shanghai bucket of `interval` over [start, end), empty buckets as 0.
-
-    `previous_day` / `previous_week` hold the same metric for the buckets 1 and 7 days earlier,
-    reported at the time of the current bucket they compare with (the shifted-forward time), so the
-    three lists align point by point.
-    """
-    spec = SERIES_METRICS.get(metric)
-    if spec is None:
-        raise UnknownMetric(f"unknown series metric {metric!r} (one of {', '.join(SERIES_METRICS)})")
-    if interval not in INTERVALS:
-        raise UnknownMetric(f"unknown interval {interval!r} (one of {', '.join(INTERVALS)})")
-    filters = _filters(channels, provinces)
-    params = {**_period(start, end), **filters, "metric": spec.code, "types": list(spec.types),
-              "step": spec.step, "bucket_days": interval == "1d",
-              "bucket_minutes": INTERVALS[interval] // timedelta(minutes=1),
-              "attribute": bool(filters["channels"] or filters["provinces"])}
-    values: dict[tuple[int, int], Any] = {}
-    # whole hours from the rollup when it holds the metric for these filters (own channel only: a
-    # call's channel and every province are attributed through the lead, at query time)
-    rolled = (spec.code in ("leads", "reach") or (spec.code == "calls" and not filters["channels"])) \
-        and interval in ("1h", "1d") and not filters["provinces"]
-    if rolled:
-        params.update(rollup_hours(start, end), type=spec.types[0])
-    for row in query_rows(client, "series_counts" if rolled else "series", params):
-        values[(row["shift_days"], row["bucket_s"])] = row["amount"] if spec.money else row["distinct_count"]
-    buckets = bucket_starts(interval, start, end)
-    expected = {int(b.timestamp()) for b in buckets}
-    stray = {key for key in values if key[1] not in expected}
-    if stray:  # would mean Python and ClickHouse disagree on bucket alignment
-        log.warning("series %s/%s: %d buckets outside the expected grid", metric, interval, len(stray))
-    empty = ZERO if spec.money else 0
-
-    def points(shift: int) -> list[dict[str, Any]]:
-        return [{"t": b.isoformat(timespec="milliseconds"),
-                 "value": values.get((shift, int(b.timestamp())), empty)} for b in buckets]
-
-    return {"metric": metric, "interval": interval, "points": points(0), "previous_day": points(1),
-            "previous_week": points(7)}
 
 
 # ---- dead letters (GET /rejects) ----
@@ -411,5 +289,5 @@ def rejects(client: Any, limit: int = 100, offset: int = 0) -> dict[str, Any]:
     total = query_rows(client, "rejects_total", {})[0]["total"]
     rows = query_rows(client, "rejects_page", {"limit": max(0, int(limit)), "offset": max(0, int(offset))})
     return {"total": total,
-            "items": [{"received_at": _iso_ms(row["received_ms"]), "reason": row["reason"],
+            "items": [{"received_at": iso_ms(row["received_ms"]), "reason": row["reason"],
                        "raw": row["raw"], "source": row["source"]} for row in rows]}

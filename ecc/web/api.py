@@ -19,7 +19,7 @@ from werkzeug.exceptions import HTTPException
 
 from ecc import metadata, timeutil
 from ecc.contract import validate
-from ecc.olap import analytics, time_to_convert
+from ecc.olap import analytics, time_to_convert, timeseries
 from ecc.services import Services
 from ecc.web import health
 from ecc.web.requests import ApiError, install, int_arg, number_arg
@@ -282,12 +282,12 @@ def create_api(services: Services) -> Blueprint:
     @api.get("/api/v1/series")
     def series():
         q = _period()
-        metric = _choice("metric", analytics.SERIES_METRICS)
+        metric = _choice("metric", timeseries.SERIES_METRICS)
         interval = _choice("interval", list(timeutil.INTERVALS), "1m")
         buckets = (q.end - q.start) / timeutil.INTERVALS[interval]
         if buckets > 20_000:
             raise ApiError(f"{buckets:.0f} buckets: use a larger interval or a shorter period")
-        return cached("series", q, lambda: analytics.series(ch, metric, interval, q.start, q.end, q.channels,
+        return cached("series", q, lambda: timeseries.series(ch, metric, interval, q.start, q.end, q.channels,
                                                             q.provinces), metric=metric, interval=interval)
 
     @api.get("/api/v1/rejects")
