@@ -152,3 +152,39 @@ def test_backfill_of_yesterday_goes_by_the_history_topic_and_counts(worker_setti
     finally:
         proc.terminate()
         proc.wait(20)
+
+
+def test_history_waits_for_every_workers_today_and_takes_turns(worker_settings):
+    """With two `ecc worker` processes, each history consumer yielded only to its own process's today's
+    consumer: the other's backfill ran while this one's today's partitions waited (6.5 s p99 in
+    bench/pipeline.py --workers 2). The marks of another worker, kept in Redis, hold this one's history."""
+    s = worker_settings
+    store = LiveStore.from_url(s.redis_url)
+    yesterday = datetime.combine(today() - timedelta(days=1), datetime.min.time(), TZ) + timedelta(hours=12)
+
+    def old(prefix: str, n: int) -> list[dict]:
+        return [make_lead(f"{prefix}{i}", (yesterday + timedelta(seconds=i)).isoformat()) for i in range(n)]
+
+    def yesterdays_leads() -> int:
+        return store.snapshot()["previous_day"]["leads"]
+
+    proc = start_worker(s)
+    try:
+        assert Door(s).publish_objects(old("W", 1), "test").accepted == 1
+        assert wait_until(lambda: yesterdays_leads() == 1, 60)  # the history consumer is running
+        store.mark_today_behind("other-host:1:live", True, for_s=60)  # another worker's backlog of today
+        time.sleep(0.5)  # a poll already waiting (0.1 s at most) may still take what comes: one batch
+        assert Door(s).publish_objects(old("B", 30), "test").accepted == 30
+        time.sleep(3)
+        assert yesterdays_leads() == 1
+        store.mark_today_behind("other-host:1:live", False)
+        assert wait_until(lambda: yesterdays_leads() == 31, 30)
+        assert store.take_history_turn("other-host:1:live-history", 60)  # another worker's history batch
+        assert Door(s).publish_objects(old("T", 10), "test").accepted == 10
+        time.sleep(3)
+        assert yesterdays_leads() == 31
+        store.end_history_turn("other-host:1:live-history")
+        assert wait_until(lambda: yesterdays_leads() == 41, 30)
+    finally:
+        proc.terminate()
+        proc.wait(20)

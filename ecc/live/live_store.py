@@ -8,6 +8,9 @@ health tell a stuck part from a live one:
   (SET NX with expiry: one rebuilder however many sinks run) and the token it finishes with.
 - `<prefix>hb` / `<prefix>hb:err`: heartbeat per component (epoch ms) and its last error while retrying.
 - `<prefix>sink:polls`: per sink process, its last poll and the last time it had stored all it had read.
+- `<prefix>live:behind` and `<prefix>live:history_turn`: today's events before history across every
+  worker process (streams/live_consumer.py): the today's consumers working off a backlog (owner -> until
+  when, so a dead worker's mark lapses), and which history consumer may apply a batch now.
 """
 
 from __future__ import annotations
@@ -121,6 +124,26 @@ class LiveStore:
         pipe.incrby(key, n)
         pipe.expire(key, RATE_WINDOW_S * 2)
         pipe.execute()
+
+    # ---- today first: the live consumers of every worker process (streams/live_consumer.py) ----
+
+    def mark_today_behind(self, owner: str, behind: bool, for_s: float = 2.0) -> None:
+        """`owner`'s today's consumer is (still) working off a backlog, or no longer."""
+        if behind:
+            self.r.zadd(self._key("live", "behind"), {owner: timeutil.now_ms() + int(for_s * 1000)})
+        else:
+            self.r.zrem(self._key("live", "behind"), owner)
+
+    def today_behind(self) -> bool:
+        """Whether any worker's today's consumer is working off a backlog."""
+        return bool(self.r.zcount(self._key("live", "behind"), timeutil.now_ms(), "+inf"))
+
+    def take_history_turn(self, owner: str, ttl_s: float) -> bool:
+        """One history batch at a time across the workers: `owner` may apply its batch (and rest) now."""
+        return bool(self.r.set(self._key("live", "history_turn"), owner, nx=True, px=int(ttl_s * 1000)))
+
+    def end_history_turn(self, owner: str) -> None:
+        self.r.eval(_RELEASE, 1, self._key("live", "history_turn"), owner)
 
     def trim(self, now_ms: int | None = None) -> None:
         """Forget calls and deposits older than the live window (they can no longer join a live day), and
