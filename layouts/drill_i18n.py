@@ -63,7 +63,7 @@ STRINGS: dict[str, tuple[str, str]] = {
     "delta.vs": ("对比 {value}", "vs {value}"),
     "delta.none": ("无对比", "no comparison"),
     "freshness": ("数据延迟 {seconds} 秒", "Data delay {seconds} s"),
-    # metrics (contract/metrics.md names)
+    # metrics (docs/metrics.md names)
     "m.leads": ("线索数", "Leads"),
     "m.dialed_leads": ("已拨打线索", "Dialed leads"),
     "m.dial_rate": ("线索拨打率", "Dial rate"),

@@ -11,7 +11,7 @@ alerts: when the list was read) in one small store (`source_times`). The browser
 turns it into each panel's watermark every second, with or without the server: the age keeps growing
 while no answer arrives, so a panel whose source stopped (a dead worker, a stuck context, a server that
 went away) turns amber, then red and dimmed, by itself. The header's 数据延迟 badge says the same for
-the live source; contract/metrics.md asks for freshness per source on every screen.
+the live source; docs/metrics.md asks for freshness per source on every screen.
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Every metric of contract/metrics.md from ClickHouse (history and drill-down; Redis serves the wall).
+"""Every metric of docs/metrics.md from ClickHouse (history and drill-down; Redis serves the wall).
 
 Functions take a clickhouse-connect client (`ecc.olap.clickhouse.connect`), a period `[start, end)` of aware
 datetimes and filters (`channels`, `provinces`: empty means all), and return plain Python: `int`
