@@ -12,7 +12,8 @@ from ecc.contract.events import Event
 from ecc.embedded import free_port
 from ecc.olap import clickhouse
 from ecc.olap.faults import PermanentFault, TransientFault, classify
-from ecc.sink import GROUP, Sink, SinkStats, by_partition, first_by_id, store_batch
+from ecc.sink import GROUP, Sink, SinkStats, store_batch
+from ecc.sink_batches import by_partition, first_by_id
 from ecc.transport import kafka
 from ecc.transport.ingest import Door
 
