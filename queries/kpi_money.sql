@@ -49,3 +49,4 @@ FROM money_in_period
 WHERE
 -- include: filters
 GROUP BY group_key, type, direction, product, segment
+-- include: final_per_partition

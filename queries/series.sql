@@ -92,3 +92,4 @@ WHERE counts
   AND shifted_ts >= {start:DateTime64(3, 'UTC')} AND shifted_ts < {end:DateTime64(3, 'UTC')}
 GROUP BY shift_days, bucket_s
 ORDER BY shift_days, bucket_s
+-- include: final_per_partition
