@@ -69,6 +69,9 @@ SERIES = f"""SELECT toStartOfInterval(ts, toIntervalMinute({{minutes:UInt32}}), 
   uniqExactIf(lead_id, type = {{type:String}}
                        AND ({{step:UInt8}} = 0 OR (step = {{step:UInt8}} AND status = 'done')))
 FROM events WHERE type = {{type:String}} AND {PERIOD} GROUP BY b ORDER BY b"""
+SERIES_DIALED = f"""SELECT toStartOfInterval(ts, toIntervalMinute({{minutes:UInt32}}), 'Asia/Shanghai') AS b,
+  uniqExactIf(lead_id, lead_id IN (SELECT lead_id FROM events WHERE type = 'call'))
+FROM events WHERE type = 'lead' AND {PERIOD} GROUP BY b ORDER BY b"""
 SERIES_MONEY = f"""SELECT toStartOfInterval(ts, toIntervalMinute({{minutes:UInt32}}), 'Asia/Shanghai') AS b,
   sum(if(direction = 'out', -amount, amount))
 FROM events FINAL WHERE type = 'deposit' AND {PERIOD} GROUP BY b"""
@@ -118,5 +121,5 @@ def calls(now: datetime, days: int) -> dict[str, object]:
         "series opened 1h, week": series(week, "step", 60, step=11),
         "series net_inflow 1h, week": series(week, "deposit", 60, sql=SERIES_MONEY),
         "series leads 1d, month": series(month, "lead", 1440),
-        "series dialed_leads 1d, month": series(month, "lead", 1440),
+        "series dialed_leads 1d, month": series(month, "lead", 1440, sql=SERIES_DIALED),
     }
