@@ -339,6 +339,11 @@ def test_assets_latest_snapshot_and_attribution(ch):
     assert a["by_level"] == {"unknown": D("7.00"), "V0": D("50.50"), "V1": D("300.00")}
     assert a["by_segment"] == {"unknown": D("307.00"), "allocation": D("50.50")}
     assert analytics.assets(ch, DAY + timedelta(hours=12))["by_channel"]["douyin"] == D("100.00")
+    # before B2's snapshot that names its channel and province, its older one is attributed through P2
+    # (looked up although B2's newest snapshot needs no lookup)
+    earlier = analytics.assets(ch, DAY + timedelta(hours=10, minutes=45))
+    assert earlier["by_channel"] == {"douyin": D("100.00"), "wechat": D("1.00")}
+    assert earlier["by_province"] == {"云南": D("100.00"), "广东": D("1.00")}
     # the filter applies to the latest snapshot: B2 is 上海 now, its older 广东 snapshot does not count
     assert analytics.assets(ch, DAY + timedelta(hours=13), provinces=["广东"])["total"] == D("0.00")
     assert analytics.assets(ch, DAY + timedelta(hours=13), ["wechat"])["total"] == D("0.00")

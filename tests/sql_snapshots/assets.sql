@@ -5,10 +5,20 @@
 -- Attribution: the snapshot's own channel, else the channel of the step-11 event that opened the
 -- account; its own province, else the province of that lead's first lead event. Filters apply to the
 -- latest snapshot (an older snapshot never stands in for an account filtered out now).
+-- The openers (account_dim) are looked up only for the accounts whose snapshot lacks a channel or a
+-- province, and the openers' first lead events (lead_dim) only for those that lack a province: every
+-- account looked up both (4.2 s over 100M events where this takes 2.0 s). An account with a snapshot at
+-- or after `at` is looked up either way: its snapshot before `at` comes from the events.
 WITH
-    dim_accounts AS (SELECT account_id FROM account_latest WHERE {attribute:Bool}),
+    dim_accounts AS (SELECT account_id FROM account_latest
+                     WHERE {attribute:Bool}
+                       AND (tupleElement(latest, 'channel') = '' OR tupleElement(latest, 'province') = ''
+                            OR tupleElement(latest, 'ts') >= {at:DateTime64(3, 'UTC')})),
     dim_leads AS (SELECT tupleElement(opener, 'lead_id') AS lead_id FROM account_attrs
-                  WHERE {attribute:Bool} AND account_id IN (SELECT account_id FROM dim_accounts)),
+                  WHERE {attribute:Bool}
+                    AND account_id IN (SELECT account_id FROM account_latest
+                                       WHERE tupleElement(latest, 'province') = ''
+                                          OR tupleElement(latest, 'ts') >= {at:DateTime64(3, 'UTC')})),
     -- per lead of `dim_leads` (a CTE of the including query: the leads the period can ask about, so the
     -- join's table follows the period, not every lead ever), its first `lead` event (rollup
     -- lead_attrs); reads nothing unless `attribute` is true. min() over the few rows of those leads
