@@ -155,6 +155,31 @@ def test_answers_expire_and_errors_are_shared(redis_client):
     assert redis_client.get("ecc:answer:e") is None  # a failure is not cached
 
 
+def test_an_expired_answer_stands_in_while_one_request_computes_the_next(valkey_url, redis_client):
+    """200 /kpis clients all waited for the recomputation every time the answer expired (p95 1.1 s,
+    median 0.18 s). Now the first request after expiry computes; the others, in this worker or another,
+    get the expired answer at once, and the next ones the new answer."""
+    cache = AnswerCache(redis_client)
+    other_worker = AnswerCache(redis.Redis.from_url(valkey_url, decode_responses=True))
+    assert cache.get("s", 0.05, lambda: "old") == "old"
+    time.sleep(0.1)
+    started, computing = [], threading.Event()
+
+    def slow():
+        computing.set()
+        time.sleep(0.6)
+        return "new"
+    refresher = threading.Thread(target=lambda: started.append(cache.get("s", 5, slow)))
+    refresher.start()
+    computing.wait(5)
+    began = time.monotonic()
+    got = [cache.get("s", 5, lambda: "never"), other_worker.get("s", 5, lambda: "never")]
+    assert got == ["old", "old"] and time.monotonic() - began < 0.3
+    refresher.join()
+    assert started == ["new"] and cache.get("s", 5, lambda: "never") == "new"
+    assert cache.computed == 2 and other_worker.computed == 0
+
+
 def test_answer_cache_works_without_redis():
     cache = AnswerCache(client_for(f"redis://127.0.0.1:{free_port()}/0"))
     started = time.monotonic()

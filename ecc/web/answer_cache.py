@@ -6,6 +6,11 @@ computation (in-process: one thread computes, the others wait on its result), an
 Redis for a second or two, so the other gunicorn workers and the next poller get it without a query.
 Across processes a Redis `SET NX` lock plays the same part, with a bounded wait.
 
+Stale while revalidating: an answer past its time to live is kept STALE_S longer. The first request after
+it expired computes the new one (it alone waits, as with no cache); requests meanwhile, in any worker,
+get the previous answer at once instead of queueing behind that computation. Before, 200 clients of
+`/kpis` all waited for the recomputation every 1.5 s: p95 1.1 s where the median was 0.18 s.
+
 Redis is a help, not a dependency: when it is unreachable every request computes its own answer.
 """
 
@@ -24,6 +29,7 @@ log = logging.getLogger(__name__)
 PREFIX = "ecc:answer:"
 LOCK_MS = 15_000  # longer than any drill-down query should take; a crashed holder frees it by then
 POLL_S = 0.02
+STALE_S = 10.0  # how long past its time to live an answer may stand in while the next one is computed
 PAUSE_S = 5.0  # after a Redis error, answer without the cache for this long instead of waiting on it
 
 
@@ -46,9 +52,10 @@ class AnswerCache:
         self.computed = 0  # answers this process computed itself (tests and the bench read it)
 
     def get(self, key: str, ttl_s: float, compute: Callable[[], str]) -> str:
-        """The cached answer for `key`, or `compute()`'s, shared with every concurrent caller."""
-        hit = self._read(key)
-        if hit is not None:
+        """The cached answer for `key`, or `compute()`'s, shared with every concurrent caller; while one
+        caller computes a new answer the others get the expired one (STALE_S at most past its ttl)."""
+        hit, fresh = self._read(key)
+        if hit is not None and fresh:
             return hit
         with self._guard:
             flight = self._flights.get(key)
@@ -56,9 +63,11 @@ class AnswerCache:
             if leader:
                 flight = self._flights[key] = Future()
         if not leader:
+            if hit is not None:
+                return hit
             return flight.result()  # re-raises the leader's exception: the same error for everyone
         try:
-            value = self._compute_once(key, ttl_s, compute)
+            value = self._compute_once(key, ttl_s, compute, stale=hit)
             flight.set_result(value)
             return value
         except BaseException as exc:
@@ -68,15 +77,17 @@ class AnswerCache:
             with self._guard:
                 self._flights.pop(key, None)
 
-    def _compute_once(self, key: str, ttl_s: float, compute: Callable[[], str]) -> str:
+    def _compute_once(self, key: str, ttl_s: float, compute: Callable[[], str], stale: str | None) -> str:
         lock = self.prefix + "lock:" + key
         owner = self._try(lambda r: r.set(lock, "1", nx=True, px=LOCK_MS), default=True)
+        if not owner and stale is not None:
+            return stale  # another worker computes the new answer
         if not owner:
             # Another process computes this answer: wait for it rather than queue a second query.
             deadline = time.monotonic() + LOCK_MS / 1000
             while time.monotonic() < deadline:
                 time.sleep(POLL_S)
-                hit = self._read(key)
+                hit, _fresh = self._read(key)
                 if hit is not None:
                     return hit
                 if not self._try(lambda r: r.exists(lock), default=False):
@@ -84,17 +95,22 @@ class AnswerCache:
         try:
             value = compute()
             self.computed += 1
-            self._try(lambda r: r.set(self.prefix + key, value, px=max(1, int(ttl_s * 1000))))
+            ttl_ms = max(1, int(ttl_s * 1000))
+            self._try(lambda r: r.pipeline(transaction=False)
+                      .set(self.prefix + key, value, px=ttl_ms + int(STALE_S * 1000))
+                      .set(self.prefix + "fresh:" + key, "1", px=ttl_ms).execute())
             return value
         finally:
             if owner:
                 self._try(lambda r: r.delete(lock))
 
-    def _read(self, key: str) -> str | None:
-        value = self._try(lambda r: r.get(self.prefix + key))
+    def _read(self, key: str) -> tuple[str | None, bool]:
+        """(the answer kept for `key` or None, whether it is still within its time to live)."""
+        value, fresh = self._try(lambda r: r.pipeline(transaction=False).get(self.prefix + key)
+                                 .exists(self.prefix + "fresh:" + key).execute(), default=(None, 0))
         if isinstance(value, bytes):
-            return value.decode()
-        return value
+            value = value.decode()
+        return value, bool(fresh)
 
     def _try(self, op, default=None):
         if self.r is None or time.monotonic() < self._paused_until:
