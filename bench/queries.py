@@ -73,7 +73,8 @@ def cases(now: datetime) -> list[tuple[str, object]]:
 
 class SqlClock:
     """Seconds per queries/<name>.sql inside the analytics calls: wraps the one function through which
-    ecc.olap.analytics runs SQL (same arguments, same result), so a slow drill-down names its slow file."""
+    ecc.olap.analytics and ecc.olap.timeseries run SQL (same arguments, same result), so a slow
+    drill-down names its slow file."""
 
     def __init__(self):
         self.spent: dict[str, list[float]] = {}
@@ -85,7 +86,7 @@ class SqlClock:
                 return self._real(client, name, parameters)
             finally:
                 self.spent.setdefault(name, []).append(time.perf_counter() - t0)
-        analytics.query_rows = timed
+        analytics.query_rows = timeseries.query_rows = timed
 
     def take(self) -> dict[str, list[float]]:
         spent, self.spent = self.spent, {}
