@@ -139,11 +139,17 @@ def test_wall_and_drill_down_share_the_formulas(leads, dialed, connected, reach,
     assert wall["connect_rate"] == metrics.ratio(connected, leads)
 
 
-@pytest.mark.parametrize(("trade_fen", "aum_fen", "expected"), [
-    ({"trade_fen:stock": 500_000, "trade_fen:wealth": 2_000_000}, {"1": 3_000_000, "5": 110_000}, 250 / 311),
-    ({"trade_fen:fund": 100}, {}, None),  # no assets known: no turnover, not 0 and not an error
-    ({}, {"1": 100}, 0.0),
+@pytest.mark.parametrize(("trade_fen", "aum", "expected"), [
+    ({"trade_fen:stock": 500_000, "trade_fen:wealth": 2_000_000}, "31100.00", 250 / 311),
+    ({"trade_fen:fund": 100}, None, None),  # no assets known: no turnover, not 0 and not an error
+    ({"trade_fen:fund": 100}, "0.00", None),
+    ({}, "1.00", 0.0),
 ])
-def test_wall_turnover_rate_is_todays_trades_over_aum_now(trade_fen, aum_fen, expected):
-    snap = live.snapshot(date(2026, 11, 21), trade_fen, {}, {}, aum_fen, None, 0, 0.0, 0.0)
-    assert snap["ratios"]["turnover_rate"] == expected
+def test_wall_turnover_rate_is_todays_trades_over_aum_now(trade_fen, aum, expected):
+    """Today's trades from the live counters over AUM now from the wall context (GET /api/v1/assets:
+    every account's latest snapshot however old, which the live window cannot hold)."""
+    from layouts import money_views
+
+    snap = live.snapshot(date(2026, 11, 21), trade_fen, {}, {}, None, 0, 0.0, 0.0)
+    snap["context"] = {"assets": {"total": aum}} if aum is not None else {}
+    assert money_views.turnover_rate(snap) == expected
