@@ -521,3 +521,26 @@ def test_lead_progress_merges_rows_kept_in_separate_parts(ch):
             ("L3", "douyin", at(10, 30))]  # the channel of its first step 1, the last step of any part
     finally:
         ch.command("SYSTEM START MERGES")
+
+
+def test_aum_of_every_account_merges_rows_kept_in_separate_parts(ch):
+    """AUM reads every account through FINAL (account_latest for the snapshot, account_attrs for the
+    opener): with merges stopped and an account's rows in separate parts, the later one first, its latest
+    snapshot and its first opener win, as they do when the rows are merged."""
+    ch.command("SYSTEM STOP MERGES")
+    try:
+        for raw in [
+            ev("s-Q2-11", "step", at(12), lead_id="Q2", channel="wechat", step=11, account_id="C1"),
+            ev("a-C1-2", "asset", at(14), account_id="C1", holdings={"stock": "20"}, province="上海"),
+            ev("s-Q1-11", "step", at(9), lead_id="Q1", channel="douyin", step=11, account_id="C1"),
+            ev("a-C1-1", "asset", at(13), account_id="C1", holdings={"stock": "10"}, province="上海"),
+        ]:
+            load(ch, [raw])
+        for table in ("account_latest", "account_attrs"):
+            assert ch.command(f"SELECT count() FROM system.parts WHERE table = '{table}' AND active") == 2
+        a = analytics.assets(ch, DAY + timedelta(hours=15))
+        assert a["total"] == D("20.00") and a["by_channel"] == {"douyin": D("20.00")}
+        assert analytics.assets(ch, DAY + timedelta(hours=15), ["wechat"])["total"] == D("0.00")
+        assert analytics.kpis(ch, DAY, END, now=NOW)["aum"] == D("20.00")
+    finally:
+        ch.command("SYSTEM START MERGES")

@@ -1,7 +1,8 @@
     -- each account of `snapshot_accounts` (every account when `every_account`: then no set of them is
     -- built) with its newest asset snapshot before `at` (by ts, then event_id): rollup account_latest
-    -- (max() over those accounts' rows, not FINAL over every part of the table) when the account's newest
-    -- snapshot ever is before `at`, else (only the accounts with a snapshot since) sorted from the events. tupleElement, not `l.ts`-style subcolumns (see lead_dim).
+    -- (max() over those accounts' rows; FINAL, the engine's merge, when it is every account) when the
+    -- account's newest snapshot ever is before `at`, else (only the accounts with a snapshot since)
+    -- sorted from the events. tupleElement, not `l.ts`-style subcolumns (see lead_dim).
     latest AS
     (
         SELECT account_id,
@@ -12,9 +13,13 @@
                tupleElement(l, 'channel') AS channel
         FROM
         (
+            -- every account: FINAL, the engine's own merge of each account's rows (393 ms for 2.2M
+            -- accounts where max() by account took 666 ms); some accounts: max() over their rows only
+            SELECT account_id, latest AS l FROM account_latest FINAL WHERE {every_account:Bool}
+            UNION ALL
             SELECT account_id, max(latest) AS l
             FROM account_latest
-            WHERE {every_account:Bool} OR account_id IN (SELECT account_id FROM snapshot_accounts)
+            WHERE NOT {every_account:Bool} AND account_id IN (SELECT account_id FROM snapshot_accounts)
             GROUP BY account_id
         )
         WHERE tupleElement(l, 'ts') < {at:DateTime64(3, 'UTC')}

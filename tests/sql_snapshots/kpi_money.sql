@@ -36,7 +36,9 @@ WITH
     ),
     -- per account of `dim_accounts` (a CTE of the including query, like `dim_leads`), the lead that
     -- opened it and that step's channel (rollup account_attrs); reads nothing unless `attribute` is
-    -- true. min() over those accounts' rows, as in lead_dim.
+    -- true. min() over those accounts' rows, as in lead_dim; when the query concerns `every_account`
+    -- (AUM), FINAL over the whole table instead: no set of 2.2M ids to build and probe (AUM by channel
+    -- over 100M events 1,676 -> 1,057 ms).
     account_dim AS
     (
         SELECT account_id, tupleElement(first, 'lead_id') AS opener_lead_id,
@@ -45,8 +47,13 @@ WITH
         (
             SELECT account_id, min(opener) AS first
             FROM account_attrs
-            WHERE {attribute:Bool} AND account_id IN (SELECT account_id FROM dim_accounts)
+            WHERE {attribute:Bool} AND NOT {every_account:Bool}
+              AND account_id IN (SELECT account_id FROM dim_accounts)
             GROUP BY account_id
+            UNION ALL
+            SELECT account_id, opener AS first
+            FROM account_attrs FINAL
+            WHERE {attribute:Bool} AND {every_account:Bool}
         )
     ),
     snapshot_accounts AS
@@ -56,8 +63,9 @@ WITH
     ),
     -- each account of `snapshot_accounts` (every account when `every_account`: then no set of them is
     -- built) with its newest asset snapshot before `at` (by ts, then event_id): rollup account_latest
-    -- (max() over those accounts' rows, not FINAL over every part of the table) when the account's newest
-    -- snapshot ever is before `at`, else (only the accounts with a snapshot since) sorted from the events. tupleElement, not `l.ts`-style subcolumns (see lead_dim).
+    -- (max() over those accounts' rows; FINAL, the engine's merge, when it is every account) when the
+    -- account's newest snapshot ever is before `at`, else (only the accounts with a snapshot since)
+    -- sorted from the events. tupleElement, not `l.ts`-style subcolumns (see lead_dim).
     latest AS
     (
         SELECT account_id,
@@ -68,9 +76,13 @@ WITH
                tupleElement(l, 'channel') AS channel
         FROM
         (
+            -- every account: FINAL, the engine's own merge of each account's rows (393 ms for 2.2M
+            -- accounts where max() by account took 666 ms); some accounts: max() over their rows only
+            SELECT account_id, latest AS l FROM account_latest FINAL WHERE {every_account:Bool}
+            UNION ALL
             SELECT account_id, max(latest) AS l
             FROM account_latest
-            WHERE {every_account:Bool} OR account_id IN (SELECT account_id FROM snapshot_accounts)
+            WHERE NOT {every_account:Bool} AND account_id IN (SELECT account_id FROM snapshot_accounts)
             GROUP BY account_id
         )
         WHERE tupleElement(l, 'ts') < {at:DateTime64(3, 'UTC')}
