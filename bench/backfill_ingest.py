@@ -20,7 +20,8 @@ import subprocess
 import sys
 import tempfile
 import time
-from datetime import timedelta
+from datetime import datetime, timedelta
+from datetime import time as dt_time
 from pathlib import Path
 
 import redis
@@ -29,9 +30,9 @@ from demo_start import Probe
 from report import load_average, pct, table
 
 from ecc import timeutil
+from ecc.sim import sim_model
 
 log = logging.getLogger("bench.backfill_ingest")
-YESTERDAY_EVENTS_AT_RATE_1 = 50_000  # a Sunday at --rate 1 (weekends 60% of a weekday's ~85,000)
 
 
 def wait_for(check, timeout: float, every: float = 0.5) -> float | None:
@@ -57,8 +58,9 @@ def main() -> int:
     load_before = load_average()
     folder = Path(tempfile.mkdtemp(prefix="ecc-backfill-", dir="/tmp"))
     yesterday = timeutil.today() - timedelta(days=1)
-    weekday_share = 1.0 if yesterday.weekday() < 5 else 0.6
-    rate = args.events / (YESTERDAY_EVENTS_AT_RATE_1 / 0.6 * weekday_share)
+    # --rate is events/s averaged over a weekday; a weekend day holds sim_model.WEEKEND_LEVEL of that
+    noon_ms = int(datetime.combine(yesterday, dt_time(12), timeutil.TZ).timestamp() * 1000)
+    rate = args.events / (86_400 * sim_model.day_level(noon_ms))
     lines = folder / "yesterday.jsonl"
     subprocess.run([sys.executable, "-m", "ecc.cli", "simulate", "--out", str(lines), "--date",
                     yesterday.isoformat(), "--rate", f"{rate:.2f}", "--seed", "5"], check=True,
