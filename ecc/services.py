@@ -92,7 +92,8 @@ class Services:
         with self._lock:
             if self._answers is None:
                 url = self.settings.redis_url
-                self._answers = AnswerCache(client_for(url) if url else self.live.r)
+                self._answers = AnswerCache(client_for(url) if url else self.live.r,
+                                            watermark_key=self.live.stored_key)
             return self._answers
 
     def close(self) -> None:

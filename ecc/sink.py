@@ -29,6 +29,7 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from functools import partial
 
+import redis
 from confluent_kafka import KafkaException
 
 from ecc import timeutil
@@ -205,6 +206,7 @@ class Sink:
                                                 timeutil.now_ms())
                     if not self._retry(partial(store_batch, self.client, events, rejections, self.stats)):
                         break  # stopped while retrying: do not commit
+                    self._note_stored()
                     self.stats.batches += 1
                     self.stats.last_batch_at = time.time()
                     self._commit(c)
@@ -246,6 +248,16 @@ class Sink:
                 self._beat(force=True)
             return True
         return False
+
+    def _note_stored(self) -> None:
+        """Move the data watermark: cached drill-down answers computed before this batch are stale. A
+        Redis fault costs only that (they then last their time to live): never a stalled sink."""
+        if self.live is None:
+            return
+        try:
+            self.live.note_stored()
+        except redis.RedisError as exc:
+            log.warning("sink: data watermark not moved (cached answers last their time to live): %s", exc)
 
     def _commit(self, c) -> None:
         try:

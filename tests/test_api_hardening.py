@@ -3,6 +3,7 @@ cache's single flight (real Redis), CSV cells, freshness never negative."""
 
 from __future__ import annotations
 
+import json
 import threading
 import time
 
@@ -178,6 +179,72 @@ def test_an_expired_answer_stands_in_while_one_request_computes_the_next(valkey_
     refresher.join()
     assert started == ["new"] and cache.get("s", 5, lambda: "never") == "new"
     assert cache.computed == 2 and other_worker.computed == 0
+
+
+def test_a_watermarked_answer_lasts_until_the_data_moves(redis_client):
+    live = LiveStore(redis_client)
+    cache = AnswerCache(redis_client, watermark_key=live.stored_key)
+    computed = []
+
+    def answer(text: str, store_meanwhile: bool = False):
+        def compute():
+            computed.append(text)
+            if store_meanwhile:
+                live.note_stored()  # the sink stores a batch while this answer is computed
+            return text
+        return compute
+
+    assert cache.get("w", 60, answer("one"), watermarked=True) == "one"
+    assert cache.get("w", 60, answer("never"), watermarked=True) == "one"
+    assert cache.get("t", 60, answer("timed")) == "timed"
+    live.note_stored()
+    assert cache.get("w", 60, answer("two", store_meanwhile=True), watermarked=True) == "two"
+    # computed at the watermark read before the batch landed: not fresh at the new one
+    assert cache.get("w", 60, answer("three"), watermarked=True) == "three"
+    assert cache.get("w", 60, answer("never"), watermarked=True) == "three"
+    assert cache.get("t", 60, answer("never")) == "timed"  # answers without the watermark keep their ttl
+    assert computed == ["one", "timed", "two", "three"]
+
+
+def test_a_late_event_in_a_closed_period_shows_at_once(ch, redis_client, valkey_url, settings, broker):
+    """Answers were keyed by time only: a closed period's answer was kept 60 s, so a late event that the
+    sink had stored did not show for up to a minute. Now the key holds the data watermark the sink moves
+    after every batch it stores: the next request computes the answer again."""
+    from datetime import UTC, datetime, timedelta
+
+    from waiting import wait_until
+
+    from ecc.sink import Sink
+    from ecc.transport import kafka
+    from ecc.transport.ingest import Door
+
+    s = settings.with_(kafka_bootstrap=broker, redis_url=valkey_url, topic_raw="raw.late",
+                       topic_events="events.late", topic_history="history.late", topic_rejects="rejects.late",
+                       sink_batch_seconds=0.2)
+    kafka.ensure_topics(s)
+    engine = metadata.connect(s.metadata)
+    metadata.migrate(engine)
+    services = Services(settings=s, live=LiveStore(redis_client), ch=ch, meta=engine)
+    app = create_app(s, lambda: {}, extra_setup=lambda a: a.server.register_blueprint(create_api(services)))
+    client = app.server.test_client()
+    day = (datetime.now(UTC) - timedelta(days=2)).replace(hour=2, minute=0, second=0, microsecond=0)
+    url = f"/api/v1/kpis?from={day.isoformat()}&to={(day + timedelta(hours=6)).isoformat()}"
+
+    def lead(n: int) -> str:
+        return json.dumps({"event_id": f"late-{n}", "type": "lead", "lead_id": f"LATE{n}",
+                           "channel": "douyin", "ts": (day + timedelta(hours=n)).isoformat()})
+
+    door = Door(s)
+    sink = Sink(s, ch, rebuild=False).start()
+    try:
+        door.publish_lines([lead(1)], "http")
+        assert wait_until(lambda: ch.query("SELECT count() FROM events").result_rows[0][0] == 1)
+        assert client.get(url).get_json()["leads"] == 1
+        door.publish_lines([lead(2)], "http")  # late: its period closed two days ago
+        assert wait_until(lambda: sink.stats.inserted == 2)
+        assert wait_until(lambda: client.get(url).get_json()["leads"] == 2, timeout=5)
+    finally:
+        sink.stop()
 
 
 def test_answer_cache_works_without_redis():

@@ -11,6 +11,8 @@ health tell a stuck part from a live one:
 - `<prefix>live:behind` and `<prefix>live:history_turn`: today's events before history across every
   worker process (streams/live_consumer.py): the today's consumers working off a backlog (owner -> until
   when, so a dead worker's mark lapses), and which history consumer may apply a batch now.
+- `<prefix>stored`: the data watermark, a counter every sink moves after each batch it stores in
+  ClickHouse; the drill-down's answer cache keys its answers by it (ecc/web/answer_cache.py).
 """
 
 from __future__ import annotations
@@ -124,6 +126,16 @@ class LiveStore:
         pipe.incrby(key, n)
         pipe.expire(key, RATE_WINDOW_S * 2)
         pipe.execute()
+
+    # ---- the data watermark: the sink moves it, the drill-down's answer cache reads it ----
+
+    @property
+    def stored_key(self) -> str:
+        return self._key("stored")
+
+    def note_stored(self) -> None:
+        """ClickHouse holds more than before: answers computed earlier are stale (ecc/web/answer_cache.py)."""
+        self.r.incr(self.stored_key)
 
     # ---- today first: the live consumers of every worker process (streams/live_consumer.py) ----
 

@@ -6,10 +6,15 @@ computation (in-process: one thread computes, the others wait on its result), an
 Redis for a second or two, so the other gunicorn workers and the next poller get it without a query.
 Across processes a Redis `SET NX` lock plays the same part, with a bounded wait.
 
-Stale while revalidating: an answer past its time to live is kept STALE_S longer. The first request after
-it expired computes the new one (it alone waits, as with no cache); requests meanwhile, in any worker,
-get the previous answer at once instead of queueing behind that computation. Before, 200 clients of
-`/kpis` all waited for the recomputation every 1.5 s: p95 1.1 s where the median was 0.18 s.
+Keyed by the data too: with `watermarked=True` an answer is fresh only while the store's data watermark
+(a counter the sink moves after every batch it stores, `LiveStore.note_stored`) is the one it was computed
+at. A late event in a period closed long ago shows at the next request, not when a time to live runs out;
+the time to live remains the bound for a write that moved no watermark (Redis down at that moment).
+
+Stale while revalidating: an answer past its time to live (or its watermark) is kept STALE_S longer. The
+first request after it expired computes the new one (it alone waits, as with no cache); requests meanwhile,
+in any worker, get the previous answer at once instead of queueing behind that computation. Before, 200
+clients of `/kpis` all waited for the recomputation every 1.5 s: p95 1.1 s where the median was 0.18 s.
 
 Redis is a help, not a dependency: when it is unreachable every request computes its own answer.
 """
@@ -43,18 +48,20 @@ def client_for(url: str) -> redis.Redis:
 
 
 class AnswerCache:
-    def __init__(self, client: redis.Redis | None, prefix: str = PREFIX):
+    def __init__(self, client: redis.Redis | None, prefix: str = PREFIX, watermark_key: str | None = None):
         self.r = client
         self.prefix = prefix
+        self.watermark_key = watermark_key
         self._flights: dict[str, Future] = {}
         self._guard = threading.Lock()
         self._paused_until = 0.0
         self.computed = 0  # answers this process computed itself (tests and the bench read it)
 
-    def get(self, key: str, ttl_s: float, compute: Callable[[], str]) -> str:
+    def get(self, key: str, ttl_s: float, compute: Callable[[], str], *, watermarked: bool = False) -> str:
         """The cached answer for `key`, or `compute()`'s, shared with every concurrent caller; while one
-        caller computes a new answer the others get the expired one (STALE_S at most past its ttl)."""
-        hit, fresh = self._read(key)
+        caller computes a new answer the others get the expired one (STALE_S at most past its ttl).
+        `watermarked`: the answer also expires when the data watermark moves."""
+        hit, fresh, mark = self._read(key, watermarked)
         if hit is not None and fresh:
             return hit
         with self._guard:
@@ -67,7 +74,7 @@ class AnswerCache:
                 return hit
             return flight.result()  # re-raises the leader's exception: the same error for everyone
         try:
-            value = self._compute_once(key, ttl_s, compute, stale=hit)
+            value = self._compute_once(key, ttl_s, compute, stale=hit, mark=mark)
             flight.set_result(value)
             return value
         except BaseException as exc:
@@ -77,7 +84,9 @@ class AnswerCache:
             with self._guard:
                 self._flights.pop(key, None)
 
-    def _compute_once(self, key: str, ttl_s: float, compute: Callable[[], str], stale: str | None) -> str:
+    def _compute_once(self, key: str, ttl_s: float, compute: Callable[[], str], stale: str | None,
+                      mark: str) -> str:
+        """`mark`: the watermark read before computing, so data stored meanwhile makes the answer stale."""
         lock = self.prefix + "lock:" + key
         owner = self._try(lambda r: r.set(lock, "1", nx=True, px=LOCK_MS), default=True)
         if not owner and stale is not None:
@@ -87,7 +96,7 @@ class AnswerCache:
             deadline = time.monotonic() + LOCK_MS / 1000
             while time.monotonic() < deadline:
                 time.sleep(POLL_S)
-                hit, _fresh = self._read(key)
+                hit, _fresh, _mark = self._read(key, False)
                 if hit is not None:
                     return hit
                 if not self._try(lambda r: r.exists(lock), default=False):
@@ -98,19 +107,23 @@ class AnswerCache:
             ttl_ms = max(1, int(ttl_s * 1000))
             self._try(lambda r: r.pipeline(transaction=False)
                       .set(self.prefix + key, value, px=ttl_ms + int(STALE_S * 1000))
-                      .set(self.prefix + "fresh:" + key, "1", px=ttl_ms).execute())
+                      .set(self.prefix + "fresh:" + key, mark, px=ttl_ms).execute())
             return value
         finally:
             if owner:
                 self._try(lambda r: r.delete(lock))
 
-    def _read(self, key: str) -> tuple[str | None, bool]:
-        """(the answer kept for `key` or None, whether it is still within its time to live)."""
-        value, fresh = self._try(lambda r: r.pipeline(transaction=False).get(self.prefix + key)
-                                 .exists(self.prefix + "fresh:" + key).execute(), default=(None, 0))
-        if isinstance(value, bytes):
-            value = value.decode()
-        return value, bool(fresh)
+    def _read(self, key: str, watermarked: bool) -> tuple[str | None, bool, str]:
+        """(the answer kept for `key` or None, whether it is still fresh, the mark a new answer gets): fresh
+        while within its time to live and, when `watermarked`, computed at the current data watermark."""
+        watermark = self.watermark_key if watermarked else None
+
+        def read(r):
+            pipe = r.pipeline(transaction=False).get(self.prefix + key).get(self.prefix + "fresh:" + key)
+            return pipe.get(watermark).execute() if watermark else [*pipe.execute(), None]
+        value, marker, current = (_text(v) for v in self._try(read, default=(None, None, None)))
+        mark = "w" + (current or "0") if watermark else "-"
+        return value, marker == mark, mark
 
     def _try(self, op, default=None):
         if self.r is None or time.monotonic() < self._paused_until:
@@ -121,3 +134,7 @@ class AnswerCache:
             self._paused_until = time.monotonic() + PAUSE_S
             log.warning("answer cache unavailable (%s); computing without it for %.0f s", exc, PAUSE_S)
             return default
+
+
+def _text(value) -> str | None:
+    return value.decode() if isinstance(value, bytes) else value

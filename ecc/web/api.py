@@ -31,8 +31,9 @@ _READ_CHUNK = 1024 * 1024
 # The instants a query may name: DateTime's range in ClickHouse starts at 1970; 2100 is far enough.
 EARLIEST = datetime(1970, 1, 1, tzinfo=UTC)
 LATEST = datetime(2100, 1, 1, tzinfo=UTC)
-# Answer cache lifetimes: a period that reaches the present changes every second; a closed one only
-# with late events, which the next minute's answer picks up.
+# Answer cache lifetimes: a period that reaches the present changes with the clock too; a closed one
+# only with stored data, which the data watermark in the key marks at once (ecc/web/answer_cache.py).
+# The minute bounds what moved no watermark (Redis unreachable when the sink stored a batch).
 TTL_OPEN_S = 1.5
 TTL_CLOSED_S = 60.0
 _CLOSED_AFTER = timedelta(minutes=10)
@@ -170,7 +171,8 @@ def create_api(services: Services) -> Blueprint:
 
     def cached(endpoint: str, q: Query, compute, **extra) -> Response:
         key, ttl = cache_key(endpoint, q, **extra)
-        text = services.answers.get(key, ttl, lambda: json.dumps(jsonable(compute()), ensure_ascii=False))
+        text = services.answers.get(key, ttl, lambda: json.dumps(jsonable(compute()), ensure_ascii=False),
+                                    watermarked=True)
         return Response(text, mimetype="application/json")
 
     @api.route("/api/<path:_rest>", methods=list(_METHODS))
