@@ -14,7 +14,7 @@ from ecc import metadata
 from ecc.embedded import free_port
 from ecc.live.live_store import LiveStore
 from ecc.services import Services
-from ecc.web import health
+from ecc.web import answer_cache, health
 from ecc.web.answer_cache import AnswerCache, client_for
 from ecc.web.api import create_api, csv_cell
 from layouts.app import create_app
@@ -181,7 +181,8 @@ def test_an_expired_answer_stands_in_while_one_request_computes_the_next(valkey_
     assert cache.computed == 2 and other_worker.computed == 0
 
 
-def test_a_watermarked_answer_lasts_until_the_data_moves(redis_client):
+def test_a_watermarked_answer_lasts_until_the_data_moves(redis_client, monkeypatch):
+    monkeypatch.setattr(answer_cache, "MIN_AGE_S", 0.0)
     live = LiveStore(redis_client)
     cache = AnswerCache(redis_client, watermark_key=live.stored_key)
     computed = []
@@ -204,6 +205,21 @@ def test_a_watermarked_answer_lasts_until_the_data_moves(redis_client):
     assert cache.get("w", 60, answer("never"), watermarked=True) == "three"
     assert cache.get("t", 60, answer("never")) == "timed"  # answers without the watermark keep their ttl
     assert computed == ["one", "timed", "two", "three"]
+
+
+def test_a_watermarked_answer_serves_its_minimum_age_however_the_data_moves(redis_client, monkeypatch):
+    """Under live ingest the watermark moves with every sink batch (0.5 s): a hot answer is computed
+    again at most every MIN_AGE_S, not at every batch."""
+    monkeypatch.setattr(answer_cache, "MIN_AGE_S", 0.5)
+    live = LiveStore(redis_client)
+    cache = AnswerCache(redis_client, watermark_key=live.stored_key)
+    assert cache.get("m", 60, lambda: "one", watermarked=True) == "one"
+    live.note_stored()
+    assert cache.get("m", 60, lambda: "never", watermarked=True) == "one"
+    time.sleep(0.6)
+    assert cache.get("m", 60, lambda: "two", watermarked=True) == "two"
+    time.sleep(0.6)
+    assert cache.get("m", 60, lambda: "never", watermarked=True) == "two"  # the data did not move since
 
 
 def test_a_late_event_in_a_closed_period_shows_at_once(ch, redis_client, valkey_url, settings, broker):

@@ -8,8 +8,11 @@ Across processes a Redis `SET NX` lock plays the same part, with a bounded wait.
 
 Keyed by the data too: with `watermarked=True` an answer is fresh only while the store's data watermark
 (a counter the sink moves after every batch it stores, `LiveStore.note_stored`) is the one it was computed
-at. A late event in a period closed long ago shows at the next request, not when a time to live runs out;
-the time to live remains the bound for a write that moved no watermark (Redis down at that moment).
+at, or younger than MIN_AGE_S. A late event in a period closed long ago shows within MIN_AGE_S, not when
+a time to live runs out; the time to live remains the bound for a write that moved no watermark (Redis
+down at that moment). The floor: under live ingest the watermark moves with every sink batch (0.5 s); a
+hot answer computed again at each would triple the recomputations of an answer for "today so far" (whose
+time to live is 1.5 s) and take CPU from the wall on a small machine (bench/web_load.py: docs/benchmarks.md).
 
 Stale while revalidating: an answer past its time to live (or its watermark) is kept STALE_S longer. The
 first request after it expired computes the new one (it alone waits, as with no cache); requests meanwhile,
@@ -35,6 +38,7 @@ PREFIX = "ecc:answer:"
 LOCK_MS = 15_000  # longer than any drill-down query should take; a crashed holder frees it by then
 POLL_S = 0.02
 STALE_S = 10.0  # how long past its time to live an answer may stand in while the next one is computed
+MIN_AGE_S = 1.5  # a watermarked answer serves this long however the data moves (TTL_OPEN_S in ecc.web.api)
 PAUSE_S = 5.0  # after a Redis error, answer without the cache for this long instead of waiting on it
 
 
@@ -60,7 +64,7 @@ class AnswerCache:
     def get(self, key: str, ttl_s: float, compute: Callable[[], str], *, watermarked: bool = False) -> str:
         """The cached answer for `key`, or `compute()`'s, shared with every concurrent caller; while one
         caller computes a new answer the others get the expired one (STALE_S at most past its ttl).
-        `watermarked`: the answer also expires when the data watermark moves."""
+        `watermarked`: the answer also expires when the data watermark moves (MIN_AGE_S at the earliest)."""
         hit, fresh, mark = self._read(key, watermarked)
         if hit is not None and fresh:
             return hit
@@ -86,7 +90,8 @@ class AnswerCache:
 
     def _compute_once(self, key: str, ttl_s: float, compute: Callable[[], str], stale: str | None,
                       mark: str) -> str:
-        """`mark`: the watermark read before computing, so data stored meanwhile makes the answer stale."""
+        """`mark`: the watermark read before computing and when (`_read`), so data stored meanwhile makes
+        the answer stale."""
         lock = self.prefix + "lock:" + key
         owner = self._try(lambda r: r.set(lock, "1", nx=True, px=LOCK_MS), default=True)
         if not owner and stale is not None:
@@ -115,15 +120,21 @@ class AnswerCache:
 
     def _read(self, key: str, watermarked: bool) -> tuple[str | None, bool, str]:
         """(the answer kept for `key` or None, whether it is still fresh, the mark a new answer gets): fresh
-        while within its time to live and, when `watermarked`, computed at the current data watermark."""
+        while within its time to live and, when `watermarked`, computed at the current data watermark or
+        less than MIN_AGE_S ago. A mark is "<watermark> <epoch ms>" ("- <epoch ms>" unwatermarked)."""
         watermark = self.watermark_key if watermarked else None
 
         def read(r):
             pipe = r.pipeline(transaction=False).get(self.prefix + key).get(self.prefix + "fresh:" + key)
             return pipe.get(watermark).execute() if watermark else [*pipe.execute(), None]
         value, marker, current = (_text(v) for v in self._try(read, default=(None, None, None)))
-        mark = "w" + (current or "0") if watermark else "-"
-        return value, marker == mark, mark
+        now_ms = int(time.time() * 1000)
+        level = (current or "0") if watermark else "-"
+        fresh = False
+        if marker:
+            marked_level, _, marked_at = marker.partition(" ")
+            fresh = marked_level == level or now_ms - int(marked_at or 0) < MIN_AGE_S * 1000
+        return value, fresh, f"{level} {now_ms}"
 
     def _try(self, op, default=None):
         if self.r is None or time.monotonic() < self._paused_until:
