@@ -83,7 +83,8 @@ def series(client: Any, metric: str, interval: str, start: datetime, end: dateti
     params = {**period(start, end), **filters, "metric": spec.code, "types": list(spec.types),
               "step": spec.step, "bucket_days": interval == "1d",
               "bucket_minutes": INTERVALS[interval] // timedelta(minutes=1),
-              "attribute": bool(filters["channels"] or filters["provinces"]), "every_account": False}
+              "attribute": bool(filters["channels"] or filters["provinces"]), "every_account": False,
+              "final": spec.money}  # only a sum needs duplicate rows merged (series.sql)
     values: dict[tuple[int, int], Any] = {}
     # whole hours from the rollup when it holds the metric for these filters (own channel only: a
     # call's channel and every province are attributed through the lead, at query time)
