@@ -32,8 +32,8 @@ _READ_CHUNK = 1024 * 1024
 EARLIEST = datetime(1970, 1, 1, tzinfo=UTC)
 LATEST = datetime(2100, 1, 1, tzinfo=UTC)
 # Answer cache lifetimes: a period that reaches the present changes with the clock too; a closed one
-# only with stored data, which the data watermark in the key marks at once (ecc/web/answer_cache.py).
-# The minute bounds what moved no watermark (Redis unreachable when the sink stored a batch).
+# only with stored data, which the data watermark marks within 1.5 s (ecc/web/answer_cache.py,
+# MIN_AGE_S). The minute bounds what moved no watermark (Redis unreachable when the sink stored).
 TTL_OPEN_S = 1.5
 TTL_CLOSED_S = 60.0
 _CLOSED_AFTER = timedelta(minutes=10)
