@@ -75,8 +75,9 @@ def overview(f: DrillFilter, period: Period, get: Getter, base: str) -> list:
     name = _compare_name(f)
     fresh = kpis.get("freshness_s")
     out = [kpi_cards(kpis, compare, f, base, name)]
-    if fresh is not None:
-        out.append(html.Div(dt("freshness", lang, seconds=f"{fresh:,.0f}"), className="drill-note"))
+    if fresh is not None:  # an id, so that a refresh where only the seconds moved sets this note alone
+        out.append(html.Div(dt("freshness", lang, seconds=f"{fresh:,.0f}"), id="drill-freshness",
+                            className="drill-note"))
     out.append(section(dt("overview.funnel", lang),
                        graph("drill-funnel-graph", figs.funnel_figure(kpis, compare, lang, f.step, name))))
     out.append(section(dt("overview.rejects", lang), rejects_table(kpis, lang, f.step)))

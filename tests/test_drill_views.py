@@ -196,6 +196,35 @@ def test_every_view_loads_from_the_api(api_app, view):
         assert '"drill-callback-count"' in text and "138****1234" not in text  # L3 is wechat: filtered out
 
 
+def _plain(node):
+    return json.loads(json.dumps(node, default=lambda o: o.to_plotly_json() if hasattr(o, "to_plotly_json")
+                                 else str(o), ensure_ascii=False))
+
+
+def test_a_refresh_where_only_the_freshness_moved_lands_in_place(api_app):
+    """assets/drill.js sets a refreshed view's changes on the components that have an id; a change in a
+    top-level node without one replaces the whole view, every chart mounted again. The overview's
+    freshness note had no id, so a refresh where only its seconds moved remounted the charts (what
+    tests/test_drill_browser.py's in-place test caught, now and then, under a loaded CI)."""
+    from layouts.drill_api import Answer
+
+    f = parse(PERIOD)
+    with api_app.test_request_context("/"):
+        kpis = drill_api.get("kpis", [("from", DAY.isoformat()),
+                                      ("to", (DAY + timedelta(days=1)).isoformat())])
+
+    def overview(fresh: float) -> list:
+        answer = Answer(200, {**kpis.body, "freshness_s": fresh})
+        body, _ = drill_load.load("overview", f, NOW, lambda path, params: answer, "/")
+        return _plain(body)
+    before, after = overview(1.0), overview(7.0)
+    assert len(before) == len(after)
+    changed = [(a, b) for a, b in zip(before, after, strict=True) if a != b]
+    assert changed, "the freshness is shown"
+    for was, now in changed:
+        assert was["props"].get("id") and was["props"]["id"] == now["props"].get("id"), was
+
+
 def test_a_custom_period_ending_now_is_open(api_app):
     f = DrillFilter(period="custom", start=DAY)
     with api_app.test_request_context("/"):
