@@ -214,7 +214,8 @@ def money(f: DrillFilter, period: Period, get: Getter, base: str) -> list:
     at = str(assets.body.get("at", ""))[:19].replace("T", " ")
     out.append(html.Div([dt("money.at", lang, time=at), " · ", dt("m.aum", lang), " ",
                          html.Span(formatted("money", assets.body.get("total"), lang), id="drill-aum-total",
-                                   **{"data-value": raw(assets.body.get("total"))})], className="drill-note"))
+                                   **{"data-value": raw(assets.body.get("total"))})],
+                        id="drill-money-at", className="drill-note"))  # its time moves: an id to land on
     grid = [section(dt(f"money.{kind}", lang), graph(f"drill-{kind.replace('_', '-')}-graph",
                                                      figs.breakdown_figure(assets.body, kind, lang)))
             for kind in ("by_class", "by_level", "by_segment", "by_province", "by_channel")]

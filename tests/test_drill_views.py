@@ -201,6 +201,14 @@ def _plain(node):
                                  else str(o), ensure_ascii=False))
 
 
+def _changed_nodes_have_ids(before: list, after: list) -> None:
+    assert len(before) == len(after)
+    changed = [(a, b) for a, b in zip(before, after, strict=True) if a != b]
+    assert changed, "something moved"
+    for was, now in changed:
+        assert was["props"].get("id") and was["props"]["id"] == now["props"].get("id"), was
+
+
 def test_a_refresh_where_only_the_freshness_moved_lands_in_place(api_app):
     """assets/drill.js sets a refreshed view's changes on the components that have an id; a change in a
     top-level node without one replaces the whole view, every chart mounted again. The overview's
@@ -217,12 +225,27 @@ def test_a_refresh_where_only_the_freshness_moved_lands_in_place(api_app):
         answer = Answer(200, {**kpis.body, "freshness_s": fresh})
         body, _ = drill_load.load("overview", f, NOW, lambda path, params: answer, "/")
         return _plain(body)
-    before, after = overview(1.0), overview(7.0)
-    assert len(before) == len(after)
-    changed = [(a, b) for a, b in zip(before, after, strict=True) if a != b]
-    assert changed, "the freshness is shown"
-    for was, now in changed:
-        assert was["props"].get("id") and was["props"]["id"] == now["props"].get("id"), was
+    _changed_nodes_have_ids(overview(1.0), overview(7.0))
+
+
+def test_a_refresh_of_funding_where_only_the_time_moved_lands_in_place(api_app):
+    """The same for the funding page: its AUM line says the moment the AUM is for, which moves with every
+    refresh of a period reaching now; without an id every chart of the page was mounted again."""
+    from layouts.drill_api import Answer
+
+    f = parse(PERIOD)
+    with api_app.test_request_context("/"):
+        answers = {path: drill_api.get(path, [("from", DAY.isoformat()),
+                                              ("to", (DAY + timedelta(days=1)).isoformat())])
+                   for path in ("kpis", "assets")}
+
+    def money(at: str) -> list:
+        def get(path, params):
+            body = answers[path].body
+            return Answer(200, {**body, "at": at} if path == "assets" else body)
+        body, _ = drill_load.load("money", f, NOW, get, "/")
+        return _plain(body)
+    _changed_nodes_have_ids(money("2026-11-21T12:00:00+00:00"), money("2026-11-21T12:00:30+00:00"))
 
 
 def test_a_custom_period_ending_now_is_open(api_app):
